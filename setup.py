@@ -1,0 +1,87 @@
+"""Build the one compiled extension, smoothl1._smoothl1 (metadata lives in pyproject.toml).
+
+OpenMP is used where the compiler supports it and dropped, with a printed warning, where it
+does not: the library then runs on one thread with identical results. Set SMOOTHL1_DEBUG=1 to
+turn Cython's bounds/wraparound/initialized checks back on (for sanitizer and debug runs).
+Shipped builds never use -march=native (crashes older CPUs) or -ffast-math (breaks NaN/inf).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("SMOOTHL1_DEBUG", "") not in ("", "0")
+
+
+def compiler_is_msvc():
+    return sys.platform == "win32" and not os.environ.get("CC", "").endswith("gcc")
+
+
+def openmp_flags():
+    """Return (compile_args, link_args) for OpenMP, or ([], []) if the compiler lacks it."""
+    if os.environ.get("SMOOTHL1_NO_OPENMP"):
+        print("smoothl1: OpenMP disabled by SMOOTHL1_NO_OPENMP; building single-threaded")
+        return [], []
+    if compiler_is_msvc():
+        print("smoothl1: building with OpenMP (/openmp)")
+        return ["/openmp"], []
+    if sys.platform == "darwin":
+        # Apple clang has no bundled OpenMP runtime; wheels/ documents the libomp route.
+        flags = os.environ.get("SMOOTHL1_OPENMP_FLAGS")
+        if not flags:
+            print("smoothl1: WARNING: macOS build without OpenMP (set SMOOTHL1_OPENMP_FLAGS "
+                  "to use libomp); the library runs single-threaded")
+            return [], []
+        compile_args = flags.split()
+        return compile_args, compile_args + ["-lomp"]
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    source = "#include <omp.h>\nint main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "probe.c")
+        with open(path, "w") as handle:
+            handle.write(source)
+        command = cc.split() + ["-fopenmp", path, "-o", os.path.join(folder, "probe")]
+        try:
+            ok = subprocess.run(command, capture_output=True).returncode == 0
+        except OSError:
+            ok = False
+    if ok:
+        print("smoothl1: building with OpenMP (-fopenmp)")
+        return ["-fopenmp"], ["-fopenmp"]
+    print("smoothl1: WARNING: the compiler does not support OpenMP; building single-threaded")
+    return [], []
+
+
+def compile_args():
+    if compiler_is_msvc():
+        return ["/O2", "/fp:precise"]
+    # -ffp-contract=off: no fused multiply-add contraction, so every path rounds the same way
+    # and loss_and_grad is bit-for-bit the separate calls on every CPU.
+    args = ["-O3", "-ffp-contract=off", "-fno-strict-aliasing"]
+    if DEBUG:
+        args += ["-O1", "-g", "-fno-omit-frame-pointer"]
+    return args
+
+
+omp_compile, omp_link = openmp_flags()
+directives = {"boundscheck": DEBUG, "wraparound": DEBUG, "initializedcheck": DEBUG}
+
+extension = Extension(
+    "smoothl1._smoothl1",
+    sources=["src/_smoothl1.pyx"],
+    include_dirs=[numpy.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_23_API_VERSION")],
+    extra_compile_args=compile_args() + omp_compile,
+    extra_link_args=omp_link,
+)
+
+setup(
+    ext_modules=cythonize([extension], compiler_directives=directives,
+                          annotate=False, language_level=3),
+)

@@ -1,0 +1,570 @@
+# cython: language_level=3
+# cython: boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+# cython: freethreading_compatible=True
+"""Compiled kernels of smoothl1 (the module ``smoothl1._smoothl1``).
+
+How this file is built, in the order it is read:
+
+1. Parameters and point functions. Each formula of SPEC section 1 is written once, as an inline
+   function of one difference ``d = input - target`` in double precision; float32 data is
+   widened on load, so float32 results are rounded once, when they are stored. Each loss has a
+   parameter struct whose fields are computed once per call (``*_params``); the fused type
+   ``LossParams`` lets every loop below be compiled once per loss, with no runtime switch.
+2. The segment loop. ``segment_loop`` walks one 1-D strided run and, by compile-time flags,
+   sums losses (or weights), stores losses, stores gradients, in one pass. Sums go into
+   ``LANES`` independent lanes over chunks of ``CHUNK`` elements, so the loop vectorises, and
+   chunk sums are combined by ``PairwiseSum`` (a binary counter), so the rounding error grows
+   with log(n), not n. ``run_segment`` instantiates the loop for each mode.
+3. Plans and items. An N-d call becomes a ``Plan``: dimensions in memory order, size-1
+   dimensions dropped, contiguous ones merged (a C or Fortran array is one segment). The flat
+   index space is cut into items of ``ITEM_SIZE`` elements; threads share the items out, and
+   item sums are combined pairwise in item order, so every result is bit-for-bit the same
+   whatever the number of threads.
+4. The C API: ``cdef api`` functions over pointers, lengths and element strides, for Cython and
+   C callers (declared in ``smoothl1/kernels.pxd``). They call the same segment loop.
+5. The Python entry ``compute``: takes arrays already validated by ``smoothl1._validation``,
+   builds a plan and runs it with the GIL released.
+"""
+
+from libc.math cimport fabs, isinf, NAN
+from cpython.ref cimport PyObject
+from libc.stdlib cimport malloc, free
+from cython.parallel cimport prange
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+ctypedef fused floating:
+    float
+    double
+
+cdef extern from *:
+    """
+    #include <fenv.h>
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define SMOOTHL1_HAVE_OPENMP 1
+    static int smoothl1_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    #define SMOOTHL1_HAVE_OPENMP 0
+    static int smoothl1_max_threads(void) { return 1; }
+    #endif
+    """
+    const int SMOOTHL1_HAVE_OPENMP
+    int smoothl1_max_threads() noexcept nogil
+    ctypedef struct fexcept_t:
+        pass
+    int FE_ALL_EXCEPT
+    int fegetexceptflag(fexcept_t* flags, int excepts) noexcept nogil
+    int fesetexceptflag(const fexcept_t* flags, int excepts) noexcept nogil
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Parameters and point functions
+# ---------------------------------------------------------------------------------------------
+
+ctypedef struct SmoothL1Params:
+    double beta       # where the quadratic part ends; >= 0, may be inf
+    double divisor    # beta, or 1.0 when beta == 0: the quadratic branch is then never
+                      # selected, and no division by zero happens even in unselected lanes
+    double half_beta  # 0.5 * beta, or 0.0 when beta is inf: then only |d| = inf reaches the
+                      # linear branch, and inf - 0 keeps the loss inf (inf - inf would be NaN)
+
+ctypedef struct HuberParams:
+    double delta       # > 0, may be inf
+    double half_delta  # 0.5 * delta, or 0.0 when delta is inf (same reason as half_beta)
+
+ctypedef fused LossParams:
+    SmoothL1Params
+    HuberParams
+
+
+cdef inline SmoothL1Params smooth_l1_params(double beta) noexcept nogil:
+    cdef SmoothL1Params p
+    p.beta = beta
+    p.divisor = beta if beta > 0 else 1.0
+    p.half_beta = 0.0 if isinf(beta) else 0.5 * beta
+    return p
+
+
+cdef inline HuberParams huber_params(double delta) noexcept nogil:
+    cdef HuberParams p
+    p.delta = delta
+    p.half_delta = 0.0 if isinf(delta) else 0.5 * delta
+    return p
+
+
+cdef inline double sign_of(double d) noexcept nogil:
+    # sign(d) with sign(0) = 0 and sign(NaN) = NaN. Written as selects (not copysign, which
+    # would turn NaN into +-1) so that the loops around it stay vectorisable.
+    return 1.0 if d > 0 else (-1.0 if d < 0 else d)
+
+
+cdef inline double smooth_l1_loss_point(double d, const SmoothL1Params* p) noexcept nogil:
+    # 0.5 * z**2 / beta if z < beta else z - 0.5 * beta. The quadratic branch is computed as
+    # 0.5 * d * (d / beta): the same value, but z*z can no longer overflow or underflow when
+    # the result itself is representable. Both branches are computed and one is selected, so
+    # the compiler can vectorise; NaN fails the comparison and propagates through z - ...
+    cdef double z = fabs(d)
+    cdef double quadratic = 0.5 * d * (d / p.divisor)
+    cdef double linear = z - p.half_beta
+    return quadratic if z < p.beta else linear
+
+
+cdef inline double smooth_l1_grad_point(double d, const SmoothL1Params* p) noexcept nogil:
+    # d / beta if z < beta else sign(d)
+    cdef double quadratic = d / p.divisor
+    return quadratic if fabs(d) < p.beta else sign_of(d)
+
+
+cdef inline double huber_loss_point(double d, const HuberParams* p) noexcept nogil:
+    # 0.5 * z**2 if z < delta else delta * (z - 0.5 * delta)
+    cdef double z = fabs(d)
+    cdef double quadratic = 0.5 * d * d
+    cdef double linear = p.delta * (z - p.half_delta)
+    return quadratic if z < p.delta else linear
+
+
+cdef inline double huber_grad_point(double d, const HuberParams* p) noexcept nogil:
+    # d if z < delta else delta * sign(d)
+    return d if fabs(d) < p.delta else p.delta * sign_of(d)
+
+
+cdef inline double loss_point(double d, const LossParams* p) noexcept nogil:
+    if LossParams is SmoothL1Params:
+        return smooth_l1_loss_point(d, p)
+    else:
+        return huber_loss_point(d, p)
+
+
+cdef inline double grad_point(double d, const LossParams* p) noexcept nogil:
+    if LossParams is SmoothL1Params:
+        return smooth_l1_grad_point(d, p)
+    else:
+        return huber_grad_point(d, p)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. The segment loop
+# ---------------------------------------------------------------------------------------------
+
+cdef enum:
+    LANES = 8          # independent partial sums: lets the compiler use SIMD for the sum
+    CHUNK = 128        # elements summed into the lanes before a chunk sum is formed
+    ITEM_SIZE = 65536  # elements per work item: the unit of threading and of determinism
+    MAX_DIMS = 64      # NPY_MAXDIMS of NumPy 2 (NumPy 1 allows 32)
+    STACK_ITEMS = 64   # item sums kept on the stack; larger calls allocate n / ITEM_SIZE doubles
+
+# Modes of a pass, combined as bit flags.
+cdef enum:
+    SUM_LOSS = 1       # return the (weighted) sum of losses
+    STORE_LOSS = 2     # write the (weighted) elementwise loss
+    STORE_GRAD = 4     # write the (weighted, scaled) elementwise gradient
+    SUM_WEIGHT = 8     # return the sum of weights (for the weighted mean)
+
+
+ctypedef struct PairwiseSum:
+    # Pairwise summation as a binary counter: partial[k] holds the sum of a complete, aligned
+    # block of 2**k values, so the tree (and the result) depends only on the sequence of values.
+    double partial[64]
+    Py_ssize_t count
+
+
+cdef inline void pairwise_init(PairwiseSum* s) noexcept nogil:
+    s.count = 0
+
+
+cdef inline void pairwise_add(PairwiseSum* s, double value) noexcept nogil:
+    cdef int level = 0
+    cdef Py_ssize_t carry = s.count
+    while carry & 1:
+        value = s.partial[level] + value
+        level += 1
+        carry >>= 1
+    s.partial[level] = value
+    s.count += 1
+
+
+cdef inline double pairwise_total(const PairwiseSum* s) noexcept nogil:
+    cdef double total = 0.0
+    cdef bint empty = True
+    cdef int level
+    for level in range(64):
+        if (s.count >> level) & 1:
+            total = s.partial[level] if empty else s.partial[level] + total
+            empty = False
+    return total
+
+
+cdef inline double element_pass(const LossParams* p, Py_ssize_t i,
+                                const floating* x, Py_ssize_t x_step,
+                                const floating* t, Py_ssize_t t_step,
+                                const floating* w, Py_ssize_t w_step,
+                                floating* loss_out, Py_ssize_t loss_step,
+                                floating* grad_out, Py_ssize_t grad_step,
+                                double grad_scale, int mode, bint weighted) noexcept nogil:
+    # One element of a pass: everything is read before anything is written, so an output may
+    # be the very array given as an input.
+    cdef double weight = w[i * w_step] if weighted else 1.0
+    cdef double d, loss = 0.0, grad
+    if mode == SUM_WEIGHT:
+        return weight
+    d = <double>x[i * x_step] - <double>t[i * t_step]
+    if mode & (SUM_LOSS | STORE_LOSS):
+        loss = loss_point(d, p)
+        if weighted:
+            loss = weight * loss
+        if mode & STORE_LOSS:
+            loss_out[i * loss_step] = <floating>loss
+    if mode & STORE_GRAD:
+        grad = grad_point(d, p)
+        if weighted:
+            grad = weight * grad
+        grad_out[i * grad_step] = <floating>(grad * grad_scale)
+    return loss
+
+
+cdef inline double segment_loop(const LossParams* p, Py_ssize_t n,
+                                const floating* x, Py_ssize_t x_step,
+                                const floating* t, Py_ssize_t t_step,
+                                const floating* w, Py_ssize_t w_step,
+                                floating* loss_out, Py_ssize_t loss_step,
+                                floating* grad_out, Py_ssize_t grad_step,
+                                double grad_scale, int mode, bint weighted) noexcept nogil:
+    # `mode` and `weighted` are literal constants at every call site (see run_segment), so the
+    # compiler drops the unused work and vectorises each instance separately.
+    cdef PairwiseSum chunks
+    cdef double lanes[LANES]
+    cdef Py_ssize_t start, stop, i, k
+    if not (mode & (SUM_LOSS | SUM_WEIGHT)):
+        for i in range(n):
+            element_pass(p, i, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                         grad_out, grad_step, grad_scale, mode, weighted)
+        return 0.0
+    pairwise_init(&chunks)
+    start = 0
+    while start < n:
+        stop = start + CHUNK if n - start > CHUNK else n
+        for k in range(LANES):
+            lanes[k] = 0.0
+        i = start
+        while i + LANES <= stop:
+            for k in range(LANES):
+                lanes[k] += element_pass(p, i + k, x, x_step, t, t_step, w, w_step,
+                                         loss_out, loss_step, grad_out, grad_step,
+                                         grad_scale, mode, weighted)
+            i += LANES
+        while i < stop:
+            lanes[0] += element_pass(p, i, x, x_step, t, t_step, w, w_step, loss_out,
+                                     loss_step, grad_out, grad_step, grad_scale, mode, weighted)
+            i += 1
+        pairwise_add(&chunks, ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+                              + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])))
+        start = stop
+    return pairwise_total(&chunks)
+
+
+cdef double run_segment(const LossParams* p, int mode, Py_ssize_t n,
+                        const floating* x, Py_ssize_t x_step,
+                        const floating* t, Py_ssize_t t_step,
+                        const floating* w, Py_ssize_t w_step,
+                        floating* loss_out, Py_ssize_t loss_step,
+                        floating* grad_out, Py_ssize_t grad_step,
+                        double grad_scale) noexcept nogil:
+    """Run one pass of `mode` over a 1-D strided segment of n elements (steps in elements).
+
+    Returns the pairwise sum of losses (SUM_LOSS) or of weights (SUM_WEIGHT), else 0.
+    `w` may be NULL (no weights) except for SUM_WEIGHT; unused outputs may be NULL.
+    """
+    # One literal instance per mode, so that each loop is compiled with its own flags.
+    if w == NULL:
+        if mode == SUM_LOSS:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, SUM_LOSS, False)
+        if mode == STORE_LOSS:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, STORE_LOSS, False)
+        if mode == STORE_GRAD:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, STORE_GRAD, False)
+        if mode == SUM_LOSS | STORE_GRAD:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, SUM_LOSS | STORE_GRAD, False)
+        if mode == STORE_LOSS | STORE_GRAD:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, STORE_LOSS | STORE_GRAD, False)
+    else:
+        if mode == SUM_LOSS:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, SUM_LOSS, True)
+        if mode == STORE_LOSS:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, STORE_LOSS, True)
+        if mode == STORE_GRAD:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, STORE_GRAD, True)
+        if mode == SUM_LOSS | STORE_GRAD:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, SUM_LOSS | STORE_GRAD, True)
+        if mode == STORE_LOSS | STORE_GRAD:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, STORE_LOSS | STORE_GRAD, True)
+        if mode == SUM_WEIGHT:
+            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
+                                grad_out, grad_step, grad_scale, SUM_WEIGHT, True)
+    return 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Plans and items
+# ---------------------------------------------------------------------------------------------
+
+cdef enum:
+    N_OPERANDS = 5
+    OP_INPUT = 0
+    OP_TARGET = 1
+    OP_WEIGHT = 2
+    OP_LOSS = 3
+    OP_GRAD = 4
+
+ctypedef struct Plan:
+    int ndim                              # >= 1; dimension ndim - 1 is the innermost
+    Py_ssize_t size
+    Py_ssize_t shape[MAX_DIMS]
+    char* data[N_OPERANDS]                # NULL for an absent operand
+    Py_ssize_t steps[N_OPERANDS][MAX_DIMS]  # strides in elements
+
+
+cdef double run_item(const LossParams* p, const Plan* plan, int mode, double grad_scale,
+                     Py_ssize_t first, Py_ssize_t last, floating dtype_tag) noexcept nogil:
+    # Elements [first, last) of the plan's flat (memory-order) index space, one segment of the
+    # innermost dimension at a time; segment sums are combined pairwise.
+    cdef Py_ssize_t index[MAX_DIMS]
+    cdef Py_ssize_t offset[N_OPERANDS]
+    cdef Py_ssize_t rest = first, position = first, length
+    cdef int inner = plan.ndim - 1, k, op
+    cdef PairwiseSum segments
+    cdef const floating* w
+    for k in range(inner, -1, -1):
+        index[k] = rest % plan.shape[k]
+        rest = rest // plan.shape[k]
+    pairwise_init(&segments)
+    while position < last:
+        length = plan.shape[inner] - index[inner]
+        if length > last - position:
+            length = last - position
+        for op in range(N_OPERANDS):
+            offset[op] = 0
+            for k in range(plan.ndim):
+                offset[op] += index[k] * plan.steps[op][k]
+        w = NULL
+        if plan.data[OP_WEIGHT] != NULL:
+            w = (<const floating*>plan.data[OP_WEIGHT]) + offset[OP_WEIGHT]
+        pairwise_add(&segments, run_segment(
+            p, mode, length,
+            (<const floating*>plan.data[OP_INPUT]) + offset[OP_INPUT], plan.steps[OP_INPUT][inner],
+            (<const floating*>plan.data[OP_TARGET]) + offset[OP_TARGET], plan.steps[OP_TARGET][inner],
+            w, plan.steps[OP_WEIGHT][inner],
+            (<floating*>plan.data[OP_LOSS]) + offset[OP_LOSS], plan.steps[OP_LOSS][inner],
+            (<floating*>plan.data[OP_GRAD]) + offset[OP_GRAD], plan.steps[OP_GRAD][inner],
+            grad_scale))
+        position += length
+        index[inner] += length
+        k = inner
+        while k > 0 and index[k] == plan.shape[k]:
+            index[k] = 0
+            k -= 1
+            index[k] += 1
+    return pairwise_total(&segments)
+
+
+cdef double run_plan(const LossParams* p, const Plan* plan, int mode, double grad_scale,
+                     int n_threads, double* item_sums, floating dtype_tag) noexcept nogil:
+    # Items are fixed by ITEM_SIZE and combined in item order: the result is the same for any
+    # n_threads. item_sums has room for one double per item.
+    cdef Py_ssize_t n_items = (plan.size + ITEM_SIZE - 1) // ITEM_SIZE, item
+    cdef PairwiseSum items
+    if n_threads > 1:
+        for item in prange(n_items, schedule='static', num_threads=n_threads):
+            item_sums[item] = run_item(p, plan, mode, grad_scale, item * ITEM_SIZE,
+                                       min(plan.size, (item + 1) * ITEM_SIZE), dtype_tag)
+    else:
+        for item in range(n_items):
+            item_sums[item] = run_item(p, plan, mode, grad_scale, item * ITEM_SIZE,
+                                       min(plan.size, (item + 1) * ITEM_SIZE), dtype_tag)
+    pairwise_init(&items)
+    for item in range(n_items):
+        pairwise_add(&items, item_sums[item])
+    return pairwise_total(&items)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. The Python entry
+# ---------------------------------------------------------------------------------------------
+
+# Below this many elements a call runs on one thread: starting threads costs more than it saves.
+# Measured with `python -m smoothl1 bench`; see README "Threads".
+PARALLEL_MIN_SIZE = 1 << 17
+cdef Py_ssize_t _parallel_min_size = PARALLEL_MIN_SIZE
+
+SMOOTH_L1 = 0
+HUBER = 1
+REDUCTION_NONE = 0
+REDUCTION_SUM = 1
+REDUCTION_MEAN = 2
+
+HAVE_OPENMP = bool(SMOOTHL1_HAVE_OPENMP)
+
+
+def max_threads():
+    """Threads OpenMP would use now (OMP_NUM_THREADS, threadpoolctl limits); 1 without OpenMP."""
+    return smoothl1_max_threads()
+
+
+cdef int build_plan(Plan* plan, PyObject** operands) except -1:
+    # operands[op] are arrays of the input's shape, or NULL (callers broadcast before).
+    # Dimensions are ordered by the input's |stride| (memory order, as NumPy's order='K'),
+    # size-1 dimensions are dropped, and neighbours contiguous in every operand are merged.
+    cdef cnp.ndarray first = <cnp.ndarray>operands[OP_INPUT]
+    cdef int ndim = cnp.PyArray_NDIM(first), k, j, op, dim, kept = 0
+    cdef cnp.npy_intp* shape = cnp.PyArray_DIMS(first)
+    cdef Py_ssize_t itemsize = cnp.PyArray_ITEMSIZE(first)
+    cdef Py_ssize_t steps[N_OPERANDS][MAX_DIMS]
+    cdef int order[MAX_DIMS]
+    cdef bint mergeable
+    plan.size = cnp.PyArray_SIZE(first)
+    for op in range(N_OPERANDS):
+        plan.data[op] = NULL
+        for k in range(ndim):
+            steps[op][k] = 0
+        if operands[op] != NULL:
+            plan.data[op] = <char*>cnp.PyArray_DATA(<cnp.ndarray>operands[op])
+            for k in range(ndim):
+                steps[op][k] = cnp.PyArray_STRIDES(<cnp.ndarray>operands[op])[k] // itemsize
+    for k in range(ndim):
+        if shape[k] != 1:
+            order[kept] = k
+            kept += 1
+    # insertion sort, outermost (largest |stride|) first; stable, so C order is kept on ties
+    for k in range(1, kept):
+        j = k
+        while j > 0 and abs(steps[OP_INPUT][order[j - 1]]) < abs(steps[OP_INPUT][order[j]]):
+            order[j], order[j - 1] = order[j - 1], order[j]
+            j -= 1
+    plan.ndim = 0
+    for k in range(kept):
+        dim = order[k]
+        mergeable = plan.ndim > 0
+        for op in range(N_OPERANDS):
+            if mergeable:
+                mergeable = plan.steps[op][plan.ndim - 1] == shape[dim] * steps[op][dim]
+        if mergeable:
+            plan.shape[plan.ndim - 1] *= shape[dim]
+            for op in range(N_OPERANDS):
+                plan.steps[op][plan.ndim - 1] = steps[op][dim]
+        else:
+            plan.shape[plan.ndim] = shape[dim]
+            for op in range(N_OPERANDS):
+                plan.steps[op][plan.ndim] = steps[op][dim]
+            plan.ndim += 1
+    if plan.ndim == 0:   # 0-d, all dimensions of size 1, or no elements (nothing runs then)
+        plan.ndim = 1
+        plan.shape[0] = 1 if plan.size else 0
+        for op in range(N_OPERANDS):
+            plan.steps[op][0] = 0
+    return 0
+
+
+cdef double execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
+                    int n_threads, bint is_double) except? -1.0:
+    cdef Py_ssize_t n_items = (plan.size + ITEM_SIZE - 1) // ITEM_SIZE
+    cdef double stack_sums[STACK_ITEMS]
+    cdef double* item_sums = stack_sums
+    cdef double result
+    cdef fexcept_t saved_flags
+    if n_items > STACK_ITEMS:
+        item_sums = <double*>malloc(n_items * sizeof(double))
+        if item_sums == NULL:
+            raise MemoryError()
+    if n_threads > n_items:
+        n_threads = <int>n_items if n_items > 0 else 1
+    with nogil:
+        # NaN and inf inputs raise IEEE flags inside the loops; the caller's flags are restored,
+        # so the library never reports floating-point exceptions of its own.
+        fegetexceptflag(&saved_flags, FE_ALL_EXCEPT)
+        if is_double:
+            result = run_plan(p, plan, mode, grad_scale, n_threads, item_sums, <double>0)
+        else:
+            result = run_plan(p, plan, mode, grad_scale, n_threads, item_sums, <float>0)
+        fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
+    if item_sums != stack_sums:
+        free(item_sums)
+    return result
+
+
+cdef double execute_loss(int loss_kind, double param, Plan* plan, int mode,
+                         double grad_scale, int n_threads, bint is_double) except? -1.0:
+    cdef SmoothL1Params smooth_l1
+    cdef HuberParams huber
+    if loss_kind == SMOOTH_L1:
+        smooth_l1 = smooth_l1_params(param)
+        return execute(&smooth_l1, plan, mode, grad_scale, n_threads, is_double)
+    huber = huber_params(param)
+    return execute(&huber, plan, mode, grad_scale, n_threads, is_double)
+
+
+def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, object weight,
+            int reduction, object loss_out, object grad_out, bint want_loss, bint want_grad,
+            object n_threads):
+    """Run one validated call. Returns the reduced loss (a float) or None for "none".
+
+    Preconditions (checked by smoothl1._validation, not here): input, target, weight (or None),
+    loss_out and grad_out (or None) are aligned, native-order arrays of input's shape and of
+    one dtype, float32 or float64, whose strides are multiples of the item size; outputs are
+    writeable and do not overlap inputs except as the identical array; param is valid.
+    """
+    cdef Plan plan
+    cdef PyObject* operands[N_OPERANDS]
+    cdef bint is_double = cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE
+    cdef int mode = 0, threads
+    cdef double total, weight_sum, grad_scale = 1.0
+    cdef Py_ssize_t size = cnp.PyArray_SIZE(input)
+    operands[OP_INPUT] = <PyObject*>input
+    operands[OP_TARGET] = <PyObject*>target
+    operands[OP_WEIGHT] = NULL if weight is None else <PyObject*>weight
+    operands[OP_LOSS] = NULL if loss_out is None else <PyObject*>loss_out
+    operands[OP_GRAD] = NULL if grad_out is None else <PyObject*>grad_out
+    build_plan(&plan, operands)
+    if n_threads is None:
+        threads = 1 if size < _parallel_min_size else smoothl1_max_threads()
+    else:
+        threads = n_threads
+    if reduction == REDUCTION_MEAN:
+        if weight is None:
+            weight_sum = <double>size
+        else:
+            weight_sum = execute_loss(loss_kind, param, &plan, SUM_WEIGHT, 1.0, threads, is_double)
+        # weights summing to 0 (or no elements): the mean is undefined, its gradient NaN
+        grad_scale = 1.0 / weight_sum if weight_sum != 0 else NAN
+    if want_loss:
+        mode |= STORE_LOSS if reduction == REDUCTION_NONE else SUM_LOSS
+    if want_grad:
+        mode |= STORE_GRAD
+    total = execute_loss(loss_kind, param, &plan, mode, grad_scale, threads, is_double)
+    if not want_loss or reduction == REDUCTION_NONE:
+        return None
+    if reduction == REDUCTION_MEAN:
+        return total / weight_sum
+    return total
+
+
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_NewLikeArray(cnp.ndarray prototype, cnp.NPY_ORDER order, void* descr,
+                                int subok)
+
+
+def empty_like(cnp.ndarray input):
+    """A new, uninitialised base ndarray of input's shape, dtype and memory order (like NumPy's
+    order='K'), so that results of Fortran-ordered or transposed inputs stay contiguous."""
+    return PyArray_NewLikeArray(input, cnp.NPY_KEEPORDER, NULL, 0)

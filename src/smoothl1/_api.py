@@ -1,0 +1,178 @@
+"""The six public functions: validation (``_validation.prepare``), then one kernel call."""
+from . import _smoothl1
+from ._validation import check_param, prepare
+
+__all__ = [
+    "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
+    "huber_loss", "huber_grad", "huber_loss_and_grad",
+]
+
+_empty_like = _smoothl1.empty_like
+
+
+def _run(loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,
+         want_loss, want_grad, grad_out_name="grad_out"):
+    input, target, weight, reduction_code, loss_out, grad_out, n_threads = prepare(
+        input, target, weight, reduction, loss_out, grad_out, n_threads, grad_out_name)
+    if want_loss and reduction_code == _smoothl1.REDUCTION_NONE and loss_out is None:
+        loss_out = _empty_like(input)
+    if want_grad and grad_out is None:
+        grad_out = _empty_like(input)
+    total = _smoothl1.compute(loss_kind, param, input, target, weight, reduction_code,
+                              loss_out if want_loss else None, grad_out if want_grad else None,
+                              want_loss, want_grad, n_threads)
+    loss = loss_out if total is None else input.dtype.type(total)
+    if want_loss and want_grad:
+        return loss, grad_out
+    return loss if want_loss else grad_out
+
+
+_SMOOTH_L1_FORMULA = """
+    With ``d = input - target`` and ``z = |d|``, elementwise::
+
+        loss = 0.5 * z**2 / beta   if z < beta   else  z - 0.5 * beta
+        grad = d / beta            if z < beta   else  sign(d)
+
+    ``beta = 0`` is plain L1 (``grad = sign(d)``, ``sign(0) = 0``); ``beta = inf`` gives
+    ``loss = 0`` for finite ``d``. The loss is continuous with a continuous first derivative."""
+
+_HUBER_FORMULA = """
+    With ``d = input - target`` and ``z = |d|``, elementwise::
+
+        loss = 0.5 * z**2          if z < delta  else  delta * (z - 0.5 * delta)
+        grad = d                   if z < delta  else  delta * sign(d)
+
+    ``huber(d; delta) == delta * smooth_l1(d; beta=delta)``; ``delta = inf`` gives
+    ``0.5 * z**2``."""
+
+_PARAMETERS = """
+    Parameters
+    ----------
+    input : ndarray of float32 or float64
+        Predictions. Any shape and memory layout; never copied or modified (unless passed as
+        an output).
+    target : ndarray, Python number or list
+        Same dtype as ``input``; its shape must broadcast to ``input``'s without changing it
+        (``(N, 1)`` against ``(N,)`` is refused). Python numbers and lists are converted to
+        ``input``'s dtype.
+    {param} : float, keyword-only
+        {param_doc}
+    reduction : {{"mean", "sum", "none"}}, keyword-only
+        ``"mean"`` (default) averages over all elements, or is the weighted average
+        ``sum(w * loss) / sum(w)`` with ``weight``; ``"sum"`` adds up; ``"none"`` keeps the
+        elementwise values. Sums are accumulated in double precision, pairwise.
+    weight : ndarray, Python number or list, optional, keyword-only
+        Elementwise weights, same rules as ``target``; each loss and derivative is multiplied
+        by its weight. Weights summing to zero make the ``"mean"`` (and its gradient) NaN.
+    n_threads : int or None, keyword-only
+        Threads for the computation; ``None`` chooses (one thread for small inputs, else up to
+        ``OMP_NUM_THREADS`` / threadpoolctl limits). Results do not depend on it, bit for bit.
+"""
+
+_ERRORS = """
+    Raises
+    ------
+    TypeError
+        A non-float32/float64 or mismatched dtype, a non-array output, a non-number parameter.
+    ValueError
+        A shape that does not broadcast to ``input``'s, a bad ``reduction``, a parameter out of
+        range, an output of the wrong shape or read-only, ``out`` with a reduced loss. A call
+        that raises leaves inputs and outputs untouched.
+"""
+
+_BETA_DOC = "Width of the quadratic zone, ``>= 0`` (default 1.0; ``inf`` is allowed)."
+_DELTA_DOC = "Width of the quadratic zone, ``> 0`` (default 1.0; ``inf`` is allowed)."
+
+
+def _document(function, summary, formula, param, param_doc, extra, returns):
+    function.__doc__ = (summary + "\n" + formula + "\n" + _PARAMETERS.format(
+        param=param, param_doc=param_doc) + extra + returns + _ERRORS)
+    return function
+
+
+_LOSS_OUT = """    out : ndarray, optional, keyword-only
+        With ``reduction="none"`` only: a writeable array of ``input``'s shape and dtype (any
+        layout, may be ``input`` or ``target`` itself) that receives the losses.
+"""
+_GRAD_OUT = """    out : ndarray, optional, keyword-only
+        A writeable array of ``input``'s shape and dtype (any layout, may be ``input`` or
+        ``target`` itself) that receives the gradient.
+"""
+_BOTH_OUT = """    out : ndarray, optional, keyword-only
+        With ``reduction="none"`` only: receives the losses (as in the ``*_loss`` function).
+    grad_out : ndarray, optional, keyword-only
+        Receives the gradient (as ``out`` of the ``*_grad`` function).
+"""
+_LOSS_RETURNS = """
+    Returns
+    -------
+    loss : numpy.float32 or numpy.float64, or ndarray
+        A NumPy scalar of ``input``'s dtype for ``"mean"`` and ``"sum"`` (NaN for the mean of
+        nothing, 0 for the sum of nothing); an array of ``input``'s shape (``out`` if given,
+        else a new array in ``input``'s memory order) for ``"none"``.
+"""
+_GRAD_RETURNS = """
+    Returns
+    -------
+    grad : ndarray
+        The derivative of the *reduced* loss with respect to ``input``, of ``input``'s shape
+        and dtype: elementwise derivative times weight, divided by the element count (or the
+        weight sum) for ``"mean"``. The derivative with respect to ``target`` is ``-grad``.
+"""
+_BOTH_RETURNS = """
+    Returns
+    -------
+    loss, grad : tuple
+        Exactly what the ``*_loss`` and ``*_grad`` functions return, bit for bit, computed
+        in one pass over memory.
+"""
+
+
+def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
+                   n_threads=None):
+    return _run(_smoothl1.SMOOTH_L1, check_param("beta", beta, True), input, target, weight,
+                reduction, out, None, n_threads, True, False)
+
+
+def smooth_l1_grad(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
+                   n_threads=None):
+    return _run(_smoothl1.SMOOTH_L1, check_param("beta", beta, True), input, target, weight,
+                reduction, None, out, n_threads, False, True, "out")
+
+
+def smooth_l1_loss_and_grad(input, target, *, beta=1.0, reduction="mean", weight=None,
+                            out=None, grad_out=None, n_threads=None):
+    return _run(_smoothl1.SMOOTH_L1, check_param("beta", beta, True), input, target, weight,
+                reduction, out, grad_out, n_threads, True, True)
+
+
+def huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
+               n_threads=None):
+    return _run(_smoothl1.HUBER, check_param("delta", delta, False), input, target, weight,
+                reduction, out, None, n_threads, True, False)
+
+
+def huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
+               n_threads=None):
+    return _run(_smoothl1.HUBER, check_param("delta", delta, False), input, target, weight,
+                reduction, None, out, n_threads, False, True, "out")
+
+
+def huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=None,
+                        out=None, grad_out=None, n_threads=None):
+    return _run(_smoothl1.HUBER, check_param("delta", delta, False), input, target, weight,
+                reduction, out, grad_out, n_threads, True, True)
+
+
+_document(smooth_l1_loss, "Smooth L1 loss (PyTorch's ``F.smooth_l1_loss``).",
+          _SMOOTH_L1_FORMULA, "beta", _BETA_DOC, _LOSS_OUT, _LOSS_RETURNS)
+_document(smooth_l1_grad, "Gradient of the reduced smooth L1 loss with respect to ``input``.",
+          _SMOOTH_L1_FORMULA, "beta", _BETA_DOC, _GRAD_OUT, _GRAD_RETURNS)
+_document(smooth_l1_loss_and_grad, "Smooth L1 loss and its gradient, in one pass.",
+          _SMOOTH_L1_FORMULA, "beta", _BETA_DOC, _BOTH_OUT, _BOTH_RETURNS)
+_document(huber_loss, "Huber loss (PyTorch's ``F.huber_loss``).",
+          _HUBER_FORMULA, "delta", _DELTA_DOC, _LOSS_OUT, _LOSS_RETURNS)
+_document(huber_grad, "Gradient of the reduced Huber loss with respect to ``input``.",
+          _HUBER_FORMULA, "delta", _DELTA_DOC, _GRAD_OUT, _GRAD_RETURNS)
+_document(huber_loss_and_grad, "Huber loss and its gradient, in one pass.",
+          _HUBER_FORMULA, "delta", _DELTA_DOC, _BOTH_OUT, _BOTH_RETURNS)

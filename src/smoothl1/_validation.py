@@ -1,0 +1,207 @@
+"""The one validation path shared by every public function (SPEC sections 3, 4, 6 and 7).
+
+Everything is checked before anything is computed, so a call that raises changes nothing.
+The common case (ndarrays of one native float dtype and one shape) takes a short path that
+does no NumPy work beyond attribute reads; broadcasting, scalar conversion, alignment copies
+and overlap handling happen only when the arguments need them.
+"""
+import numbers
+import operator
+
+import numpy as np
+
+from . import _smoothl1
+
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+_REDUCTIONS = {"none": _smoothl1.REDUCTION_NONE, "sum": _smoothl1.REDUCTION_SUM,
+               "mean": _smoothl1.REDUCTION_MEAN}
+_ndarray = np.ndarray
+
+
+def _describe_dtype(dtype):
+    if dtype.kind == "f" and not dtype.isnative:
+        return f"{dtype.str} (non-native byte order)"
+    return str(dtype)
+
+
+def _check_float_dtype(name, dtype):
+    # A float32/float64 descriptor made elsewhere (unpickled, say) may be a distinct object that
+    # compares equal: accept it. Byte-swapped ('>f8' on little-endian) compares unequal.
+    if dtype is _FLOAT64 or dtype is _FLOAT32 or dtype == _FLOAT64 or dtype == _FLOAT32:
+        return
+    raise TypeError(f"{name} must be a float32 or float64 array, got dtype "
+                    f"{_describe_dtype(dtype)}; convert it explicitly, e.g. "
+                    f"{name}.astype(np.float64) (smoothl1 never casts arrays silently)")
+
+
+def _check_array_type(name, value):
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a numpy.ma.MaskedArray: masks are not supported (the masked "
+                        f"values would be used); pass {name}.filled(...) or select the "
+                        f"unmasked elements")
+
+
+def check_input(input):
+    if type(input) is not _ndarray:
+        if not isinstance(input, _ndarray):
+            raise TypeError(f"input must be a numpy.ndarray of float32 or float64, got "
+                            f"{type(input).__name__}")
+        _check_array_type("input", input)
+    _check_float_dtype("input", input.dtype)
+    return input
+
+
+def _as_operand(name, value, input):
+    """target or weight as an array of input's dtype that broadcasts to input's shape."""
+    if isinstance(value, _ndarray):
+        _check_array_type(name, value)
+        if value.dtype != input.dtype:
+            _check_float_dtype(name, value.dtype)
+            raise TypeError(f"{name} must have the dtype of input ({input.dtype}), got "
+                            f"{value.dtype}; convert one of them explicitly (smoothl1 never "
+                            f"casts arrays silently)")
+    elif isinstance(value, (list, tuple, numbers.Real, np.number)) \
+            and not isinstance(value, (bool, np.bool_)):
+        # Python scalars and lists (and NumPy scalars) carry no array data: convert them.
+        try:
+            converted = np.asarray(value)
+        except (ValueError, TypeError, OverflowError) as error:
+            raise ValueError(f"{name} could not be converted to an array: {error}") from None
+        if converted.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must hold real numbers, got a {type(value).__name__} "
+                            f"of dtype {converted.dtype}")
+        value = converted.astype(input.dtype)
+    else:
+        raise TypeError(f"{name} must be a numpy.ndarray of float32 or float64, a Python "
+                        f"number or a list of numbers, got {type(value).__name__}")
+    if value.shape != input.shape:
+        try:
+            broadcast = np.broadcast_shapes(value.shape, input.shape)
+        except ValueError:
+            broadcast = None
+        if broadcast != input.shape:
+            raise ValueError(f"{name} has shape {value.shape}, which does not broadcast to "
+                             f"input's shape {input.shape} without changing it; reshape "
+                             f"{name} (for example (N, 1) and (N,) would silently give an "
+                             f"N x N result)")
+    return value
+
+
+def _misaligned(value):
+    # The kernels step in whole elements and may use aligned SIMD loads. Arrays built from byte
+    # buffers at odd offsets or strides break that: inputs are copied, outputs refused.
+    if not value.flags.aligned:
+        return True
+    return value.dtype.alignment < value.itemsize and any(s % value.itemsize
+                                                          for s in value.strides)
+
+
+def check_param(name, value, allow_zero):
+    if type(value) is not float:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        value = float(value)
+    if value != value:
+        raise ValueError(f"{name} must be a number, got nan")
+    if value < 0 or (value == 0 and not allow_zero):
+        accepted = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {accepted} (inf is allowed), got {value!r}")
+    return value
+
+
+def check_reduction(reduction):
+    try:
+        return _REDUCTIONS[reduction]
+    except (KeyError, TypeError):
+        raise ValueError(f"reduction must be one of 'none', 'mean', 'sum', got "
+                         f"{reduction!r}") from None
+
+
+def check_n_threads(n_threads):
+    if n_threads is None:
+        return None
+    if isinstance(n_threads, (bool, np.bool_)):
+        raise TypeError("n_threads must be None or an int >= 1, got bool")
+    try:
+        n_threads = operator.index(n_threads)
+    except TypeError:
+        raise TypeError(f"n_threads must be None or an int >= 1, got "
+                        f"{type(n_threads).__name__}") from None
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be None or an int >= 1, got {n_threads}")
+    return min(n_threads, 1 << 16)
+
+
+def check_output(name, value, input):
+    if not isinstance(value, _ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of input's dtype ({input.dtype}) and "
+                        f"shape {input.shape}, got {type(value).__name__}")
+    _check_array_type(name, value)
+    if value.dtype != input.dtype:
+        raise TypeError(f"{name} must have input's dtype ({input.dtype}), got "
+                        f"{_describe_dtype(value.dtype)}")
+    if value.shape != input.shape:
+        raise ValueError(f"{name} must have input's shape {input.shape}, got {value.shape}")
+    if not value.flags.writeable:
+        raise ValueError(f"{name} is read-only; pass a writeable array")
+    if _misaligned(value):
+        raise ValueError(f"{name} is not aligned to its dtype; pass an aligned array "
+                         f"(np.empty_like(input))")
+    return value
+
+
+def _same_view(a, b):
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.strides == b.strides)
+
+
+def _untangle(source, outputs, shape):
+    """source, or a private copy of it if it overlaps an output other than as the same view.
+
+    NumPy ufuncs give the same answer for overlapping arguments as for separate ones; so do we.
+    The copy is of the array as given (a broadcast target is copied at its own small size).
+    """
+    for output in outputs:
+        if np.may_share_memory(output, source):
+            view = source if source.shape == shape else np.broadcast_to(source, shape)
+            if not _same_view(view, output):
+                return source.copy()
+    return source
+
+
+def prepare(input, target, weight, reduction, out, grad_out, n_threads,
+            grad_out_name="grad_out"):
+    """Validate a call; return (input, target, weight, reduction code, out, grad_out, n_threads)
+    with target and weight broadcast to input's shape. `out` is the loss buffer (only with
+    reduction='none'); `grad_out` the gradient buffer, called `grad_out_name` in messages."""
+    check_input(input)
+    reduction_code = check_reduction(reduction)
+    if type(target) is not _ndarray or target.dtype is not input.dtype \
+            or target.shape != input.shape:
+        target = _as_operand("target", target, input)
+    if weight is not None:
+        weight = _as_operand("weight", weight, input)
+    n_threads = check_n_threads(n_threads)
+    outputs = []
+    if out is not None:
+        if reduction_code != _smoothl1.REDUCTION_NONE:
+            raise ValueError(f"out is only accepted with reduction='none' (got reduction="
+                             f"{reduction!r}): a reduced loss is a scalar")
+        outputs.append(check_output("out", out, input))
+    if grad_out is not None:
+        outputs.append(check_output(grad_out_name, grad_out, input))
+        if out is not None and np.may_share_memory(out, grad_out):
+            raise ValueError("out and grad_out overlap; pass two separate arrays")
+    operands = [input, target, weight]
+    for k, operand in enumerate(operands):
+        if operand is not None:
+            if outputs:
+                operand = _untangle(operand, outputs, input.shape)
+            if _misaligned(operand):
+                operand = np.array(operand, copy=True)
+            if operand.shape != input.shape:
+                operand = np.broadcast_to(operand, input.shape)
+            operands[k] = operand
+    input, target, weight = operands
+    return input, target, weight, reduction_code, out, grad_out, n_threads
