@@ -26,7 +26,7 @@ How this file is built, in the order it is read:
    builds a plan and runs it with the GIL released.
 """
 
-from libc.math cimport fabs, isinf, NAN
+from libc.math cimport copysign, fabs, isinf, NAN
 from cpython.ref cimport PyObject
 from libc.stdlib cimport malloc, free
 from cython.parallel cimport prange
@@ -68,6 +68,8 @@ ctypedef struct SmoothL1Params:
     double beta       # where the quadratic part ends; >= 0, may be inf
     double divisor    # beta, or 1.0 when beta == 0: the quadratic branch is then never
                       # selected, and no division by zero happens even in unselected lanes
+    double threshold  # beta, or the smallest subnormal when beta == 0: the gradient is
+                      # sign(d) where |d| >= threshold, and sign(0) = 0 comes from d / 1
     double half_beta  # 0.5 * beta, or 0.0 when beta is inf: then only |d| = inf reaches the
                       # linear branch, and inf - 0 keeps the loss inf (inf - inf would be NaN)
 
@@ -84,6 +86,7 @@ cdef inline SmoothL1Params smooth_l1_params(double beta) noexcept nogil:
     cdef SmoothL1Params p
     p.beta = beta
     p.divisor = beta if beta > 0 else 1.0
+    p.threshold = beta if beta > 0 else 4.9406564584124654e-324
     p.half_beta = 0.0 if isinf(beta) else 0.5 * beta
     return p
 
@@ -93,12 +96,6 @@ cdef inline HuberParams huber_params(double delta) noexcept nogil:
     p.delta = delta
     p.half_delta = 0.0 if isinf(delta) else 0.5 * delta
     return p
-
-
-cdef inline double sign_of(double d) noexcept nogil:
-    # sign(d) with sign(0) = 0 and sign(NaN) = NaN. Written as selects (not copysign, which
-    # would turn NaN into +-1) so that the loops around it stay vectorisable.
-    return 1.0 if d > 0 else (-1.0 if d < 0 else d)
 
 
 cdef inline double smooth_l1_loss_point(double d, const SmoothL1Params* p) noexcept nogil:
@@ -113,9 +110,11 @@ cdef inline double smooth_l1_loss_point(double d, const SmoothL1Params* p) noexc
 
 
 cdef inline double smooth_l1_grad_point(double d, const SmoothL1Params* p) noexcept nogil:
-    # d / beta if z < beta else sign(d)
+    # d / beta if z < beta else sign(d), written as: sign(d) where z >= beta, else d / beta.
+    # The same thing (NaN fails the test and d / beta is NaN), but copysign and one select are
+    # cheaper in SIMD than a three-way sign; `threshold` makes sign(0) = 0 when beta = 0.
     cdef double quadratic = d / p.divisor
-    return quadratic if fabs(d) < p.beta else sign_of(d)
+    return copysign(1.0, d) if fabs(d) >= p.threshold else quadratic
 
 
 cdef inline double huber_loss_point(double d, const HuberParams* p) noexcept nogil:
@@ -127,8 +126,8 @@ cdef inline double huber_loss_point(double d, const HuberParams* p) noexcept nog
 
 
 cdef inline double huber_grad_point(double d, const HuberParams* p) noexcept nogil:
-    # d if z < delta else delta * sign(d)
-    return d if fabs(d) < p.delta else p.delta * sign_of(d)
+    # d if z < delta else delta * sign(d), written as in smooth_l1_grad_point (delta > 0)
+    return copysign(p.delta, d) if fabs(d) >= p.delta else d
 
 
 cdef inline double loss_point(double d, const LossParams* p) noexcept nogil:
@@ -197,72 +196,196 @@ cdef inline double pairwise_total(const PairwiseSum* s) noexcept nogil:
     return total
 
 
-cdef inline double element_pass(const LossParams* p, Py_ssize_t i,
+# Compile-time tags. Each loop below is a fused function specialised per mode, weighting and
+# layout (as well as per loss and dtype), so that inside one instance every flag is a constant:
+# the compiler drops unused work and vectorises the contiguous instances. This does not rely on
+# the C compiler choosing to inline anything.
+ctypedef struct SumLossTag:
+    char unused
+ctypedef struct StoreLossTag:
+    char unused
+ctypedef struct StoreGradTag:
+    char unused
+ctypedef struct SumLossStoreGradTag:
+    char unused
+ctypedef struct StoreLossStoreGradTag:
+    char unused
+ctypedef struct SumWeightTag:
+    char unused
+ctypedef fused Mode:
+    SumLossTag
+    StoreLossTag
+    StoreGradTag
+    SumLossStoreGradTag
+    StoreLossStoreGradTag
+    SumWeightTag
+
+ctypedef struct UnweightedTag:
+    char unused
+ctypedef struct WeightedTag:
+    char unused
+ctypedef fused Weighting:
+    UnweightedTag
+    WeightedTag
+
+ctypedef struct ContiguousTag:   # every step is 1
+    char unused
+ctypedef struct StridedTag:
+    char unused
+ctypedef fused Layout:
+    ContiguousTag
+    StridedTag
+
+
+cdef inline int mode_flags(const Mode* tag) noexcept nogil:
+    if Mode is SumLossTag:
+        return SUM_LOSS
+    elif Mode is StoreLossTag:
+        return STORE_LOSS
+    elif Mode is StoreGradTag:
+        return STORE_GRAD
+    elif Mode is SumLossStoreGradTag:
+        return SUM_LOSS | STORE_GRAD
+    elif Mode is StoreLossStoreGradTag:
+        return STORE_LOSS | STORE_GRAD
+    else:
+        return SUM_WEIGHT
+
+
+cdef inline double summed_value(const Mode* mode_tag, const Weighting* weighting,
+                                const LossParams* p, Py_ssize_t i,
                                 const floating* x, Py_ssize_t x_step,
                                 const floating* t, Py_ssize_t t_step,
-                                const floating* w, Py_ssize_t w_step,
-                                floating* loss_out, Py_ssize_t loss_step,
-                                floating* grad_out, Py_ssize_t grad_step,
-                                double grad_scale, int mode, bint weighted) noexcept nogil:
-    # One element of a pass: everything is read before anything is written, so an output may
-    # be the very array given as an input.
-    cdef double weight = w[i * w_step] if weighted else 1.0
-    cdef double d, loss = 0.0, grad
-    if mode == SUM_WEIGHT:
+                                const floating* w, Py_ssize_t w_step) noexcept nogil:
+    # What a summing pass adds up for element i: the (weighted) loss, or the weight.
+    cdef double weight = w[i * w_step] if Weighting is WeightedTag else 1.0
+    cdef double d
+    if mode_flags(mode_tag) == SUM_WEIGHT:
         return weight
     d = <double>x[i * x_step] - <double>t[i * t_step]
-    if mode & (SUM_LOSS | STORE_LOSS):
+    if Weighting is WeightedTag:
+        return weight * loss_point(d, p)
+    return loss_point(d, p)
+
+
+cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
+                              const LossParams* p, Py_ssize_t i,
+                              const floating* x, Py_ssize_t x_step,
+                              const floating* t, Py_ssize_t t_step,
+                              const floating* w, Py_ssize_t w_step,
+                              floating* loss_out, Py_ssize_t loss_step,
+                              floating* grad_out, Py_ssize_t grad_step,
+                              double grad_scale) noexcept nogil:
+    # Writes the (weighted) loss and/or the (weighted, scaled) gradient of element i. Both
+    # inputs are read before either output is written, so an output may be an input array.
+    cdef int mode = mode_flags(mode_tag)
+    cdef double weight = w[i * w_step] if Weighting is WeightedTag else 1.0
+    cdef double d = <double>x[i * x_step] - <double>t[i * t_step]
+    cdef double loss, grad
+    if mode & STORE_LOSS:
         loss = loss_point(d, p)
-        if weighted:
+        if Weighting is WeightedTag:
             loss = weight * loss
-        if mode & STORE_LOSS:
-            loss_out[i * loss_step] = <floating>loss
+        loss_out[i * loss_step] = <floating>loss
     if mode & STORE_GRAD:
         grad = grad_point(d, p)
-        if weighted:
+        if Weighting is WeightedTag:
             grad = weight * grad
         grad_out[i * grad_step] = <floating>(grad * grad_scale)
-    return loss
 
 
-cdef inline double segment_loop(const LossParams* p, Py_ssize_t n,
-                                const floating* x, Py_ssize_t x_step,
-                                const floating* t, Py_ssize_t t_step,
-                                const floating* w, Py_ssize_t w_step,
-                                floating* loss_out, Py_ssize_t loss_step,
-                                floating* grad_out, Py_ssize_t grad_step,
-                                double grad_scale, int mode, bint weighted) noexcept nogil:
-    # `mode` and `weighted` are literal constants at every call site (see run_segment), so the
-    # compiler drops the unused work and vectorises each instance separately.
-    cdef PairwiseSum chunks
+cdef inline double lane_sum(const double* values, Py_ssize_t n) noexcept nogil:
+    # Sum of n <= CHUNK values in LANES interleaved partial sums (a SIMD-friendly order that
+    # is fixed, so results are reproducible), the tail into lane 0.
     cdef double lanes[LANES]
-    cdef Py_ssize_t start, stop, i, k
-    if not (mode & (SUM_LOSS | SUM_WEIGHT)):
+    cdef Py_ssize_t i, k
+    for k in range(LANES):
+        lanes[k] = 0.0
+    i = 0
+    while i + LANES <= n:
+        for k in range(LANES):
+            lanes[k] += values[i + k]
+        i += LANES
+    while i < n:
+        lanes[0] += values[i]
+        i += 1
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5])
+                                                              + (lanes[6] + lanes[7]))
+
+
+cdef double segment_loop(const Mode* mode_tag, const Weighting* weighting, const Layout* layout,
+                         const LossParams* p, Py_ssize_t n,
+                         const floating* x, Py_ssize_t x_step,
+                         const floating* t, Py_ssize_t t_step,
+                         const floating* w, Py_ssize_t w_step,
+                         floating* loss_out, Py_ssize_t loss_step,
+                         floating* grad_out, Py_ssize_t grad_step,
+                         double grad_scale) noexcept nogil:
+    # One pass over a 1-D segment; returns the pairwise sum of what the mode sums, else 0.
+    # Work goes chunk by chunk (CHUNK elements stay in L1 cache): the summed values are
+    # computed into a small buffer and added up, then the stores are made. Each is a simple
+    # loop the compiler vectorises; main memory is still read once; and the sum reads the
+    # inputs before a store can overwrite them (in-place use).
+    cdef int mode = mode_flags(mode_tag)
+    cdef bint sums = mode & (SUM_LOSS | SUM_WEIGHT)
+    cdef bint stores = mode & (STORE_LOSS | STORE_GRAD)
+    cdef PairwiseSum chunks
+    cdef double values[CHUNK]
+    cdef Py_ssize_t start, length, i
+    # A private copy of the parameters: a float64 output could otherwise alias them as far
+    # as the compiler knows, and it would refuse to vectorise the stores.
+    cdef LossParams params = p[0]
+    p = &params
+    if Layout is ContiguousTag:
+        x_step = t_step = w_step = loss_step = grad_step = 1
+    if not sums:
         for i in range(n):
-            element_pass(p, i, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                         grad_out, grad_step, grad_scale, mode, weighted)
+            store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
+                         loss_out, loss_step, grad_out, grad_step, grad_scale)
         return 0.0
     pairwise_init(&chunks)
     start = 0
     while start < n:
-        stop = start + CHUNK if n - start > CHUNK else n
-        for k in range(LANES):
-            lanes[k] = 0.0
-        i = start
-        while i + LANES <= stop:
-            for k in range(LANES):
-                lanes[k] += element_pass(p, i + k, x, x_step, t, t_step, w, w_step,
-                                         loss_out, loss_step, grad_out, grad_step,
-                                         grad_scale, mode, weighted)
-            i += LANES
-        while i < stop:
-            lanes[0] += element_pass(p, i, x, x_step, t, t_step, w, w_step, loss_out,
-                                     loss_step, grad_out, grad_step, grad_scale, mode, weighted)
-            i += 1
-        pairwise_add(&chunks, ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
-                              + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])))
-        start = stop
+        length = CHUNK if n - start > CHUNK else n - start
+        for i in range(length):
+            values[i] = summed_value(mode_tag, weighting, p, start + i, x, x_step, t, t_step,
+                                     w, w_step)
+        pairwise_add(&chunks, lane_sum(values, length))
+        if stores:
+            for i in range(start, start + length):
+                store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
+                             loss_out, loss_step, grad_out, grad_step, grad_scale)
+        start += length
     return pairwise_total(&chunks)
+
+
+cdef double run_weighting(const Weighting* weighting, const Layout* layout, int mode,
+                          const LossParams* p, Py_ssize_t n,
+                          const floating* x, Py_ssize_t x_step,
+                          const floating* t, Py_ssize_t t_step,
+                          const floating* w, Py_ssize_t w_step,
+                          floating* loss_out, Py_ssize_t loss_step,
+                          floating* grad_out, Py_ssize_t grad_step,
+                          double grad_scale) noexcept nogil:
+    if mode == SUM_LOSS:
+        return segment_loop(<SumLossTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step,
+                            w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale)
+    if mode == STORE_LOSS:
+        return segment_loop(<StoreLossTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step,
+                            w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale)
+    if mode == STORE_GRAD:
+        return segment_loop(<StoreGradTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step,
+                            w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale)
+    if mode == SUM_LOSS | STORE_GRAD:
+        return segment_loop(<SumLossStoreGradTag*>NULL, weighting, layout, p, n, x, x_step,
+                            t, t_step, w, w_step, loss_out, loss_step, grad_out, grad_step,
+                            grad_scale)
+    if mode == STORE_LOSS | STORE_GRAD:
+        return segment_loop(<StoreLossStoreGradTag*>NULL, weighting, layout, p, n, x, x_step,
+                            t, t_step, w, w_step, loss_out, loss_step, grad_out, grad_step,
+                            grad_scale)
+    return segment_loop(<SumWeightTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step,
+                        w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale)
 
 
 cdef double run_segment(const LossParams* p, int mode, Py_ssize_t n,
@@ -272,48 +395,31 @@ cdef double run_segment(const LossParams* p, int mode, Py_ssize_t n,
                         floating* loss_out, Py_ssize_t loss_step,
                         floating* grad_out, Py_ssize_t grad_step,
                         double grad_scale) noexcept nogil:
-    """Run one pass of `mode` over a 1-D strided segment of n elements (steps in elements).
+    """One pass of `mode` over a 1-D strided segment of n elements (steps in elements).
 
     Returns the pairwise sum of losses (SUM_LOSS) or of weights (SUM_WEIGHT), else 0.
-    `w` may be NULL (no weights) except for SUM_WEIGHT; unused outputs may be NULL.
+    `w` may be NULL (no weights) except for SUM_WEIGHT; outputs the mode does not write may be
+    NULL. Picks the specialised loop for the mode, the weighting and the layout.
     """
-    # One literal instance per mode, so that each loop is compiled with its own flags.
+    cdef bint contiguous = ((mode == SUM_WEIGHT or (x_step == 1 and t_step == 1))
+                            and (w == NULL or w_step == 1)
+                            and (not (mode & STORE_LOSS) or loss_step == 1)
+                            and (not (mode & STORE_GRAD) or grad_step == 1))
     if w == NULL:
-        if mode == SUM_LOSS:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, SUM_LOSS, False)
-        if mode == STORE_LOSS:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, STORE_LOSS, False)
-        if mode == STORE_GRAD:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, STORE_GRAD, False)
-        if mode == SUM_LOSS | STORE_GRAD:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, SUM_LOSS | STORE_GRAD, False)
-        if mode == STORE_LOSS | STORE_GRAD:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, STORE_LOSS | STORE_GRAD, False)
-    else:
-        if mode == SUM_LOSS:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, SUM_LOSS, True)
-        if mode == STORE_LOSS:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, STORE_LOSS, True)
-        if mode == STORE_GRAD:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, STORE_GRAD, True)
-        if mode == SUM_LOSS | STORE_GRAD:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, SUM_LOSS | STORE_GRAD, True)
-        if mode == STORE_LOSS | STORE_GRAD:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, STORE_LOSS | STORE_GRAD, True)
-        if mode == SUM_WEIGHT:
-            return segment_loop(p, n, x, x_step, t, t_step, w, w_step, loss_out, loss_step,
-                                grad_out, grad_step, grad_scale, SUM_WEIGHT, True)
-    return 0.0
+        if contiguous:
+            return run_weighting(<UnweightedTag*>NULL, <ContiguousTag*>NULL, mode, p, n, x,
+                                 x_step, t, t_step, w, w_step, loss_out, loss_step, grad_out,
+                                 grad_step, grad_scale)
+        return run_weighting(<UnweightedTag*>NULL, <StridedTag*>NULL, mode, p, n, x, x_step,
+                             t, t_step, w, w_step, loss_out, loss_step, grad_out, grad_step,
+                             grad_scale)
+    if contiguous:
+        return run_weighting(<WeightedTag*>NULL, <ContiguousTag*>NULL, mode, p, n, x, x_step,
+                             t, t_step, w, w_step, loss_out, loss_step, grad_out, grad_step,
+                             grad_scale)
+    return run_weighting(<WeightedTag*>NULL, <StridedTag*>NULL, mode, p, n, x, x_step, t,
+                         t_step, w, w_step, loss_out, loss_step, grad_out, grad_step,
+                         grad_scale)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,6 +503,264 @@ cdef double run_plan(const LossParams* p, const Plan* plan, int mode, double gra
     for item in range(n_items):
         pairwise_add(&items, item_sums[item])
     return pairwise_total(&items)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. The C API
+# ---------------------------------------------------------------------------------------------
+# Declared, with each function's preconditions, in smoothl1/_smoothl1.pxd (the declarations of
+# this module, which Cython checks these definitions against) and re-exported under the public
+# name smoothl1/kernels.pxd; `cdef api` also writes the C header _smoothl1_api.h. The names and
+# signatures are a stable contract, pinned by tests/cython_abi_signatures.txt.
+
+
+cdef inline double exported_pass(const LossParams* p, int mode, Py_ssize_t n,
+                                 const floating* x, Py_ssize_t x_step,
+                                 const floating* t, Py_ssize_t t_step,
+                                 floating* loss_out, Py_ssize_t loss_step,
+                                 floating* grad_out, Py_ssize_t grad_step,
+                                 double grad_scale) noexcept nogil:
+    # run_plan on one thread for a 1-D operand: items of ITEM_SIZE elements, their sums
+    # combined pairwise in order. The Python API makes the same items of a 1-D array, so the
+    # sums here are bit-for-bit its sums, whatever its n_threads.
+    cdef PairwiseSum items
+    cdef Py_ssize_t start = 0, length
+    pairwise_init(&items)
+    while start < n:
+        length = ITEM_SIZE if n - start > ITEM_SIZE else n - start
+        pairwise_add(&items, run_segment(
+            p, mode, length, x + start * x_step, x_step, t + start * t_step, t_step,
+            <const floating*>NULL, 0, loss_out + start * loss_step, loss_step,
+            grad_out + start * grad_step, grad_step, grad_scale))
+        start += length
+    return pairwise_total(&items)
+
+
+cdef inline double smooth_l1_pass(double beta, int mode, Py_ssize_t n,
+                                  const floating* x, Py_ssize_t x_step,
+                                  const floating* t, Py_ssize_t t_step,
+                                  floating* loss_out, Py_ssize_t loss_step,
+                                  floating* grad_out, Py_ssize_t grad_step,
+                                  double grad_scale) noexcept nogil:
+    cdef SmoothL1Params p = smooth_l1_params(beta)
+    return exported_pass(&p, mode, n, x, x_step, t, t_step, loss_out, loss_step,
+                         grad_out, grad_step, grad_scale)
+
+
+cdef inline double huber_pass(double delta, int mode, Py_ssize_t n,
+                              const floating* x, Py_ssize_t x_step,
+                              const floating* t, Py_ssize_t t_step,
+                              floating* loss_out, Py_ssize_t loss_step,
+                              floating* grad_out, Py_ssize_t grad_step,
+                              double grad_scale) noexcept nogil:
+    cdef HuberParams p = huber_params(delta)
+    return exported_pass(&p, mode, n, x, x_step, t, t_step, loss_out, loss_step,
+                         grad_out, grad_step, grad_scale)
+
+
+# Smooth L1, float32 (each contiguous function is its strided twin with strides 1)
+
+cdef api double smoothl1_smooth_l1_loss_sum_f32_strided(
+        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
+        const float* target, Py_ssize_t target_stride, double beta) noexcept nogil:
+    return smooth_l1_pass(beta, SUM_LOSS, n, input, input_stride, target, target_stride,
+                          <float*>NULL, 0, <float*>NULL, 0, 1.0)
+
+cdef api void smoothl1_smooth_l1_loss_f32_strided(
+        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
+        const float* target, Py_ssize_t target_stride, float* loss_out, Py_ssize_t loss_stride,
+        double beta) noexcept nogil:
+    smooth_l1_pass(beta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
+                   loss_stride, <float*>NULL, 0, 1.0)
+
+cdef api void smoothl1_smooth_l1_grad_f32_strided(
+        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
+        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
+        double beta, double grad_scale) noexcept nogil:
+    smooth_l1_pass(beta, STORE_GRAD, n, input, input_stride, target, target_stride,
+                   <float*>NULL, 0, grad_out, grad_stride, grad_scale)
+
+cdef api double smoothl1_smooth_l1_loss_and_grad_f32_strided(
+        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
+        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
+        double beta, double grad_scale) noexcept nogil:
+    return smooth_l1_pass(beta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
+                          target_stride, <float*>NULL, 0, grad_out, grad_stride, grad_scale)
+
+cdef api double smoothl1_smooth_l1_loss_sum_f32(
+        Py_ssize_t n, const float* input, const float* target, double beta) noexcept nogil:
+    return smoothl1_smooth_l1_loss_sum_f32_strided(n, input, 1, target, 1, beta)
+
+cdef api void smoothl1_smooth_l1_loss_f32(
+        Py_ssize_t n, const float* input, const float* target, float* loss_out,
+        double beta) noexcept nogil:
+    smoothl1_smooth_l1_loss_f32_strided(n, input, 1, target, 1, loss_out, 1, beta)
+
+cdef api void smoothl1_smooth_l1_grad_f32(
+        Py_ssize_t n, const float* input, const float* target, float* grad_out, double beta,
+        double grad_scale) noexcept nogil:
+    smoothl1_smooth_l1_grad_f32_strided(n, input, 1, target, 1, grad_out, 1, beta, grad_scale)
+
+cdef api double smoothl1_smooth_l1_loss_and_grad_f32(
+        Py_ssize_t n, const float* input, const float* target, float* grad_out, double beta,
+        double grad_scale) noexcept nogil:
+    return smoothl1_smooth_l1_loss_and_grad_f32_strided(n, input, 1, target, 1, grad_out, 1,
+                                                        beta, grad_scale)
+
+
+# Smooth L1, float64
+
+cdef api double smoothl1_smooth_l1_loss_sum_f64_strided(
+        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
+        const double* target, Py_ssize_t target_stride, double beta) noexcept nogil:
+    return smooth_l1_pass(beta, SUM_LOSS, n, input, input_stride, target, target_stride,
+                          <double*>NULL, 0, <double*>NULL, 0, 1.0)
+
+cdef api void smoothl1_smooth_l1_loss_f64_strided(
+        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
+        const double* target, Py_ssize_t target_stride,
+        double* loss_out, Py_ssize_t loss_stride, double beta) noexcept nogil:
+    smooth_l1_pass(beta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
+                   loss_stride, <double*>NULL, 0, 1.0)
+
+cdef api void smoothl1_smooth_l1_grad_f64_strided(
+        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
+        const double* target, Py_ssize_t target_stride,
+        double* grad_out, Py_ssize_t grad_stride, double beta,
+        double grad_scale) noexcept nogil:
+    smooth_l1_pass(beta, STORE_GRAD, n, input, input_stride, target, target_stride,
+                   <double*>NULL, 0, grad_out, grad_stride, grad_scale)
+
+cdef api double smoothl1_smooth_l1_loss_and_grad_f64_strided(
+        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
+        const double* target, Py_ssize_t target_stride,
+        double* grad_out, Py_ssize_t grad_stride, double beta,
+        double grad_scale) noexcept nogil:
+    return smooth_l1_pass(beta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
+                          target_stride, <double*>NULL, 0, grad_out, grad_stride, grad_scale)
+
+cdef api double smoothl1_smooth_l1_loss_sum_f64(
+        Py_ssize_t n, const double* input, const double* target, double beta) noexcept nogil:
+    return smoothl1_smooth_l1_loss_sum_f64_strided(n, input, 1, target, 1, beta)
+
+cdef api void smoothl1_smooth_l1_loss_f64(
+        Py_ssize_t n, const double* input, const double* target, double* loss_out,
+        double beta) noexcept nogil:
+    smoothl1_smooth_l1_loss_f64_strided(n, input, 1, target, 1, loss_out, 1, beta)
+
+cdef api void smoothl1_smooth_l1_grad_f64(
+        Py_ssize_t n, const double* input, const double* target, double* grad_out,
+        double beta, double grad_scale) noexcept nogil:
+    smoothl1_smooth_l1_grad_f64_strided(n, input, 1, target, 1, grad_out, 1, beta, grad_scale)
+
+cdef api double smoothl1_smooth_l1_loss_and_grad_f64(
+        Py_ssize_t n, const double* input, const double* target, double* grad_out,
+        double beta, double grad_scale) noexcept nogil:
+    return smoothl1_smooth_l1_loss_and_grad_f64_strided(n, input, 1, target, 1, grad_out, 1,
+                                                        beta, grad_scale)
+
+
+# Huber, float32
+
+cdef api double smoothl1_huber_loss_sum_f32_strided(
+        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
+        const float* target, Py_ssize_t target_stride, double delta) noexcept nogil:
+    return huber_pass(delta, SUM_LOSS, n, input, input_stride, target, target_stride,
+                      <float*>NULL, 0, <float*>NULL, 0, 1.0)
+
+cdef api void smoothl1_huber_loss_f32_strided(
+        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
+        const float* target, Py_ssize_t target_stride, float* loss_out, Py_ssize_t loss_stride,
+        double delta) noexcept nogil:
+    huber_pass(delta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
+               loss_stride, <float*>NULL, 0, 1.0)
+
+cdef api void smoothl1_huber_grad_f32_strided(
+        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
+        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
+        double delta, double grad_scale) noexcept nogil:
+    huber_pass(delta, STORE_GRAD, n, input, input_stride, target, target_stride, <float*>NULL,
+               0, grad_out, grad_stride, grad_scale)
+
+cdef api double smoothl1_huber_loss_and_grad_f32_strided(
+        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
+        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
+        double delta, double grad_scale) noexcept nogil:
+    return huber_pass(delta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
+                      target_stride, <float*>NULL, 0, grad_out, grad_stride, grad_scale)
+
+cdef api double smoothl1_huber_loss_sum_f32(
+        Py_ssize_t n, const float* input, const float* target, double delta) noexcept nogil:
+    return smoothl1_huber_loss_sum_f32_strided(n, input, 1, target, 1, delta)
+
+cdef api void smoothl1_huber_loss_f32(
+        Py_ssize_t n, const float* input, const float* target, float* loss_out,
+        double delta) noexcept nogil:
+    smoothl1_huber_loss_f32_strided(n, input, 1, target, 1, loss_out, 1, delta)
+
+cdef api void smoothl1_huber_grad_f32(
+        Py_ssize_t n, const float* input, const float* target, float* grad_out, double delta,
+        double grad_scale) noexcept nogil:
+    smoothl1_huber_grad_f32_strided(n, input, 1, target, 1, grad_out, 1, delta, grad_scale)
+
+cdef api double smoothl1_huber_loss_and_grad_f32(
+        Py_ssize_t n, const float* input, const float* target, float* grad_out, double delta,
+        double grad_scale) noexcept nogil:
+    return smoothl1_huber_loss_and_grad_f32_strided(n, input, 1, target, 1, grad_out, 1, delta,
+                                                    grad_scale)
+
+
+# Huber, float64
+
+cdef api double smoothl1_huber_loss_sum_f64_strided(
+        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
+        const double* target, Py_ssize_t target_stride, double delta) noexcept nogil:
+    return huber_pass(delta, SUM_LOSS, n, input, input_stride, target, target_stride,
+                      <double*>NULL, 0, <double*>NULL, 0, 1.0)
+
+cdef api void smoothl1_huber_loss_f64_strided(
+        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
+        const double* target, Py_ssize_t target_stride,
+        double* loss_out, Py_ssize_t loss_stride, double delta) noexcept nogil:
+    huber_pass(delta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
+               loss_stride, <double*>NULL, 0, 1.0)
+
+cdef api void smoothl1_huber_grad_f64_strided(
+        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
+        const double* target, Py_ssize_t target_stride,
+        double* grad_out, Py_ssize_t grad_stride, double delta,
+        double grad_scale) noexcept nogil:
+    huber_pass(delta, STORE_GRAD, n, input, input_stride, target, target_stride, <double*>NULL,
+               0, grad_out, grad_stride, grad_scale)
+
+cdef api double smoothl1_huber_loss_and_grad_f64_strided(
+        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
+        const double* target, Py_ssize_t target_stride,
+        double* grad_out, Py_ssize_t grad_stride, double delta,
+        double grad_scale) noexcept nogil:
+    return huber_pass(delta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
+                      target_stride, <double*>NULL, 0, grad_out, grad_stride, grad_scale)
+
+cdef api double smoothl1_huber_loss_sum_f64(
+        Py_ssize_t n, const double* input, const double* target,
+        double delta) noexcept nogil:
+    return smoothl1_huber_loss_sum_f64_strided(n, input, 1, target, 1, delta)
+
+cdef api void smoothl1_huber_loss_f64(
+        Py_ssize_t n, const double* input, const double* target, double* loss_out,
+        double delta) noexcept nogil:
+    smoothl1_huber_loss_f64_strided(n, input, 1, target, 1, loss_out, 1, delta)
+
+cdef api void smoothl1_huber_grad_f64(
+        Py_ssize_t n, const double* input, const double* target, double* grad_out,
+        double delta, double grad_scale) noexcept nogil:
+    smoothl1_huber_grad_f64_strided(n, input, 1, target, 1, grad_out, 1, delta, grad_scale)
+
+cdef api double smoothl1_huber_loss_and_grad_f64(
+        Py_ssize_t n, const double* input, const double* target, double* grad_out,
+        double delta, double grad_scale) noexcept nogil:
+    return smoothl1_huber_loss_and_grad_f64_strided(n, input, 1, target, 1, grad_out, 1, delta,
+                                                    grad_scale)
 
 
 # ---------------------------------------------------------------------------------------------

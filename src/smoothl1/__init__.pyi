@@ -1,0 +1,109 @@
+"""Type stubs for smoothl1's public API (the six functions, get_include, __version__)."""
+from typing import Any, Literal, TypeVar, overload
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+__all__ = [
+    "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
+    "huber_loss", "huber_grad", "huber_loss_and_grad", "get_include",
+]
+
+# input's dtype decides the result's: float32 in, float32 out; float64 in, float64 out. (The
+# bound admits every NumPy float so that arrays typed ``NDArray[np.floating[Any]]`` check; only
+# float32 and float64 are accepted at run time, other dtypes raise TypeError.)
+_Float = TypeVar("_Float", bound=np.floating[Any])
+_Reduced = Literal["mean", "sum"]
+_Reduction = Literal["mean", "sum", "none"]
+# target and weight: an array of input's dtype, or a Python number / list of numbers.
+_Operand = npt.ArrayLike
+
+def get_include() -> str: ...
+
+@overload
+def smooth_l1_loss(
+    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
+    reduction: _Reduced = "mean", weight: _Operand | None = None, out: None = None,
+    n_threads: int | None = None,
+) -> _Float: ...
+@overload
+def smooth_l1_loss(
+    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
+    reduction: Literal["none"], weight: _Operand | None = None,
+    out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
+) -> npt.NDArray[_Float]: ...
+@overload
+def smooth_l1_loss(
+    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
+    reduction: str = "mean", weight: _Operand | None = None,
+    out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
+) -> _Float | npt.NDArray[_Float]: ...
+def smooth_l1_grad(
+    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
+    reduction: _Reduction = "mean", weight: _Operand | None = None,
+    out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
+) -> npt.NDArray[_Float]: ...
+@overload
+def smooth_l1_loss_and_grad(
+    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
+    reduction: _Reduced = "mean", weight: _Operand | None = None, out: None = None,
+    grad_out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
+) -> tuple[_Float, npt.NDArray[_Float]]: ...
+@overload
+def smooth_l1_loss_and_grad(
+    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
+    reduction: Literal["none"], weight: _Operand | None = None,
+    out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
+    n_threads: int | None = None,
+) -> tuple[npt.NDArray[_Float], npt.NDArray[_Float]]: ...
+@overload
+def smooth_l1_loss_and_grad(
+    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
+    reduction: str = "mean", weight: _Operand | None = None,
+    out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
+    n_threads: int | None = None,
+) -> tuple[_Float | npt.NDArray[_Float], npt.NDArray[_Float]]: ...
+@overload
+def huber_loss(
+    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
+    reduction: _Reduced = "mean", weight: _Operand | None = None, out: None = None,
+    n_threads: int | None = None,
+) -> _Float: ...
+@overload
+def huber_loss(
+    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
+    reduction: Literal["none"], weight: _Operand | None = None,
+    out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
+) -> npt.NDArray[_Float]: ...
+@overload
+def huber_loss(
+    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
+    reduction: str = "mean", weight: _Operand | None = None,
+    out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
+) -> _Float | npt.NDArray[_Float]: ...
+def huber_grad(
+    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
+    reduction: _Reduction = "mean", weight: _Operand | None = None,
+    out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
+) -> npt.NDArray[_Float]: ...
+@overload
+def huber_loss_and_grad(
+    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
+    reduction: _Reduced = "mean", weight: _Operand | None = None, out: None = None,
+    grad_out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
+) -> tuple[_Float, npt.NDArray[_Float]]: ...
+@overload
+def huber_loss_and_grad(
+    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
+    reduction: Literal["none"], weight: _Operand | None = None,
+    out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
+    n_threads: int | None = None,
+) -> tuple[npt.NDArray[_Float], npt.NDArray[_Float]]: ...
+@overload
+def huber_loss_and_grad(
+    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
+    reduction: str = "mean", weight: _Operand | None = None,
+    out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
+    n_threads: int | None = None,
+) -> tuple[_Float | npt.NDArray[_Float], npt.NDArray[_Float]]: ...

@@ -1,0 +1,329 @@
+"""smoothl1 for Dask: the six functions over ``dask.array.Array`` inputs, computed lazily.
+
+Install with ``pip install "smoothl1[dask]"``. Each function takes what its NumPy twin in
+``smoothl1`` takes, with ``input`` a Dask array, and returns lazy Dask results that compute to
+exactly what the NumPy functions return (up to the summation order of reductions).
+
+How this module is built, in the order it is read:
+
+1. Validation, when the function is called: the parameters, ``reduction`` and ``n_threads`` go
+   through ``smoothl1._validation`` unchanged; Dask arrays are checked on their metadata
+   (dtype, shape, chunk type) by the same rules, applied to a zero-stride NumPy stand-in of
+   their dtype and shape, so errors are raised at the call with the NumPy messages, never on a
+   worker. Nothing is computed at call time.
+2. Operands: ``target`` and ``weight`` are brought to ``input``'s chunks along the dimensions
+   they share with it (Dask's ``rechunk`` for Dask arrays, ``from_array`` for NumPy values);
+   dimensions they broadcast along stay of size 1, so a per-row target is never expanded.
+3. Blocks: one task per block of ``input`` runs the validation path and one kernel call on
+   that block (``_block``). Elementwise losses and gradients keep ``input``'s chunks.
+4. Reductions: each block yields its loss sum in double precision as a ``(1, ..., 1)`` array;
+   ``da.sum`` combines them in a tree (``split_every``) and the total is rounded once to
+   ``input``'s dtype. The elementwise loss is never built for ``"mean"``/``"sum"``. The
+   ``"mean"`` gradient is scaled by ``1 / N``, or by ``1 / sum(weight)``, a lazy scalar
+   computed from the weights alone and passed into every gradient block.
+"""
+import math
+import operator
+
+import dask.array as da
+import numpy as np
+
+from . import _smoothl1
+from ._validation import (
+    _as_operand,
+    _check_array_type,
+    _check_float_dtype,
+    check_n_threads,
+    check_param,
+    check_reduction,
+    prepare,
+)
+
+__all__ = [
+    "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
+    "huber_loss", "huber_grad", "huber_loss_and_grad",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Validation on metadata
+# ---------------------------------------------------------------------------------------------
+
+def _stand_in(dtype, shape):
+    """A NumPy array of this dtype and shape that owns one element: Dask metadata in a form the
+    NumPy validation path reads."""
+    return np.broadcast_to(np.zeros((), dtype), shape)
+
+
+def _check_dask_array(name, array):
+    _check_array_type(name, array._meta)
+    if not isinstance(array._meta, np.ndarray):
+        raise TypeError(f"{name} must be a Dask array of numpy.ndarray chunks, got chunks of "
+                        f"type {type(array._meta).__name__}")
+    if any(math.isnan(size) for size in array.shape):
+        raise ValueError(f"{name} has unknown chunk sizes (shape {array.shape}); call "
+                         f"{name}.compute_chunk_sizes() first")
+
+
+def _check_input(input, function_name):
+    if not isinstance(input, da.Array):
+        raise TypeError(f"input must be a dask.array.Array of float32 or float64, got "
+                        f"{type(input).__name__}; wrap NumPy data with dask.array.from_array, "
+                        f"or call smoothl1.{function_name} on it directly")
+    _check_float_dtype("input", input.dtype)
+    _check_dask_array("input", input)
+
+
+def _check_no_output(name, value, function_name):
+    if value is not None:
+        raise TypeError(f"{name} is not supported by smoothl1.dask.{function_name}: its results "
+                        f"are lazy Dask arrays; compute them, or write them with "
+                        f"dask.array.store / to_zarr")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Operands
+# ---------------------------------------------------------------------------------------------
+
+def _operand(name, value, input):
+    """target or weight as a Dask array chunked like input along shared dimensions, and its
+    blockwise index (input's trailing dimensions)."""
+    input_stand_in = _stand_in(input.dtype, input.shape)
+    if isinstance(value, da.Array):
+        _check_dask_array(name, value)
+        _as_operand(name, _stand_in(value.dtype, value.shape), input_stand_in)
+    else:
+        # NumPy arrays, NumPy and Python numbers, lists: the NumPy rules, conversion included.
+        value = _as_operand(name, value, input_stand_in)
+    offset = input.ndim - value.ndim
+    chunks = tuple(input.chunks[offset + k] if size == input.shape[offset + k] else (size,)
+                   for k, size in enumerate(value.shape))
+    if isinstance(value, da.Array):
+        value = value.rechunk(chunks)
+    else:
+        value = da.from_array(value, chunks=chunks)
+    return value, tuple(range(offset, input.ndim))
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Blocks (module-level functions: workers import them from the installed package)
+# ---------------------------------------------------------------------------------------------
+
+def _block(loss_kind, param, loss_mode, want_grad, n_threads, input, target, weight,
+           grad_scale):
+    """One kernel call on one block. loss_mode: None, "none" (elementwise loss) or "sum" (the
+    block's loss sum in double, as an array of shape (1,) * ndim). The gradient is the
+    elementwise derivative (times weight), then times grad_scale if given, in double."""
+    reduction = "none" if loss_mode == "none" else "sum"
+    input, target, weight, reduction_code, _, _, n_threads = prepare(
+        input, target, weight, reduction, None, None, n_threads)
+    loss_out = _smoothl1.empty_like(input) if loss_mode == "none" else None
+    grad_out = _smoothl1.empty_like(input) if want_grad else None
+    total = _smoothl1.compute(loss_kind, param, input, target, weight, reduction_code,
+                              loss_out, grad_out, loss_mode is not None, want_grad, n_threads)
+    if want_grad and grad_scale is not None:
+        # The kernel multiplies the double derivative by the scale, then rounds once. For
+        # float64 this product is the same operation (equal scales give equal bits); float32
+        # is rounded before and after it (at most 1 ulp from the NumPy path).
+        with np.errstate(all="ignore"):
+            np.multiply(grad_out, np.float64(grad_scale), out=grad_out, casting="unsafe")
+    loss = np.full((1,) * input.ndim, total) if loss_mode == "sum" else loss_out
+    if loss_mode is None:
+        return grad_out
+    return (loss, grad_out) if want_grad else loss
+
+
+def _inverse(weight_sum):
+    # As the kernel: a zero weight sum (or no elements) makes the gradient NaN.
+    weight_sum = np.float64(weight_sum)
+    with np.errstate(all="ignore"):
+        return np.float64(1.0) / weight_sum if weight_sum != 0 else np.float64(np.nan)
+
+
+def _finish(total, weight_sum, dtype):
+    # As the kernel: the mean is total / weight_sum in double, rounded once to dtype.
+    with np.errstate(all="ignore"):
+        value = np.float64(total) if weight_sum is None else np.float64(total) / weight_sum
+    return dtype.type(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. The lazy graph
+# ---------------------------------------------------------------------------------------------
+
+def _run(function_name, loss_kind, param, input, target, weight, reduction, out, grad_out,
+         n_threads, want_loss, want_grad, grad_out_name="grad_out"):
+    _check_input(input, function_name)
+    _check_no_output("out", out, function_name)
+    _check_no_output(grad_out_name, grad_out, function_name)
+    check_reduction(reduction)
+    target, target_index = _operand("target", target, input)
+    if weight is not None:
+        weight, weight_index = _operand("weight", weight, input)
+    else:
+        weight_index = None
+    # Dask runs blocks in parallel: one kernel thread per block unless asked for more.
+    n_threads = check_n_threads(n_threads) or 1
+
+    dtype = input.dtype
+    index = tuple(range(input.ndim))
+    reduced = reduction != "none"
+    weight_sum = None
+    if reduction == "mean":
+        if weight is None:
+            weight_sum = float(math.prod(input.shape))
+        else:
+            weight_sum = da.broadcast_to(weight, input.shape, chunks=input.chunks).sum(
+                dtype=np.float64)
+    grad_scale, grad_scale_index = None, None
+    if want_grad and reduction == "mean":
+        if weight is None:
+            grad_scale = _inverse(weight_sum)
+        else:
+            grad_scale = da.blockwise(_inverse, (), weight_sum, (), dtype=np.float64,
+                                      meta=np.empty((), np.float64))
+            grad_scale_index = ()
+
+    loss_mode = None if not want_loss else ("sum" if reduced else "none")
+    partials_only = loss_mode == "sum" and not want_grad
+    element_meta = np.empty((0,) * input.ndim, dtype)
+    partial_meta = np.empty((0,) * input.ndim, np.float64)
+    partial_chunks = tuple((1,) * len(sizes) for sizes in input.chunks)
+    token = function_name.replace("_", "-")
+    blocks = da.blockwise(
+        _block, index,
+        loss_kind, None, param, None, loss_mode, None, want_grad, None, n_threads, None,
+        input, index, target, target_index, weight, weight_index, grad_scale, grad_scale_index,
+        token=token + "-block", dtype=np.float64 if partials_only else dtype,
+        meta=partial_meta if partials_only else element_meta,
+        adjust_chunks={k: 1 for k in index} if partials_only else None)
+    if want_loss and want_grad:
+        # One task computes both; the two results are picked from its tuple.
+        loss = blocks.map_blocks(operator.itemgetter(0), token=token + "-loss",
+                                 chunks=partial_chunks if reduced else input.chunks,
+                                 dtype=np.float64 if reduced else dtype,
+                                 meta=partial_meta if reduced else element_meta)
+        grad = blocks.map_blocks(operator.itemgetter(1), token=token + "-grad",
+                                 dtype=dtype, meta=element_meta)
+    elif want_loss:
+        loss, grad = blocks, None
+    else:
+        return blocks
+    if reduced:
+        total = loss.sum(dtype=np.float64)
+        loss = da.blockwise(_finish, (), total, (), weight_sum,
+                            () if isinstance(weight_sum, da.Array) else None, dtype, None,
+                            token=token + "-" + reduction, dtype=dtype,
+                            meta=np.empty((), dtype))
+    return loss if grad is None else (loss, grad)
+
+
+# ---------------------------------------------------------------------------------------------
+# The six functions
+# ---------------------------------------------------------------------------------------------
+
+def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
+                   n_threads=None):
+    return _run("smooth_l1_loss", _smoothl1.SMOOTH_L1, check_param("beta", beta, True), input,
+                target, weight, reduction, out, None, n_threads, True, False)
+
+
+def smooth_l1_grad(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
+                   n_threads=None):
+    return _run("smooth_l1_grad", _smoothl1.SMOOTH_L1, check_param("beta", beta, True), input,
+                target, weight, reduction, None, out, n_threads, False, True, "out")
+
+
+def smooth_l1_loss_and_grad(input, target, *, beta=1.0, reduction="mean", weight=None,
+                            out=None, grad_out=None, n_threads=None):
+    return _run("smooth_l1_loss_and_grad", _smoothl1.SMOOTH_L1,
+                check_param("beta", beta, True), input, target, weight, reduction, out,
+                grad_out, n_threads, True, True)
+
+
+def huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
+               n_threads=None):
+    return _run("huber_loss", _smoothl1.HUBER, check_param("delta", delta, False), input,
+                target, weight, reduction, out, None, n_threads, True, False)
+
+
+def huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
+               n_threads=None):
+    return _run("huber_grad", _smoothl1.HUBER, check_param("delta", delta, False), input,
+                target, weight, reduction, None, out, n_threads, False, True, "out")
+
+
+def huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=None,
+                        out=None, grad_out=None, n_threads=None):
+    return _run("huber_loss_and_grad", _smoothl1.HUBER, check_param("delta", delta, False),
+                input, target, weight, reduction, out, grad_out, n_threads, True, True)
+
+
+_DOC = """{summary}
+
+    The Dask version of ``smoothl1.{name}``: same formula, parameters, rules and errors (see
+    ``help(smoothl1.{name})``), computed lazily block by block.
+
+    Parameters
+    ----------
+    input : dask.array.Array of float32 or float64
+        Predictions, any shape and chunking (chunk sizes must be known).
+    target : dask.array.Array, ndarray, Python number or list
+        Same dtype and broadcasting rules as in ``smoothl1.{name}``. Chunks are brought to
+        ``input``'s along shared dimensions (Dask's ``rechunk``); NumPy values are wrapped.
+    {param} : float, keyword-only
+        {param_doc}
+    reduction : {{"mean", "sum", "none"}}, keyword-only
+        As in ``smoothl1.{name}``. ``"mean"`` and ``"sum"`` are tree reductions of per-block
+        sums (accumulated in double), never of an elementwise loss array.
+    weight : dask.array.Array, ndarray, Python number or list, optional, keyword-only
+        Elementwise weights, same rules as ``target``.
+    n_threads : int or None, keyword-only
+        Kernel threads per block. ``None`` means 1: Dask already runs blocks in parallel (the
+        kernels release the GIL). Results do not depend on it.
+{outputs}
+    Returns
+    -------
+{returns}
+    Raises
+    ------
+    TypeError, ValueError
+        As ``smoothl1.{name}``, raised by this call (from metadata; nothing is computed).
+        ``input`` must be a Dask array (``TypeError`` otherwise).
+"""
+
+_NO_OUT = """    out : None
+        Not supported (``TypeError`` if given): results are lazy; use ``dask.array.store``.
+"""
+_NO_OUTS = _NO_OUT + """    grad_out : None
+        Not supported (``TypeError`` if given).
+"""
+_LOSS_RETURNS = """    loss : dask.array.Array
+        For ``"mean"``/``"sum"`` a 0-d array that computes to a NumPy scalar of ``input``'s
+        dtype; for ``"none"`` an array of ``input``'s shape, dtype and chunks."""
+_GRAD_RETURNS = """    grad : dask.array.Array
+        The derivative of the reduced loss w.r.t. ``input``, with ``input``'s shape, dtype
+        and chunks (``"mean"``: scaled by ``1/N`` or by ``1/sum(weight)``, a lazy scalar)."""
+_BOTH_RETURNS = """    loss, grad : tuple of dask.array.Array
+        What the ``*_loss`` and ``*_grad`` functions return; each block is computed once for
+        both when they are computed together (``dask.compute(loss, grad)``)."""
+
+for _function, _summary, _param, _returns, _outputs in [
+        (smooth_l1_loss, "Smooth L1 loss of Dask arrays, lazily.", "beta", _LOSS_RETURNS,
+         _NO_OUT),
+        (smooth_l1_grad, "Gradient of the reduced smooth L1 loss of Dask arrays, lazily.",
+         "beta", _GRAD_RETURNS, _NO_OUT),
+        (smooth_l1_loss_and_grad, "Smooth L1 loss and gradient of Dask arrays, lazily.",
+         "beta", _BOTH_RETURNS, _NO_OUTS),
+        (huber_loss, "Huber loss of Dask arrays, lazily.", "delta", _LOSS_RETURNS, _NO_OUT),
+        (huber_grad, "Gradient of the reduced Huber loss of Dask arrays, lazily.", "delta",
+         _GRAD_RETURNS, _NO_OUT),
+        (huber_loss_and_grad, "Huber loss and gradient of Dask arrays, lazily.", "delta",
+         _BOTH_RETURNS, _NO_OUTS)]:
+    _function.__doc__ = _DOC.format(
+        summary=_summary, name=_function.__name__, param=_param, outputs=_outputs,
+        returns=_returns,
+        param_doc=("Width of the quadratic zone, ``>= 0`` (default 1.0; ``inf`` allowed)."
+                   if _param == "beta" else
+                   "Width of the quadratic zone, ``> 0`` (default 1.0; ``inf`` allowed)."))
+del _function, _summary, _param, _returns, _outputs

@@ -1,0 +1,177 @@
+"""Pure-NumPy reference implementation of smoothl1: the test oracle.
+
+Written straight from SPEC.md sections 1, 2, 4 and 5, for clarity rather than speed: every value
+is computed in float64 from the float64 widening of the arguments, sums are exact
+(``math.fsum``), and each result is rounded once to the input's dtype at the end.
+
+The only liberty taken with the SPEC's wording: the quadratic branch ``0.5 * z**2 / beta`` is
+evaluated as ``0.5 * z * (z / beta)`` (the same real number), so that a finite result is not
+lost to an overflow of ``z**2`` on the way (e.g. ``z = 1e200, beta = 1e300``).
+
+The second half holds the comparison helpers the tests use against this oracle.
+"""
+import math
+
+import numpy as np
+
+LOSSES = ("smooth_l1", "huber")
+REDUCTIONS = ("none", "mean", "sum")
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise loss and derivative (SPEC section 1 and 5)
+# ---------------------------------------------------------------------------------------------
+
+def smooth_l1_elementwise(d, beta):
+    """(loss, d loss / d input) of smooth L1 at the differences ``d = input - target``."""
+    d = np.asarray(d, dtype=np.float64)
+    beta = float(beta)
+    z = np.abs(d)
+    with np.errstate(all="ignore"):
+        # beta == 0: `z < 0` is never true, so z / 0 is computed but never selected.
+        inside = z < beta
+        loss = np.where(inside, 0.5 * z * (z / beta), z - 0.5 * beta)
+        grad = np.where(inside, d / beta, np.sign(d))  # np.sign(0) == 0, np.sign(nan) is nan
+    # SPEC 5: |d| = inf gives loss inf for every beta (z - 0.5 * beta would be nan at beta = inf).
+    loss = np.where(np.isinf(z), np.inf, loss)
+    return loss, grad
+
+
+def huber_elementwise(d, delta):
+    """(loss, d loss / d input) of the Huber loss at the differences ``d = input - target``."""
+    d = np.asarray(d, dtype=np.float64)
+    delta = float(delta)
+    z = np.abs(d)
+    with np.errstate(all="ignore"):
+        inside = z < delta
+        loss = np.where(inside, 0.5 * z * z, delta * (z - 0.5 * delta))
+        grad = np.where(inside, d, delta * np.sign(d))
+    loss = np.where(np.isinf(z), np.inf, loss)
+    return loss, grad
+
+
+ELEMENTWISE = {"smooth_l1": smooth_l1_elementwise, "huber": huber_elementwise}
+
+
+# ---------------------------------------------------------------------------------------------
+# Weights and reductions (SPEC section 2 and 4)
+# ---------------------------------------------------------------------------------------------
+
+def exact_sum(values):
+    """The sum of float64 values, rounded once (IEEE inf/nan rules when non-finite)."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(values)):
+        with np.errstate(all="ignore"):
+            return float(np.sum(values))
+    try:
+        return math.fsum(values)
+    except OverflowError:  # the exact sum overflows double: +-inf
+        with np.errstate(all="ignore"):
+            return float(np.sum(values))
+
+
+def _widen(value, dtype, shape):
+    """target/weight as the library sees it: converted to input's dtype, broadcast, in float64."""
+    value = np.asarray(value, dtype=dtype)
+    return np.broadcast_to(value, shape).astype(np.float64)
+
+
+def _round(value, dtype):
+    with np.errstate(all="ignore"):
+        return np.asarray(value, dtype=np.float64).astype(dtype)
+
+
+def reference(loss, input, target, param, reduction="mean", weight=None):
+    """What ``<loss>_loss_and_grad(input, target, beta|delta=param, reduction, weight)`` returns.
+
+    ``loss`` is "smooth_l1" or "huber". Returns ``(loss, grad)``: for "mean" and "sum" the loss
+    is a NumPy scalar of input's dtype, else an array of input's shape; grad is always an array
+    of input's shape and dtype.
+    """
+    input = np.asarray(input)
+    dtype = input.dtype
+    shape = input.shape
+    x = input.astype(np.float64)
+    t = _widen(target, dtype, shape)
+    w = None if weight is None else _widen(weight, dtype, shape)
+    with np.errstate(all="ignore"):
+        d = x - t
+    elem_loss, elem_grad = ELEMENTWISE[loss](d, param)
+    if w is not None:
+        with np.errstate(all="ignore"):
+            elem_loss = elem_loss * w
+            elem_grad = elem_grad * w
+    if reduction == "none":
+        return _round(elem_loss, dtype), _round(elem_grad, dtype)
+    total = exact_sum(elem_loss)
+    if reduction == "sum":
+        return dtype.type(_round(total, dtype)), _round(elem_grad, dtype)
+    if reduction != "mean":
+        raise ValueError(reduction)
+    count = float(x.size) if w is None else exact_sum(w)
+    with np.errstate(all="ignore"):
+        mean = np.float64(total) / np.float64(count)  # 0 / 0 is nan for empty input
+        grad = elem_grad / np.float64(count)
+    return dtype.type(_round(mean, dtype)), _round(grad, dtype)
+
+
+def reference_loss(loss, input, target, param, reduction="mean", weight=None):
+    return reference(loss, input, target, param, reduction, weight)[0]
+
+
+def reference_grad(loss, input, target, param, reduction="mean", weight=None):
+    return reference(loss, input, target, param, reduction, weight)[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing the library with the reference
+# ---------------------------------------------------------------------------------------------
+
+# The library computes in double and rounds once; the reference too, but its double results may
+# differ by an ulp or two (other evaluation order, exact sums), which can move a float32 result
+# by one float32 ulp. atol only matters for results in the subnormal range.
+RTOL = {np.dtype(np.float32): 3e-7, np.dtype(np.float64): 1e-14}
+ATOL = {np.dtype(np.float32): float(np.finfo(np.float32).tiny),
+        np.dtype(np.float64): float(np.finfo(np.float64).tiny)}
+
+
+def assert_close(actual, expected, dtype=None, rtol=None, atol=None, err_msg=""):
+    """Same shape, NaN at the same places, infinities equal, finite values close."""
+    dtype = np.dtype(dtype if dtype is not None else np.asarray(expected).dtype)
+    rtol = RTOL[dtype] if rtol is None else rtol
+    atol = ATOL[dtype] if atol is None else atol
+    actual_arr = np.asarray(actual)
+    expected_arr = np.asarray(expected)
+    assert actual_arr.shape == expected_arr.shape, (actual_arr.shape, expected_arr.shape)
+    np.testing.assert_allclose(actual_arr, expected_arr, rtol=rtol, atol=atol, equal_nan=True,
+                               err_msg=err_msg)
+
+
+def assert_bitwise_equal(actual, expected):
+    """Identical type, dtype, shape and bits (so NaN == NaN and -0.0 != 0.0)."""
+    assert type(actual) is type(expected), (type(actual), type(expected))
+    actual_arr = np.asarray(actual)
+    expected_arr = np.asarray(expected)
+    assert actual_arr.dtype == expected_arr.dtype
+    assert actual_arr.shape == expected_arr.shape
+    same = (np.ascontiguousarray(actual_arr).tobytes()
+            == np.ascontiguousarray(expected_arr).tobytes())
+    if not same:
+        with np.printoptions(precision=17):
+            raise AssertionError(f"not bitwise equal:\n{actual!r}\n{expected!r}")
+
+
+PARAM_NAME = {"smooth_l1": "beta", "huber": "delta"}
+KINDS = ("loss", "grad", "loss_and_grad")
+
+
+def library_function(loss, kind):
+    """The public function ``smoothl1.<loss>_<kind>``."""
+    import smoothl1
+    return getattr(smoothl1, f"{loss}_{kind}")
+
+
+def call(loss, kind, input, target, param, **kwargs):
+    """Call ``smoothl1.<loss>_<kind>`` with its parameter (beta or delta) set to ``param``."""
+    kwargs[PARAM_NAME[loss]] = param
+    return library_function(loss, kind)(input, target, **kwargs)

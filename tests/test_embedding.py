@@ -1,0 +1,246 @@
+"""The embedding API (SPEC section 9), used as a stranger would use it.
+
+The consumers under tests/embedding/ (a Cython extension that cimports ``smoothl1.kernels``, a C
+extension that includes ``_smoothl1_api.h``) are copied into a temporary folder, built in a
+subprocess against the *installed* package, imported, and compared with the Python API: both
+losses, both dtypes, contiguous and strided data, all four operations, so every one of the 32
+exported functions is called. Results must be the Python API's bit for bit (sums: before the
+Python API rounds them to the dtype). Each consumer is built once per test session.
+"""
+import importlib.util
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import smoothl1
+
+EMBEDDING = Path(__file__).parent / "embedding"
+CONSUMERS = {"cython": ("cython", "smoothl1_cython_consumer"),
+             "c": ("c", "smoothl1_c_consumer")}
+ITEM_SIZE = 65536  # the Python API's item size (src/_smoothl1.pyx, section 2)
+PARAMS = {"smooth_l1": [1.0, 0.0, 0.25, np.inf], "huber": [1.0, 0.25, np.inf]}
+
+
+def build_in_place(folder):
+    """python setup.py build_ext --inplace in `folder`, in a subprocess; returns the result."""
+    return subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=folder,
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def compiler_check(tmp_path_factory):
+    """Skip when no C compiler works here: the one acceptable reason not to run these tests."""
+    folder = tmp_path_factory.mktemp("compiler_probe")
+    (folder / "probe.c").write_text(textwrap.dedent("""\
+        #include <Python.h>
+        static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "probe", NULL, -1, NULL};
+        PyMODINIT_FUNC PyInit_probe(void) { return PyModule_Create(&module); }
+        """))
+    (folder / "setup.py").write_text(
+        "from setuptools import Extension, setup\n"
+        "setup(name='probe', ext_modules=[Extension('probe', ['probe.c'])])\n")
+    result = build_in_place(folder)
+    if result.returncode != 0:
+        pytest.skip("no working C compiler to build extensions with:\n" + result.stderr[-2000:])
+
+
+def load_extension(folder, name):
+    path = folder / (name + sysconfig.get_config_var("EXT_SUFFIX"))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module", params=sorted(CONSUMERS))
+def consumer(request, tmp_path_factory, compiler_check):
+    """(kind, module): a consumer built from a copy of its sources, outside the source tree."""
+    kind = request.param
+    source, name = CONSUMERS[kind]
+    folder = tmp_path_factory.mktemp(kind + "_consumer") / source
+    shutil.copytree(EMBEDDING / source, folder)
+    result = build_in_place(folder)
+    assert result.returncode == 0, f"building the {kind} consumer failed:\n{result.stderr}"
+    return kind, load_extension(folder, name)
+
+
+def call(consumer, operation, loss, input, target, out, param, grad_scale, strided):
+    """One call of an exported function through the consumer: returns the sum or None."""
+    kind, module = consumer
+    if kind == "c":
+        return module.run(operation, loss, input, target, out, param, grad_scale, strided)
+    if operation == "loss_sum":
+        return module.loss_sum(loss, input, target, param, strided)
+    if operation == "loss":
+        return module.loss(loss, input, target, out, param, strided)
+    if operation == "grad":
+        return module.grad(loss, input, target, out, param, grad_scale, strided)
+    return module.loss_and_grad(loss, input, target, out, param, grad_scale, strided)
+
+
+def python_api(loss, operation, input, target, param, **options):
+    name = {"loss": "_loss", "grad": "_grad", "loss_and_grad": "_loss_and_grad"}[operation]
+    keyword = "beta" if loss == "smooth_l1" else "delta"
+    return getattr(smoothl1, loss + name)(input, target, **{keyword: param}, **options)
+
+
+def assert_same_bits(actual, expected):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    if actual.tobytes() != expected.tobytes():
+        np.testing.assert_array_equal(actual, expected)   # shows where
+        raise AssertionError(f"equal values, different bits: {actual!r} vs {expected!r}")
+
+
+def make_data(dtype, n, param, seed=0, special=True):
+    """Input and target with differences on both sides of the branch point, exactly at it,
+    zero, and (special=True) NaN and infinities."""
+    rng = np.random.default_rng(seed)
+    scale = 1.0 if not np.isfinite(param) or param == 0 else param
+    target = rng.normal(size=n)
+    input = target + scale * rng.normal(scale=2.0, size=n)
+    if n >= 16 and special:
+        input[:8] = target[:8] + np.array([0, param, -param, scale, -scale, np.nan, np.inf,
+                                           -np.inf])
+        target[8] = np.inf
+        input[8] = np.inf    # inf - inf: NaN
+    if n >= 16 and not special:
+        input[:5] = target[:5] + np.array([0, param, -param, scale, -scale])
+    return input.astype(dtype), target.astype(dtype)
+
+
+def strided_case(layout, input, target, dtype):
+    """(input, target, output) views of `layout` holding input's and target's values."""
+    n = input.size
+    if layout == "contiguous":
+        return input, target, np.empty(n, dtype)
+    if layout == "steps":          # positive steps, all different
+        x = np.empty(3 * n, dtype)[::3]
+        t = np.empty(2 * n, dtype)[::2]
+        out = np.full(4 * n, -7, dtype)[1::4]
+    elif layout == "negative":     # negative steps: element 0 is the last in memory
+        x = np.empty(n, dtype)[::-1]
+        t = np.empty(2 * n, dtype)[::-2]
+        out = np.full(3 * n, -7, dtype)[::-3]
+    x[...] = input
+    t[...] = target
+    return x, t, out
+
+
+LOSSES = [pytest.param(loss, param, id=f"{loss}-{param}")
+          for loss in PARAMS for param in PARAMS[loss]]
+DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
+LAYOUTS = [pytest.param("contiguous", False, id="contiguous"),
+           pytest.param("contiguous", True, id="contiguous-strided"),
+           pytest.param("steps", True, id="steps"),
+           pytest.param("negative", True, id="negative-steps")]
+
+
+@pytest.mark.parametrize("layout, strided", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss, param", LOSSES)
+def test_all_operations_match_python_api(consumer, loss, param, dtype, layout, strided):
+    input, target = make_data(dtype, 1003, param)
+    x, t, out = strided_case(layout, input, target, dtype)
+    n = input.size
+    total = call(consumer, "loss_sum", loss, x, t, None, param, 1.0, strided)
+    assert isinstance(total, float)
+    assert_same_bits(dtype(total), python_api(loss, "loss", input, target, param,
+                                              reduction="sum", n_threads=1))
+    assert call(consumer, "loss", loss, x, t, out, param, 1.0, strided) is None
+    assert_same_bits(out, python_api(loss, "loss", input, target, param, reduction="none"))
+    for reduction, grad_scale in [("sum", 1.0), ("mean", 1.0 / n)]:
+        out[...] = -7
+        assert call(consumer, "grad", loss, x, t, out, param, grad_scale, strided) is None
+        assert_same_bits(out, python_api(loss, "grad", input, target, param,
+                                         reduction=reduction))
+        out[...] = -7
+        total = call(consumer, "loss_and_grad", loss, x, t, out, param, grad_scale, strided)
+        expected_loss, expected_grad = python_api(loss, "loss_and_grad", input, target, param,
+                                                  reduction=reduction)
+        assert_same_bits(dtype(total if reduction == "sum" else total / n), expected_loss)
+        assert_same_bits(out, expected_grad)
+    np.testing.assert_array_equal(x, input)       # inputs untouched
+    np.testing.assert_array_equal(t, target)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss, param", [("smooth_l1", 1.0), ("huber", 0.5)])
+def test_zero_stride_target(consumer, loss, param, dtype):
+    # A scalar target broadcast by NumPy is a read-only view with stride 0.
+    input, _ = make_data(dtype, 500, param)
+    target = np.broadcast_to(dtype(0.25), input.shape)
+    grad = np.empty_like(input)
+    total = call(consumer, "loss_and_grad", loss, input, target, grad, param, 1.0, True)
+    expected_loss, expected_grad = python_api(loss, "loss_and_grad", input, target, param,
+                                              reduction="sum")
+    assert_same_bits(dtype(total), expected_loss)
+    assert_same_bits(grad, expected_grad)
+
+
+@pytest.mark.parametrize("operation", ["loss", "grad", "loss_and_grad"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("aliased", ["input", "target"])
+def test_output_may_be_an_input(consumer, operation, dtype, aliased):
+    input, target = make_data(dtype, 300, 1.0)
+    if operation == "loss":
+        expected = python_api("huber", "loss", input, target, 1.0, reduction="none")
+    else:
+        expected = python_api("huber", "grad", input, target, 1.0, reduction="sum")
+    x, t = input.copy(), target.copy()
+    out = x if aliased == "input" else t
+    call(consumer, operation, "huber", x, t, out, 1.0, 1.0, False)
+    assert_same_bits(out, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("strided", [False, True])
+@pytest.mark.parametrize("loss", ["smooth_l1", "huber"])
+def test_sums_over_several_items_are_bit_identical(consumer, loss, dtype, strided):
+    # Three items and a bit: the item splitting must be the Python API's for identical bits,
+    # and the Python API's result does not depend on its thread count.
+    n = 3 * ITEM_SIZE + 17
+    input, target = make_data(dtype, n, 1.0, seed=1, special=False)
+    x, t, grad = strided_case("negative" if strided else "contiguous", input, target, dtype)
+    expected = python_api(loss, "loss", input, target, 0.75, reduction="sum", n_threads=1)
+    assert_same_bits(expected, python_api(loss, "loss", input, target, 0.75, reduction="sum",
+                                          n_threads=2))
+    total = call(consumer, "loss_sum", loss, x, t, None, 0.75, 1.0, strided)
+    assert_same_bits(dtype(total), expected)
+    if dtype is np.float64:
+        assert total == float(expected)
+    total = call(consumer, "loss_and_grad", loss, x, t, grad, 0.75, 1.0 / n, strided)
+    expected_loss, expected_grad = python_api(loss, "loss_and_grad", input, target, 0.75)
+    assert_same_bits(dtype(total / n), expected_loss)
+    assert_same_bits(grad, expected_grad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("strided", [False, True])
+def test_empty(consumer, dtype, strided):
+    empty = np.empty(0, dtype)
+    for loss in PARAMS:
+        assert call(consumer, "loss_sum", loss, empty, empty, None, 1.0, 1.0, strided) == 0.0
+        assert call(consumer, "loss_and_grad", loss, empty, empty, empty, 1.0, 1.0,
+                    strided) == 0.0
+        assert call(consumer, "loss", loss, empty, empty, empty, 1.0, 1.0, strided) is None
+
+
+def test_package_ships_pxd_and_header():
+    folder = Path(smoothl1.get_include())
+    for name in ("kernels.pxd", "_smoothl1.pxd", "_smoothl1_api.h"):
+        assert (folder / name).is_file(), f"{name} is missing from {folder}"
+    exported = set(smoothl1._smoothl1.__pyx_capi__)
+    assert len(exported) == 32
+    kernels = (folder / "kernels.pxd").read_text()
+    header = (folder / "_smoothl1_api.h").read_text()
+    for name in exported:
+        assert f"    {name},\n" in kernels, f"kernels.pxd does not re-export {name}"
+        assert f"#define {name} " in header, f"_smoothl1_api.h does not declare {name}"
+    assert "static int import_smoothl1___smoothl1(void)" in header
