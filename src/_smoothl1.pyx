@@ -275,9 +275,12 @@ cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
                               const floating* w, Py_ssize_t w_step,
                               floating* loss_out, Py_ssize_t loss_step,
                               floating* grad_out, Py_ssize_t grad_step,
-                              double grad_scale) noexcept nogil:
-    # Writes the (weighted) loss and/or the (weighted, scaled) gradient of element i. Both
-    # inputs are read before either output is written, so an output may be an input array.
+                              double grad_scale, double weight_norm) noexcept nogil:
+    # Writes the (weighted) loss and/or the scaled gradient of element i: grad * grad_scale
+    # without weights, grad * (weight / weight_norm) with them (weight_norm is the weight sum
+    # for "mean", else 1; dividing the weight first stays exact when the weights are tiny,
+    # where 1 / weight_norm would overflow). Both inputs are read before either output is
+    # written, so an output may be an input array.
     cdef int mode = mode_flags(mode_tag)
     cdef double weight = w[i * w_step] if Weighting is WeightedTag else 1.0
     cdef double d = <double>x[i * x_step] - <double>t[i * t_step]
@@ -290,8 +293,10 @@ cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
     if mode & STORE_GRAD:
         grad = grad_point(d, p)
         if Weighting is WeightedTag:
-            grad = weight * grad
-        grad_out[i * grad_step] = <floating>(grad * grad_scale)
+            grad = grad * (weight / weight_norm)
+        else:
+            grad = grad * grad_scale
+        grad_out[i * grad_step] = <floating>grad
 
 
 cdef inline double lane_sum(const double* values, Py_ssize_t n) noexcept nogil:
@@ -313,23 +318,58 @@ cdef inline double lane_sum(const double* values, Py_ssize_t n) noexcept nogil:
                                                               + (lanes[6] + lanes[7]))
 
 
-cdef double segment_loop(const Mode* mode_tag, const Weighting* weighting, const Layout* layout,
-                         const LossParams* p, Py_ssize_t n,
-                         const floating* x, Py_ssize_t x_step,
-                         const floating* t, Py_ssize_t t_step,
-                         const floating* w, Py_ssize_t w_step,
-                         floating* loss_out, Py_ssize_t loss_step,
-                         floating* grad_out, Py_ssize_t grad_step,
-                         double grad_scale) noexcept nogil:
-    # One pass over a 1-D segment; returns the pairwise sum of what the mode sums, else 0.
-    # Work goes chunk by chunk (CHUNK elements stay in L1 cache): the summed values are
-    # computed into a small buffer and added up, then the stores are made. Each is a simple
-    # loop the compiler vectorises; main memory is still read once; and the sum reads the
-    # inputs before a store can overwrite them (in-place use).
+ctypedef struct ChunkedSum:
+    # The sum of a sequence of values, fed in pieces of any length: values are grouped in
+    # chunks of CHUNK by their position in the sequence, each chunk is added up by lane_sum
+    # and chunk sums pairwise. So the result depends on the sequence alone, not on how it was
+    # cut into segments (which depends on the memory layout of the outputs, for example).
+    double pending[CHUNK]
+    Py_ssize_t n_pending
+    PairwiseSum chunks
+
+
+cdef inline void chunked_init(ChunkedSum* acc) noexcept nogil:
+    acc.n_pending = 0
+    pairwise_init(&acc.chunks)
+
+
+cdef inline void chunked_add(ChunkedSum* acc, const double* values, Py_ssize_t n) noexcept nogil:
+    # n <= CHUNK - acc.n_pending (callers cut their pieces at chunk boundaries)
+    cdef Py_ssize_t i
+    if acc.n_pending == 0 and n == CHUNK:
+        pairwise_add(&acc.chunks, lane_sum(values, CHUNK))
+        return
+    for i in range(n):
+        acc.pending[acc.n_pending + i] = values[i]
+    acc.n_pending += n
+    if acc.n_pending == CHUNK:
+        pairwise_add(&acc.chunks, lane_sum(acc.pending, CHUNK))
+        acc.n_pending = 0
+
+
+cdef inline double chunked_total(ChunkedSum* acc) noexcept nogil:
+    if acc.n_pending:
+        pairwise_add(&acc.chunks, lane_sum(acc.pending, acc.n_pending))
+        acc.n_pending = 0
+    return pairwise_total(&acc.chunks)
+
+
+cdef void segment_loop(const Mode* mode_tag, const Weighting* weighting, const Layout* layout,
+                       const LossParams* p, Py_ssize_t n,
+                       const floating* x, Py_ssize_t x_step,
+                       const floating* t, Py_ssize_t t_step,
+                       const floating* w, Py_ssize_t w_step,
+                       floating* loss_out, Py_ssize_t loss_step,
+                       floating* grad_out, Py_ssize_t grad_step,
+                       double grad_scale, double weight_norm, ChunkedSum* acc) noexcept nogil:
+    # One pass over a 1-D segment, adding what the mode sums to acc (NULL if it sums nothing).
+    # Work goes piece by piece (at most CHUNK elements: they stay in L1 cache): the summed
+    # values are computed into a small buffer and handed to acc, then the stores are made.
+    # Each is a simple loop the compiler vectorises; main memory is still read once; and the
+    # sum reads the inputs before a store can overwrite them (in-place use).
     cdef int mode = mode_flags(mode_tag)
     cdef bint sums = mode & (SUM_LOSS | SUM_WEIGHT)
     cdef bint stores = mode & (STORE_LOSS | STORE_GRAD)
-    cdef PairwiseSum chunks
     cdef double values[CHUNK]
     cdef Py_ssize_t start, length, i
     # A private copy of the parameters: a float64 output could otherwise alias them as far
@@ -341,85 +381,92 @@ cdef double segment_loop(const Mode* mode_tag, const Weighting* weighting, const
     if not sums:
         for i in range(n):
             store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
-                         loss_out, loss_step, grad_out, grad_step, grad_scale)
-        return 0.0
-    pairwise_init(&chunks)
+                         loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm)
+        return
     start = 0
     while start < n:
-        length = CHUNK if n - start > CHUNK else n - start
+        length = CHUNK - acc.n_pending
+        if length > n - start:
+            length = n - start
         for i in range(length):
             values[i] = summed_value(mode_tag, weighting, p, start + i, x, x_step, t, t_step,
                                      w, w_step)
-        pairwise_add(&chunks, lane_sum(values, length))
+        chunked_add(acc, values, length)
         if stores:
             for i in range(start, start + length):
                 store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
-                             loss_out, loss_step, grad_out, grad_step, grad_scale)
+                             loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm)
         start += length
-    return pairwise_total(&chunks)
 
 
-cdef double run_weighting(const Weighting* weighting, const Layout* layout, int mode,
-                          const LossParams* p, Py_ssize_t n,
-                          const floating* x, Py_ssize_t x_step,
-                          const floating* t, Py_ssize_t t_step,
-                          const floating* w, Py_ssize_t w_step,
-                          floating* loss_out, Py_ssize_t loss_step,
-                          floating* grad_out, Py_ssize_t grad_step,
-                          double grad_scale) noexcept nogil:
-    if mode == SUM_LOSS:
-        return segment_loop(<SumLossTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step,
-                            w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale)
-    if mode == STORE_LOSS:
-        return segment_loop(<StoreLossTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step,
-                            w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale)
-    if mode == STORE_GRAD:
-        return segment_loop(<StoreGradTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step,
-                            w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale)
-    if mode == SUM_LOSS | STORE_GRAD:
-        return segment_loop(<SumLossStoreGradTag*>NULL, weighting, layout, p, n, x, x_step,
-                            t, t_step, w, w_step, loss_out, loss_step, grad_out, grad_step,
-                            grad_scale)
-    if mode == STORE_LOSS | STORE_GRAD:
-        return segment_loop(<StoreLossStoreGradTag*>NULL, weighting, layout, p, n, x, x_step,
-                            t, t_step, w, w_step, loss_out, loss_step, grad_out, grad_step,
-                            grad_scale)
-    return segment_loop(<SumWeightTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step,
-                        w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale)
-
-
-cdef double run_segment(const LossParams* p, int mode, Py_ssize_t n,
+cdef void run_weighting(const Weighting* weighting, const Layout* layout, int mode,
+                        const LossParams* p, Py_ssize_t n,
                         const floating* x, Py_ssize_t x_step,
                         const floating* t, Py_ssize_t t_step,
                         const floating* w, Py_ssize_t w_step,
                         floating* loss_out, Py_ssize_t loss_step,
                         floating* grad_out, Py_ssize_t grad_step,
-                        double grad_scale) noexcept nogil:
+                        double grad_scale, double weight_norm, ChunkedSum* acc) noexcept nogil:
+    if mode == SUM_LOSS:
+        segment_loop(<SumLossTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step, w,
+                     w_step, loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm,
+                     acc)
+    elif mode == STORE_LOSS:
+        segment_loop(<StoreLossTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step, w,
+                     w_step, loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm,
+                     acc)
+    elif mode == STORE_GRAD:
+        segment_loop(<StoreGradTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step, w,
+                     w_step, loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm,
+                     acc)
+    elif mode == SUM_LOSS | STORE_GRAD:
+        segment_loop(<SumLossStoreGradTag*>NULL, weighting, layout, p, n, x, x_step, t,
+                     t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
+                     weight_norm, acc)
+    elif mode == STORE_LOSS | STORE_GRAD:
+        segment_loop(<StoreLossStoreGradTag*>NULL, weighting, layout, p, n, x, x_step, t,
+                     t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
+                     weight_norm, acc)
+    elif mode == SUM_WEIGHT:
+        segment_loop(<SumWeightTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step, w,
+                     w_step, loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm,
+                     acc)
+
+
+cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
+                      const floating* x, Py_ssize_t x_step,
+                      const floating* t, Py_ssize_t t_step,
+                      const floating* w, Py_ssize_t w_step,
+                      floating* loss_out, Py_ssize_t loss_step,
+                      floating* grad_out, Py_ssize_t grad_step,
+                      double grad_scale, double weight_norm, ChunkedSum* acc) noexcept nogil:
     """One pass of `mode` over a 1-D strided segment of n elements (steps in elements).
 
-    Returns the pairwise sum of losses (SUM_LOSS) or of weights (SUM_WEIGHT), else 0.
-    `w` may be NULL (no weights) except for SUM_WEIGHT; outputs the mode does not write may be
-    NULL. Picks the specialised loop for the mode, the weighting and the layout.
+    Adds the losses (SUM_LOSS) or weights (SUM_WEIGHT) to acc, which may be NULL for modes
+    that sum nothing. `w` may be NULL (no weights) except for SUM_WEIGHT; outputs the mode
+    does not write may be NULL. Gradients are scaled as store_values says. Picks the
+    specialised loop for the mode, the weighting and the layout.
     """
     cdef bint contiguous = ((mode == SUM_WEIGHT or (x_step == 1 and t_step == 1))
                             and (w == NULL or w_step == 1)
                             and (not (mode & STORE_LOSS) or loss_step == 1)
                             and (not (mode & STORE_GRAD) or grad_step == 1))
-    if w == NULL:
-        if contiguous:
-            return run_weighting(<UnweightedTag*>NULL, <ContiguousTag*>NULL, mode, p, n, x,
-                                 x_step, t, t_step, w, w_step, loss_out, loss_step, grad_out,
-                                 grad_step, grad_scale)
-        return run_weighting(<UnweightedTag*>NULL, <StridedTag*>NULL, mode, p, n, x, x_step,
-                             t, t_step, w, w_step, loss_out, loss_step, grad_out, grad_step,
-                             grad_scale)
-    if contiguous:
-        return run_weighting(<WeightedTag*>NULL, <ContiguousTag*>NULL, mode, p, n, x, x_step,
-                             t, t_step, w, w_step, loss_out, loss_step, grad_out, grad_step,
-                             grad_scale)
-    return run_weighting(<WeightedTag*>NULL, <StridedTag*>NULL, mode, p, n, x, x_step, t,
-                         t_step, w, w_step, loss_out, loss_step, grad_out, grad_step,
-                         grad_scale)
+    if w == NULL and contiguous:
+        run_weighting(<UnweightedTag*>NULL, <ContiguousTag*>NULL, mode, p, n, x, x_step, t,
+                      t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
+                      weight_norm, acc)
+    elif w == NULL:
+        run_weighting(<UnweightedTag*>NULL, <StridedTag*>NULL, mode, p, n, x, x_step, t,
+                      t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
+                      weight_norm, acc)
+    elif contiguous:
+        run_weighting(<WeightedTag*>NULL, <ContiguousTag*>NULL, mode, p, n, x, x_step, t,
+                      t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
+                      weight_norm, acc)
+    else:
+        run_weighting(<WeightedTag*>NULL, <StridedTag*>NULL, mode, p, n, x, x_step, t,
+                      t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
+                      weight_norm, acc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,19 +490,21 @@ ctypedef struct Plan:
 
 
 cdef double run_item(const LossParams* p, const Plan* plan, int mode, double grad_scale,
-                     Py_ssize_t first, Py_ssize_t last, floating dtype_tag) noexcept nogil:
+                     double weight_norm, Py_ssize_t first, Py_ssize_t last,
+                     floating dtype_tag) noexcept nogil:
     # Elements [first, last) of the plan's flat (memory-order) index space, one segment of the
-    # innermost dimension at a time; segment sums are combined pairwise.
+    # innermost dimension at a time, all summed into one ChunkedSum: the item's sum does not
+    # depend on where segments begin and end.
     cdef Py_ssize_t index[MAX_DIMS]
     cdef Py_ssize_t offset[N_OPERANDS]
     cdef Py_ssize_t rest = first, position = first, length
     cdef int inner = plan.ndim - 1, k, op
-    cdef PairwiseSum segments
+    cdef ChunkedSum acc
     cdef const floating* w
     for k in range(inner, -1, -1):
         index[k] = rest % plan.shape[k]
         rest = rest // plan.shape[k]
-    pairwise_init(&segments)
+    chunked_init(&acc)
     while position < last:
         length = plan.shape[inner] - index[inner]
         if length > last - position:
@@ -467,14 +516,14 @@ cdef double run_item(const LossParams* p, const Plan* plan, int mode, double gra
         w = NULL
         if plan.data[OP_WEIGHT] != NULL:
             w = (<const floating*>plan.data[OP_WEIGHT]) + offset[OP_WEIGHT]
-        pairwise_add(&segments, run_segment(
+        run_segment(
             p, mode, length,
             (<const floating*>plan.data[OP_INPUT]) + offset[OP_INPUT], plan.steps[OP_INPUT][inner],
             (<const floating*>plan.data[OP_TARGET]) + offset[OP_TARGET], plan.steps[OP_TARGET][inner],
             w, plan.steps[OP_WEIGHT][inner],
             (<floating*>plan.data[OP_LOSS]) + offset[OP_LOSS], plan.steps[OP_LOSS][inner],
             (<floating*>plan.data[OP_GRAD]) + offset[OP_GRAD], plan.steps[OP_GRAD][inner],
-            grad_scale))
+            grad_scale, weight_norm, &acc)
         position += length
         index[inner] += length
         k = inner
@@ -482,22 +531,25 @@ cdef double run_item(const LossParams* p, const Plan* plan, int mode, double gra
             index[k] = 0
             k -= 1
             index[k] += 1
-    return pairwise_total(&segments)
+    return chunked_total(&acc)
 
 
 cdef double run_plan(const LossParams* p, const Plan* plan, int mode, double grad_scale,
-                     int n_threads, double* item_sums, floating dtype_tag) noexcept nogil:
+                     double weight_norm, int n_threads, double* item_sums,
+                     floating dtype_tag) noexcept nogil:
     # Items are fixed by ITEM_SIZE and combined in item order: the result is the same for any
     # n_threads. item_sums has room for one double per item.
     cdef Py_ssize_t n_items = (plan.size + ITEM_SIZE - 1) // ITEM_SIZE, item
     cdef PairwiseSum items
     if n_threads > 1:
         for item in prange(n_items, schedule='static', num_threads=n_threads):
-            item_sums[item] = run_item(p, plan, mode, grad_scale, item * ITEM_SIZE,
+            item_sums[item] = run_item(p, plan, mode, grad_scale, weight_norm,
+                                       item * ITEM_SIZE,
                                        min(plan.size, (item + 1) * ITEM_SIZE), dtype_tag)
     else:
         for item in range(n_items):
-            item_sums[item] = run_item(p, plan, mode, grad_scale, item * ITEM_SIZE,
+            item_sums[item] = run_item(p, plan, mode, grad_scale, weight_norm,
+                                       item * ITEM_SIZE,
                                        min(plan.size, (item + 1) * ITEM_SIZE), dtype_tag)
     pairwise_init(&items)
     for item in range(n_items):
@@ -524,14 +576,16 @@ cdef inline double exported_pass(const LossParams* p, int mode, Py_ssize_t n,
     # combined pairwise in order. The Python API makes the same items of a 1-D array, so the
     # sums here are bit-for-bit its sums, whatever its n_threads.
     cdef PairwiseSum items
+    cdef ChunkedSum acc
     cdef Py_ssize_t start = 0, length
     pairwise_init(&items)
     while start < n:
         length = ITEM_SIZE if n - start > ITEM_SIZE else n - start
-        pairwise_add(&items, run_segment(
-            p, mode, length, x + start * x_step, x_step, t + start * t_step, t_step,
-            <const floating*>NULL, 0, loss_out + start * loss_step, loss_step,
-            grad_out + start * grad_step, grad_step, grad_scale))
+        chunked_init(&acc)
+        run_segment(p, mode, length, x + start * x_step, x_step, t + start * t_step, t_step,
+                    <const floating*>NULL, 0, loss_out + start * loss_step, loss_step,
+                    grad_out + start * grad_step, grad_step, grad_scale, 1.0, &acc)
+        pairwise_add(&items, chunked_total(&acc))
         start += length
     return pairwise_total(&items)
 
@@ -841,7 +895,7 @@ cdef int build_plan(Plan* plan, PyObject** operands) except -1:
 
 
 cdef double execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
-                    int n_threads, bint is_double) except? -1.0:
+                    double weight_norm, int n_threads, bint is_double) except? -1.0:
     cdef Py_ssize_t n_items = (plan.size + ITEM_SIZE - 1) // ITEM_SIZE
     cdef double stack_sums[STACK_ITEMS]
     cdef double* item_sums = stack_sums
@@ -858,9 +912,11 @@ cdef double execute(const LossParams* p, Plan* plan, int mode, double grad_scale
         # so the library never reports floating-point exceptions of its own.
         fegetexceptflag(&saved_flags, FE_ALL_EXCEPT)
         if is_double:
-            result = run_plan(p, plan, mode, grad_scale, n_threads, item_sums, <double>0)
+            result = run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, item_sums,
+                              <double>0)
         else:
-            result = run_plan(p, plan, mode, grad_scale, n_threads, item_sums, <float>0)
+            result = run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, item_sums,
+                              <float>0)
         fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
     if item_sums != stack_sums:
         free(item_sums)
@@ -868,14 +924,15 @@ cdef double execute(const LossParams* p, Plan* plan, int mode, double grad_scale
 
 
 cdef double execute_loss(int loss_kind, double param, Plan* plan, int mode,
-                         double grad_scale, int n_threads, bint is_double) except? -1.0:
+                         double grad_scale, double weight_norm, int n_threads,
+                         bint is_double) except? -1.0:
     cdef SmoothL1Params smooth_l1
     cdef HuberParams huber
     if loss_kind == SMOOTH_L1:
         smooth_l1 = smooth_l1_params(param)
-        return execute(&smooth_l1, plan, mode, grad_scale, n_threads, is_double)
+        return execute(&smooth_l1, plan, mode, grad_scale, weight_norm, n_threads, is_double)
     huber = huber_params(param)
-    return execute(&huber, plan, mode, grad_scale, n_threads, is_double)
+    return execute(&huber, plan, mode, grad_scale, weight_norm, n_threads, is_double)
 
 
 def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, object weight,
@@ -892,7 +949,7 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     cdef PyObject* operands[N_OPERANDS]
     cdef bint is_double = cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE
     cdef int mode = 0, threads
-    cdef double total, weight_sum, grad_scale = 1.0
+    cdef double total, weight_sum = 1.0, grad_scale = 1.0, weight_norm = 1.0
     cdef Py_ssize_t size = cnp.PyArray_SIZE(input)
     operands[OP_INPUT] = <PyObject*>input
     operands[OP_TARGET] = <PyObject*>target
@@ -907,15 +964,19 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     if reduction == REDUCTION_MEAN:
         if weight is None:
             weight_sum = <double>size
+            grad_scale = 1.0 / weight_sum   # as PyTorch: a multiplication by 1/N
         else:
-            weight_sum = execute_loss(loss_kind, param, &plan, SUM_WEIGHT, 1.0, threads, is_double)
-        # weights summing to 0 (or no elements): the mean is undefined, its gradient NaN
-        grad_scale = 1.0 / weight_sum if weight_sum != 0 else NAN
+            weight_sum = execute_loss(loss_kind, param, &plan, SUM_WEIGHT, 1.0, 1.0, threads,
+                                      is_double)
+            if weight_sum == 0:
+                weight_sum = NAN   # the weighted mean is undefined: NaN loss and gradient
+            weight_norm = weight_sum
     if want_loss:
         mode |= STORE_LOSS if reduction == REDUCTION_NONE else SUM_LOSS
     if want_grad:
         mode |= STORE_GRAD
-    total = execute_loss(loss_kind, param, &plan, mode, grad_scale, threads, is_double)
+    total = execute_loss(loss_kind, param, &plan, mode, grad_scale, weight_norm, threads,
+                         is_double)
     if not want_loss or reduction == REDUCTION_NONE:
         return None
     if reduction == REDUCTION_MEAN:

@@ -52,6 +52,15 @@ def check_input(input):
     return input
 
 
+def _broadcasts_to(shape, target_shape):
+    # NumPy's rule, read one way: shape may only stretch its size-1 axes and gain leading axes.
+    # (np.broadcast_shapes would do, but stops at 32 dimensions; arrays may have 64.)
+    if len(shape) > len(target_shape):
+        return False
+    tail = target_shape[len(target_shape) - len(shape):]
+    return all(size == 1 or size == wanted for size, wanted in zip(shape, tail))
+
+
 def _as_operand(name, value, input):
     """target or weight as an array of input's dtype that broadcasts to input's shape."""
     if isinstance(value, _ndarray):
@@ -76,11 +85,7 @@ def _as_operand(name, value, input):
         raise TypeError(f"{name} must be a numpy.ndarray of float32 or float64, a Python "
                         f"number or a list of numbers, got {type(value).__name__}")
     if value.shape != input.shape:
-        try:
-            broadcast = np.broadcast_shapes(value.shape, input.shape)
-        except ValueError:
-            broadcast = None
-        if broadcast != input.shape:
+        if not _broadcasts_to(value.shape, input.shape):
             raise ValueError(f"{name} has shape {value.shape}, which does not broadcast to "
                              f"input's shape {input.shape} without changing it; reshape "
                              f"{name} (for example (N, 1) and (N,) would silently give an "
