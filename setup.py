@@ -1,4 +1,5 @@
-"""Build the one compiled extension, smoothl1._smoothl1 (metadata lives in pyproject.toml).
+"""Build the compiled kernels, smoothl1._smoothl1 (metadata lives in pyproject.toml), and on
+x86-64 their AVX2 build smoothl1._smoothl1_avx2, picked at run time by smoothl1._dispatch.
 
 OpenMP is used where the compiler supports it and dropped, with a printed warning, where it
 does not: the library then runs on one thread with identical results. Set SMOOTHL1_DEBUG=1 to
@@ -6,6 +7,7 @@ turn Cython's bounds/wraparound/initialized checks back on (for sanitizer and de
 Shipped builds never use -march=native (crashes older CPUs) or -ffast-math (breaks NaN/inf).
 """
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -21,6 +23,20 @@ DEBUG = os.environ.get("SMOOTHL1_DEBUG", "") not in ("", "0")
 
 def compiler_is_msvc():
     return sys.platform == "win32" and not os.environ.get("CC", "").endswith("gcc")
+
+
+def compiler_accepts(flags, source="int main(void) { return 0; }\n"):
+    """Whether the C compiler builds and links `source` with `flags`."""
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "probe.c")
+        with open(path, "w") as handle:
+            handle.write(source)
+        command = cc.split() + flags + [path, "-o", os.path.join(folder, "probe")]
+        try:
+            return subprocess.run(command, capture_output=True).returncode == 0
+        except OSError:
+            return False
 
 
 def openmp_flags():
@@ -40,17 +56,8 @@ def openmp_flags():
             return [], []
         compile_args = flags.split()
         return compile_args, compile_args + ["-lomp"]
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
     source = "#include <omp.h>\nint main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "probe.c")
-        with open(path, "w") as handle:
-            handle.write(source)
-        command = cc.split() + ["-fopenmp", path, "-o", os.path.join(folder, "probe")]
-        try:
-            ok = subprocess.run(command, capture_output=True).returncode == 0
-        except OSError:
-            ok = False
+    ok = compiler_accepts(["-fopenmp"], source)
     if ok:
         print("smoothl1: building with OpenMP (-fopenmp)")
         return ["-fopenmp"], ["-fopenmp"]
@@ -87,11 +94,30 @@ extension = Extension(
     extra_link_args=omp_link,
 )
 
+def avx2_variant():
+    """The AVX2 build of the same kernels, where the compiler targets x86-64 and accepts
+    -mavx2 (chosen at run time by smoothl1._dispatch; never -march=native)."""
+    if compiler_is_msvc() or platform.machine().lower() not in ("x86_64", "amd64"):
+        return []
+    if os.environ.get("SMOOTHL1_NO_AVX2") or not compiler_accepts(["-mavx2"]):
+        print("smoothl1: no AVX2 variant (baseline kernels only)")
+        return []
+    print("smoothl1: building the AVX2 variant of the kernels (-mavx2)")
+    return [Extension(
+        "smoothl1._smoothl1_avx2",
+        sources=["src/_smoothl1_avx2.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_23_API_VERSION")],
+        extra_compile_args=compile_args() + omp_compile + ["-mavx2"],
+        extra_link_args=omp_link,
+    )]
+
+
 # `cdef api` (the C API, section 4 of the .pyx) makes Cython write _smoothl1_api.h next to the
 # generated .c; the package ships a copy, found by smoothl1.get_include(). The header is generated,
 # never committed: when it is missing, Cython runs again even if the .c is up to date.
 API_HEADER = "src/_smoothl1_api.h"
-ext_modules = cythonize([extension], compiler_directives=directives, annotate=False,
+ext_modules = cythonize([extension] + avx2_variant(), compiler_directives=directives, annotate=False,
                         language_level=3, force=not os.path.exists(API_HEADER))
 shutil.copyfile(API_HEADER, "src/smoothl1/_smoothl1_api.h")
 

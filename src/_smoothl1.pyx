@@ -50,7 +50,16 @@ cdef extern from *:
     #define SMOOTHL1_HAVE_OPENMP 0
     static int smoothl1_max_threads(void) { return 1; }
     #endif
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    static int smoothl1_cpu_has_avx2(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") != 0;
+    }
+    #else
+    static int smoothl1_cpu_has_avx2(void) { return 0; }
+    #endif
     """
+    int smoothl1_cpu_has_avx2() noexcept nogil
     const int SMOOTHL1_HAVE_OPENMP
     int smoothl1_max_threads() noexcept nogil
     ctypedef struct fexcept_t:
@@ -151,7 +160,7 @@ cdef inline double grad_point(double d, const LossParams* p) noexcept nogil:
 cdef enum:
     LANES = 8          # independent partial sums: lets the compiler use SIMD for the sum
     CHUNK = 128        # elements summed into the lanes before a chunk sum is formed
-    ITEM_SIZE = 65536  # elements per work item: the unit of threading and of determinism
+    ITEM_SIZE = 16384  # elements per work item: the unit of threading and of determinism
     MAX_DIMS = 64      # NPY_MAXDIMS of NumPy 2 (NumPy 1 allows 32)
     STACK_ITEMS = 64   # item sums kept on the stack; larger calls allocate n / ITEM_SIZE doubles
 
@@ -823,7 +832,7 @@ cdef api double smoothl1_huber_loss_and_grad_f64(
 
 # Below this many elements a call runs on one thread: starting threads costs more than it saves.
 # Measured with `python -m smoothl1 bench`; see README "Threads".
-PARALLEL_MIN_SIZE = 1 << 17
+PARALLEL_MIN_SIZE = 1 << 15
 cdef Py_ssize_t _parallel_min_size = PARALLEL_MIN_SIZE
 
 SMOOTH_L1 = 0
@@ -833,6 +842,11 @@ REDUCTION_SUM = 1
 REDUCTION_MEAN = 2
 
 HAVE_OPENMP = bool(SMOOTHL1_HAVE_OPENMP)
+
+
+def cpu_has_avx2():
+    """Whether this CPU runs AVX2 code (the _smoothl1_avx2 variant); False off x86."""
+    return bool(smoothl1_cpu_has_avx2())
 
 
 def max_threads():
@@ -937,8 +951,11 @@ cdef double execute_loss(int loss_kind, double param, Plan* plan, int mode,
 
 def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, object weight,
             int reduction, object loss_out, object grad_out, bint want_loss, bint want_grad,
-            object n_threads):
+            object n_threads, object grad_norm=None):
     """Run one validated call. Returns the reduced loss (a float) or None for "none".
+
+    grad_norm, if given, replaces the gradient's normaliser (the element count or weight sum
+    of "mean", else 1): smoothl1.dask passes the global count or weight sum of all blocks.
 
     Preconditions (checked by smoothl1._validation, not here): input, target, weight (or None),
     loss_out and grad_out (or None) are aligned, native-order arrays of input's shape and of
@@ -971,6 +988,11 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
             if weight_sum == 0:
                 weight_sum = NAN   # the weighted mean is undefined: NaN loss and gradient
             weight_norm = weight_sum
+    if grad_norm is not None:
+        if weight is None:
+            grad_scale = 1.0 / <double>grad_norm
+        else:
+            weight_norm = NAN if grad_norm == 0 else <double>grad_norm
     if want_loss:
         mode |= STORE_LOSS if reduction == REDUCTION_NONE else SUM_LOSS
     if want_grad:
@@ -993,3 +1015,16 @@ def empty_like(cnp.ndarray input):
     """A new, uninitialised base ndarray of input's shape, dtype and memory order (like NumPy's
     order='K'), so that results of Fortran-ordered or transposed inputs stay contiguous."""
     return PyArray_NewLikeArray(input, cnp.NPY_KEEPORDER, NULL, 0)
+
+
+import numpy as _numpy
+_FLOAT32_SCALAR = _numpy.float32
+_FLOAT64_SCALAR = _numpy.float64
+
+
+def reduced_scalar(cnp.ndarray input, double value):
+    """value rounded once to input's dtype, as a NumPy scalar. A C cast, so a float32
+    overflow gives inf quietly (NumPy's own cast would warn)."""
+    if cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE:
+        return _FLOAT64_SCALAR(value)
+    return _FLOAT32_SCALAR(<double><float>value)

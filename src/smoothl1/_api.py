@@ -1,5 +1,6 @@
 """The six public functions: validation (``_validation.prepare``), then one kernel call."""
 from . import _smoothl1
+from ._dispatch import kernels
 from ._validation import check_param, prepare
 
 __all__ = [
@@ -7,21 +8,32 @@ __all__ = [
     "huber_loss", "huber_grad", "huber_loss_and_grad",
 ]
 
-_empty_like = _smoothl1.empty_like
+_empty_like = kernels.empty_like
 
 
-def _run(loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,
-         want_loss, want_grad, grad_out_name="grad_out"):
+def evaluate(loss_kind, param, input, target, weight, reduction, loss_out, grad_out,
+             n_threads, want_loss, want_grad, grad_out_name="grad_out", grad_norm=None):
+    """Validate, then make one kernel call. Returns (input, reduced loss as a float or None,
+    loss array or None, gradient array or None); outputs are allocated when not given.
+    grad_norm overrides the gradient's normaliser (see _smoothl1.compute)."""
     input, target, weight, reduction_code, loss_out, grad_out, n_threads = prepare(
         input, target, weight, reduction, loss_out, grad_out, n_threads, grad_out_name)
     if want_loss and reduction_code == _smoothl1.REDUCTION_NONE and loss_out is None:
         loss_out = _empty_like(input)
     if want_grad and grad_out is None:
         grad_out = _empty_like(input)
-    total = _smoothl1.compute(loss_kind, param, input, target, weight, reduction_code,
-                              loss_out if want_loss else None, grad_out if want_grad else None,
-                              want_loss, want_grad, n_threads)
-    loss = loss_out if total is None else input.dtype.type(total)
+    total = kernels.compute(loss_kind, param, input, target, weight, reduction_code,
+                            loss_out if want_loss else None, grad_out if want_grad else None,
+                            want_loss, want_grad, n_threads, grad_norm)
+    return input, total, loss_out, grad_out
+
+
+def _run(loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,
+         want_loss, want_grad, grad_out_name="grad_out"):
+    input, total, loss_out, grad_out = evaluate(
+        loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,
+        want_loss, want_grad, grad_out_name)
+    loss = loss_out if total is None else kernels.reduced_scalar(input, total)
     if want_loss and want_grad:
         return loss, grad_out
     return loss if want_loss else grad_out

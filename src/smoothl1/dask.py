@@ -29,6 +29,7 @@ import dask.array as da
 import numpy as np
 
 from . import _smoothl1
+from ._api import evaluate
 from ._validation import (
     _as_operand,
     _check_array_type,
@@ -110,40 +111,30 @@ def _operand(name, value, input):
 # ---------------------------------------------------------------------------------------------
 
 def _block(loss_kind, param, loss_mode, want_grad, n_threads, input, target, weight,
-           grad_scale):
+           grad_norm):
     """One kernel call on one block. loss_mode: None, "none" (elementwise loss) or "sum" (the
-    block's loss sum in double, as an array of shape (1,) * ndim). The gradient is the
-    elementwise derivative (times weight), then times grad_scale if given, in double."""
+    block's loss sum in double, as an array of shape (1,) * ndim). The gradient is normalised
+    by grad_norm (the global element count or weight sum of "mean") if given, exactly as the
+    NumPy path normalises it."""
     reduction = "none" if loss_mode == "none" else "sum"
-    input, target, weight, reduction_code, _, _, n_threads = prepare(
-        input, target, weight, reduction, None, None, n_threads)
-    loss_out = _smoothl1.empty_like(input) if loss_mode == "none" else None
-    grad_out = _smoothl1.empty_like(input) if want_grad else None
-    total = _smoothl1.compute(loss_kind, param, input, target, weight, reduction_code,
-                              loss_out, grad_out, loss_mode is not None, want_grad, n_threads)
-    if want_grad and grad_scale is not None:
-        # The kernel multiplies the double derivative by the scale, then rounds once. For
-        # float64 this product is the same operation (equal scales give equal bits); float32
-        # is rounded before and after it (at most 1 ulp from the NumPy path).
-        with np.errstate(all="ignore"):
-            np.multiply(grad_out, np.float64(grad_scale), out=grad_out, casting="unsafe")
+    input, total, loss_out, grad_out = evaluate(
+        loss_kind, param, input, target, weight, reduction, None, None, n_threads,
+        loss_mode is not None, want_grad, grad_norm=grad_norm)
     loss = np.full((1,) * input.ndim, total) if loss_mode == "sum" else loss_out
     if loss_mode is None:
         return grad_out
     return (loss, grad_out) if want_grad else loss
 
 
-def _inverse(weight_sum):
-    # As the kernel: a zero weight sum (or no elements) makes the gradient NaN.
-    weight_sum = np.float64(weight_sum)
-    with np.errstate(all="ignore"):
-        return np.float64(1.0) / weight_sum if weight_sum != 0 else np.float64(np.nan)
-
-
 def _finish(total, weight_sum, dtype):
     # As the kernel: the mean is total / weight_sum in double, rounded once to dtype.
     with np.errstate(all="ignore"):
-        value = np.float64(total) if weight_sum is None else np.float64(total) / weight_sum
+        if weight_sum is None:
+            value = np.float64(total)
+        elif weight_sum == 0:   # weights summing to zero: undefined, NaN as in the kernel
+            value = np.float64(np.nan)
+        else:
+            value = np.float64(total) / weight_sum
     return dtype.type(value)
 
 
@@ -175,14 +166,10 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
         else:
             weight_sum = da.broadcast_to(weight, input.shape, chunks=input.chunks).sum(
                 dtype=np.float64)
-    grad_scale, grad_scale_index = None, None
+    grad_norm, grad_norm_index = None, None
     if want_grad and reduction == "mean":
-        if weight is None:
-            grad_scale = _inverse(weight_sum)
-        else:
-            grad_scale = da.blockwise(_inverse, (), weight_sum, (), dtype=np.float64,
-                                      meta=np.empty((), np.float64))
-            grad_scale_index = ()
+        grad_norm = weight_sum
+        grad_norm_index = None if weight is None else ()
 
     loss_mode = None if not want_loss else ("sum" if reduced else "none")
     partials_only = loss_mode == "sum" and not want_grad
@@ -193,7 +180,7 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
     blocks = da.blockwise(
         _block, index,
         loss_kind, None, param, None, loss_mode, None, want_grad, None, n_threads, None,
-        input, index, target, target_index, weight, weight_index, grad_scale, grad_scale_index,
+        input, index, target, target_index, weight, weight_index, grad_norm, grad_norm_index,
         token=token + "-block", dtype=np.float64 if partials_only else dtype,
         meta=partial_meta if partials_only else element_meta,
         adjust_chunks={k: 1 for k in index} if partials_only else None)

@@ -1,0 +1,178 @@
+"""``python -m smoothl1 bench``: smoothl1 against the memory floor, NumPy, SciPy and PyTorch.
+
+Every contender gets the same input arrays, one warm-up call and the best of ``--repeat``
+timed calls. Two operations are measured:
+
+- ``loss``: ``smooth_l1_loss(x, t)`` (mean). Floor: ``np.dot`` over the same bytes (BLAS reads
+  both inputs once on all cores; float32 data is read as float64 of the same buffers, since
+  ``sdot`` is compute-bound). Peers: the NumPy expression
+  ``np.where(d < beta, 0.5*d*d/beta, d - 0.5*beta).mean()`` with ``d = abs(x - t)``,
+  ``scipy.special.huber(beta, x - t).mean()`` and ``torch.nn.functional.smooth_l1_loss``.
+- ``loss+grad``: ``smooth_l1_loss_and_grad(x, t, grad_out=g)``. Floor:
+  ``np.subtract(x, t, out=g)`` (reads two arrays, writes one). Peers: the NumPy expressions
+  for both, and PyTorch forward + backward.
+
+"vs floor" is smoothl1's time divided by the floor's (1.0 would be memory speed); the
+"x NumPy/SciPy/PyTorch" columns are the peer's time divided by smoothl1's (higher is better).
+"""
+import argparse
+import importlib
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from . import __version__, _smoothl1, smooth_l1_loss, smooth_l1_loss_and_grad
+
+BETA = 1.0
+
+
+def best_time(function, repeat):
+    """Best wall time of `repeat` calls after one warm-up call; enough calls per timing to
+    last about 20 ms, so small sizes are not lost in timer resolution."""
+    function()
+    start = time.perf_counter()
+    function()
+    once = max(time.perf_counter() - start, 1e-7)
+    number = max(1, int(0.02 / once))
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            function()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def numpy_loss(x, t):
+    d = np.abs(x - t)
+    return np.where(d < BETA, 0.5 * d * d / BETA, d - 0.5 * BETA).mean()
+
+
+def numpy_loss_and_grad(x, t):
+    diff = x - t
+    d = np.abs(diff)
+    loss = np.where(d < BETA, 0.5 * d * d / BETA, d - 0.5 * BETA).mean()
+    grad = np.where(d < BETA, diff / BETA, np.sign(diff)) / diff.size
+    return loss, grad
+
+
+def _optional(name):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def contenders(x, t, grad, torch, special):
+    """{operation: (smoothl1, floor, {peer: function})} for one pair of inputs."""
+    x_bytes, t_bytes = x, t
+    if x.dtype == np.float32:   # float64 view of the same buffers (sdot is compute-bound)
+        even = x.size // 2 * 2
+        x_bytes, t_bytes = x[:even].view(np.float64), t[:even].view(np.float64)
+    loss_peers = {"NumPy": lambda: numpy_loss(x, t)}
+    grad_peers = {"NumPy": lambda: numpy_loss_and_grad(x, t)}
+    if special is not None:
+        loss_peers["SciPy"] = lambda: special.huber(BETA, x - t).mean()
+    if torch is not None:
+        functional = torch.nn.functional
+        x_torch, t_torch = torch.from_numpy(x), torch.from_numpy(t)
+        x_leaf = torch.from_numpy(x.copy()).requires_grad_(True)
+
+        def torch_forward_backward():
+            x_leaf.grad = None
+            functional.smooth_l1_loss(x_leaf, t_torch, beta=BETA).backward()
+
+        def torch_forward():
+            with torch.no_grad():
+                return functional.smooth_l1_loss(x_torch, t_torch, beta=BETA)
+
+        loss_peers["PyTorch"] = torch_forward
+        grad_peers["PyTorch"] = torch_forward_backward
+    return {
+        "loss": (lambda: smooth_l1_loss(x, t, beta=BETA),
+                 lambda: np.dot(x_bytes, t_bytes), loss_peers),
+        "loss+grad": (lambda: smooth_l1_loss_and_grad(x, t, beta=BETA, grad_out=grad),
+                      lambda: np.subtract(x, t, out=grad), grad_peers),
+    }
+
+
+def versions(torch, scipy):
+    parts = [f"smoothl1 {__version__} (OpenMP {'on' if _smoothl1.HAVE_OPENMP else 'off'}, "
+             f"{_smoothl1.max_threads()} threads)", f"NumPy {np.__version__}"]
+    parts.append(f"SciPy {scipy.__version__}" if scipy else "SciPy not installed")
+    parts.append(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
+                 if torch else "PyTorch not installed")
+    parts.append(f"Python {platform.python_version()}")
+    return ", ".join(parts) + f"\n{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"
+
+
+def run(sizes, dtypes, repeat, out=sys.stdout):
+    torch = _optional("torch")
+    scipy = _optional("scipy")
+    special = _optional("scipy.special") if scipy is not None else None
+    print(versions(torch, scipy), file=out)
+    peers = ["NumPy"] + (["SciPy"] if special else []) + (["PyTorch"] if torch else [])
+    header = (f"{'size':>10} {'dtype':>7} {'operation':>9} {'smoothl1':>10} {'vs floor':>8} "
+              + " ".join(f"{'x ' + name:>9}" for name in peers))
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    rng = np.random.default_rng(0)
+    rows = []
+    for size in sizes:
+        for dtype in dtypes:
+            x = (rng.standard_normal(size) * 2).astype(dtype)
+            t = rng.standard_normal(size).astype(dtype)
+            grad = np.empty_like(x)
+            for operation, (ours, floor, others) in contenders(x, t, grad, torch,
+                                                              special).items():
+                ours_time = best_time(ours, repeat)
+                floor_time = best_time(floor, repeat)
+                cells = []
+                row = {"size": size, "dtype": np.dtype(dtype).name, "operation": operation,
+                       "seconds": ours_time, "vs_floor": ours_time / floor_time}
+                for name in peers:
+                    if name in others:
+                        speedup = best_time(others[name], repeat) / ours_time
+                        row[name] = speedup
+                        cells.append(f"{speedup:>8.1f}x")
+                    else:
+                        cells.append(f"{'-':>9}")
+                rows.append(row)
+                print(f"{size:>10} {row['dtype']:>7} {operation:>9} "
+                      f"{_format_seconds(ours_time):>10} {row['vs_floor']:>7.2f}x "
+                      + " ".join(cells), file=out)
+    return rows
+
+
+def _format_seconds(seconds):
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="smoothl1 bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=lambda text: [int(float(v)) for v in text.split(",")],
+                        default=[10**3, 10**5, 10**7],
+                        help="comma-separated element counts (default 1e3,1e5,1e7)")
+    parser.add_argument("--dtypes", default="float32,float64",
+                        help="comma-separated dtypes (default float32,float64)")
+    parser.add_argument("--repeat", type=int, default=7, help="timed repeats (default 7)")
+    args = parser.parse_args(argv)
+    dtypes = []
+    for name in args.dtypes.split(","):
+        if name not in ("float32", "float64"):
+            parser.error(f"--dtypes: {name!r} is not float32 or float64")
+        dtypes.append(np.dtype(name))
+    if args.repeat < 1 or any(size < 1 for size in args.sizes):
+        parser.error("--repeat and --sizes must be positive")
+    run(args.sizes, dtypes, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
