@@ -1,0 +1,141 @@
+"""Properties behind the speed claims (SPEC section 8), checked without timing anything but
+the GIL test: exact sums, determinism across threads and kernel builds, no temporaries."""
+import math
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import smoothl1
+from smoothl1 import _dispatch, _smoothl1
+
+from reference import ELEMENTWISE  # tests/ is on sys.path (conftest.py)
+
+
+def test_float32_sum_is_the_correctly_rounded_exact_sum():
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(10**7) * 3).astype(np.float32)
+    t = rng.standard_normal(10**7).astype(np.float32)
+    exact = math.fsum(ELEMENTWISE["smooth_l1"](x.astype(np.float64) - t, 1.0)[0].tolist())
+    assert smoothl1.smooth_l1_loss(x, t, reduction="sum") == np.float32(exact)
+
+
+def test_float64_sum_relative_error_below_2e_15():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(10**7) * 1e3
+    t = rng.standard_normal(10**7)
+    exact = math.fsum(ELEMENTWISE["huber"](x - t, 0.5)[0].tolist())
+    ours = smoothl1.huber_loss(x, t, delta=0.5, reduction="sum")
+    assert abs(ours - exact) / exact < 2e-15
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "transposed"])
+def test_results_identical_for_every_thread_count(layout):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((700, 900))
+    t = rng.standard_normal((700, 900))
+    w = rng.random(900)
+    if layout == "strided":
+        x, t = x[:, ::2], t[:, ::2]
+        w = w[::2]
+    elif layout == "transposed":
+        x, t, w = x.T, t.T, rng.random(700)
+    results = []
+    for n_threads in (1, 2, 3, 8, None):
+        loss, grad = smoothl1.smooth_l1_loss_and_grad(x, t, weight=w, beta=0.3,
+                                                      n_threads=n_threads)
+        results.append((loss.tobytes(), grad.tobytes()))
+    assert all(result == results[0] for result in results)
+
+
+@pytest.mark.skipif(_dispatch.kernels is _smoothl1, reason="no AVX2 build on this machine")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER])
+def test_avx2_build_gives_the_baseline_bits(dtype, loss_kind):
+    # Both builds compile one source; IEEE operations without FMA contraction, in one fixed
+    # summation order, must give the same bits whatever the SIMD width.
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(100_003) * 4).astype(dtype)
+    x[::97] = np.nan   # the sums are NaN then: also check them without the special values
+    x[5::101] = np.inf
+    x_finite = np.where(np.isfinite(x), x, 1.5).astype(dtype)
+    t = rng.standard_normal(100_003).astype(dtype)
+    w = rng.random(100_003).astype(dtype)
+    for x, reduction in [(x, _smoothl1.REDUCTION_NONE), (x_finite, _smoothl1.REDUCTION_SUM),
+                         (x_finite, _smoothl1.REDUCTION_MEAN), (x, _smoothl1.REDUCTION_SUM)]:
+        outputs = []
+        for module in (_smoothl1, _dispatch.kernels):
+            loss_out = np.empty_like(x) if reduction == _smoothl1.REDUCTION_NONE else None
+            grad_out = np.empty_like(x)
+            total = module.compute(loss_kind, 0.7, x, t, w, reduction, loss_out, grad_out,
+                                   True, True, 2)
+            total_bits = None if total is None else np.float64(total).tobytes()
+            outputs.append((total_bits, None if loss_out is None else loss_out.tobytes(),
+                            grad_out.tobytes()))
+        assert outputs[0] == outputs[1]
+
+
+def _peak_allocation(function):
+    function()   # warm caches of NumPy and Python
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("case", ["contiguous", "strided", "broadcast", "weighted"])
+def test_reductions_allocate_no_temporaries(case):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(2_000_000)
+    t = rng.standard_normal(2_000_000)
+    kwargs = {}
+    if case == "strided":
+        x, t = x[::2], t[::2]
+    elif case == "broadcast":
+        t = np.float64(0.25)
+    elif case == "weighted":
+        kwargs["weight"] = np.broadcast_to(np.float64(2.0), x.shape)
+    for function in (smoothl1.smooth_l1_loss, smoothl1.huber_loss):
+        assert _peak_allocation(lambda: function(x, t, reduction="mean", **kwargs)) < 64 * 1024
+    grad = np.empty_like(x)
+    assert _peak_allocation(lambda: smoothl1.smooth_l1_loss_and_grad(
+        x, t, grad_out=grad, **kwargs)) < 64 * 1024
+
+
+def test_gradient_allocates_only_its_result():
+    x = np.ones(1_000_000)
+    peak = _peak_allocation(lambda: smoothl1.smooth_l1_grad(x, 0.0))
+    assert x.nbytes <= peak < x.nbytes + 64 * 1024
+
+
+def test_two_python_threads_run_in_parallel():
+    # The GIL is released during the computation: two threads calling at once must take
+    # clearly less than twice one call. Best of several tries, to ride out a noisy machine.
+    x = np.random.default_rng(6).standard_normal(4_000_000)
+    t = np.zeros_like(x)
+
+    def call():
+        for _ in range(3):
+            smoothl1.smooth_l1_loss(x, t, n_threads=1)
+
+    def elapsed(thread_count):
+        threads = [threading.Thread(target=call) for _ in range(thread_count)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - start
+
+    call()
+    ratios = []
+    for _ in range(5):
+        ratios.append(elapsed(2) / elapsed(1))
+        if min(ratios) < 1.6:
+            break
+    assert min(ratios) < 1.6, ratios
