@@ -113,8 +113,10 @@ in_test_venv() { (cd "$RUN" && env -u PYTHONPATH "$TEST/bin/python" "$@"); }
 in_test_venv - "$TEST" <<'PY'
 import pathlib, sys
 import smoothl1, smoothl1._smoothl1 as ext
+from smoothl1._dispatch import build, kernels
 venv = pathlib.Path(sys.argv[1]).resolve()
-for module in (smoothl1, ext):
+print(f"kernel build in use: {build}")
+for module in (smoothl1, ext, kernels):
     where = pathlib.Path(module.__file__).resolve()
     if venv not in where.parents or "site-packages" not in where.parts:
         sys.exit(f"wheels: ERROR: {module.__name__} imported from {where}, not the installed wheel")

@@ -29,11 +29,13 @@ CONTRACT = {
     "PEP 561 marker (py.typed)": "py.typed",
 }
 COMPILED = ("smoothl1/_smoothl1.*.so", "smoothl1/_smoothl1.*.pyd")
+# The AVX2 build of the same kernels (x86-64 only; smoothl1._dispatch picks it at run time).
+COMPILED_OPTIONAL = ("smoothl1/_smoothl1_avx2.*.so", "smoothl1/_smoothl1_avx2.*.pyd")
 FORBIDDEN = ("*.c", "*.cpp", "*.pyx", "*.html", "*.pyc", "*/__pycache__/*", "tests/*",
              "*/tests/*", "*conftest.py")
 SDIST_REQUIRED = ("PKG-INFO", "pyproject.toml", "setup.py", "README.md", "src/_smoothl1.pyx",
-                  "src/smoothl1/__init__.py")
-SDIST_FORBIDDEN = ("*.so", "*.pyd", "*.o", "build/*", "wheels/out/*", "src/_smoothl1.c",
+                  "src/_smoothl1_avx2.pyx", "src/smoothl1/__init__.py")
+SDIST_FORBIDDEN = ("*.so", "*.pyd", "*.o", "build/*", "wheels/out/*", "src/_smoothl1.c", "src/_smoothl1_avx2.c",
                    "*_api.h", "*.pyc")
 
 
@@ -61,6 +63,7 @@ def check_wheel(path, source_files, errors):
         names = [name for name in archive.namelist() if not name.endswith("/")]
     package = sorted(name for name in names if name.startswith(PACKAGE + "/"))
     compiled = [name for name in package if matches(name, COMPILED)]
+    variants = [name for name in package if matches(name, COMPILED_OPTIONAL)]
     if len(compiled) != 1:
         errors.append(f"{path.name}: expected one compiled smoothl1._smoothl1, found {compiled}")
     for name in source_files:
@@ -72,7 +75,7 @@ def check_wheel(path, source_files, errors):
             errors.append(f"{path.name}: unexpected top-level entry {name}")
         if matches(name, FORBIDDEN):
             errors.append(f"{path.name}: must not contain {name}")
-        if top == PACKAGE and name not in source_files and name not in compiled:
+        if top == PACKAGE and name not in source_files and name not in compiled + variants:
             errors.append(f"{path.name}: {name} is in the wheel but not in the source tree")
     entry_points = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
     if not entry_points:
