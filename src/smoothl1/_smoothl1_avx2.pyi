@@ -1,6 +1,5 @@
-# The compiled kernel module is private: its Python-level names are typed loosely on purpose,
-# so that the public stubs in __init__.pyi stay the one contract (and this file need not follow
-# every change of the kernels).
+# The AVX2 build of the private kernel module (same source as _smoothl1, see _dispatch.py):
+# typed loosely on purpose, like smoothl1/_smoothl1.pyi.
 from typing import Any
 
 def __getattr__(name: str) -> Any: ...
