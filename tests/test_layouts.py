@@ -415,7 +415,9 @@ def clone_layout(array):
     if not isinstance(array, np.ndarray):
         return array
     itemsize = array.itemsize
-    low, high = np.lib.array_utils.byte_bounds(array)
+    byte_bounds = getattr(getattr(np.lib, "array_utils", None), "byte_bounds",
+                          getattr(np, "byte_bounds", None))   # NumPy 2 moved it
+    low, high = byte_bounds(array)
     memory = np.empty(max((high - low) // itemsize, 1), dtype=array.dtype)
     start = (array.__array_interface__["data"][0] - low) // itemsize
     clone = np.lib.stride_tricks.as_strided(memory[start:], shape=array.shape,

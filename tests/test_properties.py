@@ -20,8 +20,9 @@ def _elements(dtype):
     """Finite values on both sides of the kinks, huge and tiny magnitudes, and specials."""
     info = np.finfo(dtype)
     width = info.bits
-    big = 1e300 if width == 64 else 1e37
-    tiny = 1e-300 if width == 64 else 1e-37
+    # exactly representable in dtype (hypothesis refuses values that would round)
+    big = float(np.dtype(dtype).type(1e300 if width == 64 else 1e37))
+    tiny = float(np.dtype(dtype).type(1e-300 if width == 64 else 1e-37))
     return st.one_of(
         st.floats(-10, 10, width=width),
         st.sampled_from(SPECIAL + [big, -big, tiny, -tiny, float(info.max), float(info.tiny),

@@ -186,11 +186,11 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
         adjust_chunks={k: 1 for k in index} if partials_only else None)
     if want_loss and want_grad:
         # One task computes both; the two results are picked from its tuple.
-        loss = blocks.map_blocks(operator.itemgetter(0), token=token + "-loss",
+        loss = blocks.map_blocks(operator.itemgetter(0),
                                  chunks=partial_chunks if reduced else input.chunks,
                                  dtype=np.float64 if reduced else dtype,
                                  meta=partial_meta if reduced else element_meta)
-        grad = blocks.map_blocks(operator.itemgetter(1), token=token + "-grad",
+        grad = blocks.map_blocks(operator.itemgetter(1),
                                  dtype=dtype, meta=element_meta)
     elif want_loss:
         loss, grad = blocks, None
