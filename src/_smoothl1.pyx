@@ -1028,3 +1028,23 @@ def reduced_scalar(cnp.ndarray input, double value):
     if cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE:
         return _FLOAT64_SCALAR(value)
     return _FLOAT32_SCALAR(<double><float>value)
+
+
+def aligned(*arrays):
+    """Whether every array (None is skipped) is aligned with strides in whole elements, as
+    the kernels need: one cheap C-level test for the common case, before validation looks
+    closer (smoothl1._validation copies misaligned inputs, refuses misaligned outputs)."""
+    cdef cnp.ndarray array
+    cdef int k
+    cdef Py_ssize_t itemsize
+    for value in arrays:
+        if value is None:
+            continue
+        array = <cnp.ndarray?>value
+        if not cnp.PyArray_ISALIGNED(array):
+            return False
+        itemsize = cnp.PyArray_ITEMSIZE(array)
+        for k in range(cnp.PyArray_NDIM(array)):
+            if cnp.PyArray_STRIDES(array)[k] % itemsize:
+                return False
+    return True

@@ -198,15 +198,18 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
         outputs.append(check_output(grad_out_name, grad_out, input))
         if out is not None and np.may_share_memory(out, grad_out):
             raise ValueError("out and grad_out overlap; pass two separate arrays")
-    operands = [input, target, weight]
-    for k, operand in enumerate(operands):
-        if operand is not None:
-            if outputs:
-                operand = _untangle(operand, outputs, input.shape)
-            if _misaligned(operand):
-                operand = np.array(operand, copy=True)
-            if operand.shape != input.shape:
-                operand = np.broadcast_to(operand, input.shape)
-            operands[k] = operand
-    input, target, weight = operands
+    if outputs or target.shape != input.shape or (weight is not None
+                                                  and weight.shape != input.shape) \
+            or not _smoothl1.aligned(input, target, weight):
+        operands = [input, target, weight]
+        for k, operand in enumerate(operands):
+            if operand is not None:
+                if outputs:
+                    operand = _untangle(operand, outputs, input.shape)
+                if _misaligned(operand):
+                    operand = np.array(operand, copy=True)
+                if operand.shape != input.shape:
+                    operand = np.broadcast_to(operand, input.shape)
+                operands[k] = operand
+        input, target, weight = operands
     return input, target, weight, reduction_code, out, grad_out, n_threads
