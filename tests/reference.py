@@ -97,6 +97,7 @@ def reference(loss, input, target, param, reduction="mean", weight=None):
     with np.errstate(all="ignore"):
         d = x - t
     elem_loss, elem_grad = ELEMENTWISE[loss](d, param)
+    unweighted_grad = elem_grad
     if w is not None:
         with np.errstate(all="ignore"):
             elem_loss = elem_loss * w
@@ -111,7 +112,9 @@ def reference(loss, input, target, param, reduction="mean", weight=None):
     count = float(x.size) if w is None else exact_sum(w)
     with np.errstate(all="ignore"):
         mean = np.float64(total) / np.float64(count)  # 0 / 0 is nan for empty input
-        grad = elem_grad / np.float64(count)
+        # g * (w / W): the same value as g * w / W, without underflow for tiny weights
+        grad = (elem_grad / np.float64(count) if w is None
+                else unweighted_grad * (w / np.float64(count)))
     return dtype.type(_round(mean, dtype)), _round(grad, dtype)
 
 

@@ -75,12 +75,17 @@ def _as_operand(name, value, input):
         # Python scalars and lists (and NumPy scalars) carry no array data: convert them.
         try:
             converted = np.asarray(value)
+            if converted.dtype == object and all(
+                    isinstance(item, numbers.Integral) and not isinstance(item, bool)
+                    for item in converted.flat):
+                converted = np.asarray(value, dtype=np.float64)   # ints beyond 64 bits
         except (ValueError, TypeError, OverflowError) as error:
             raise ValueError(f"{name} could not be converted to an array: {error}") from None
         if converted.dtype.kind not in "iuf":
             raise TypeError(f"{name} must hold real numbers, got a {type(value).__name__} "
                             f"of dtype {converted.dtype}")
-        value = converted.astype(input.dtype)
+        with np.errstate(over="ignore"):   # a number beyond float32's range becomes inf
+            value = converted.astype(input.dtype)
     else:
         raise TypeError(f"{name} must be a numpy.ndarray of float32 or float64, a Python "
                         f"number or a list of numbers, got {type(value).__name__}")
@@ -106,7 +111,10 @@ def check_param(name, value, allow_zero):
     if type(value) is not float:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ValueError(f"{name} is too large for a float: {value!r:.40}") from None
     if value != value:
         raise ValueError(f"{name} must be a number, got nan")
     if value < 0 or (value == 0 and not allow_zero):
