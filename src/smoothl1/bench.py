@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from . import __version__, _smoothl1, smooth_l1_loss, smooth_l1_loss_and_grad
+from . import __version__, _dispatch, _smoothl1, smooth_l1_loss, smooth_l1_loss_and_grad
 
 BETA = 1.0
 
@@ -100,7 +100,8 @@ def contenders(x, t, grad, torch, special):
 
 
 def versions(torch, scipy):
-    parts = [f"smoothl1 {__version__} (OpenMP {'on' if _smoothl1.HAVE_OPENMP else 'off'}, "
+    parts = [f"smoothl1 {__version__} ({_dispatch.build} kernels, "
+             f"OpenMP {'on' if _smoothl1.HAVE_OPENMP else 'off'}, "
              f"{_smoothl1.max_threads()} threads)", f"NumPy {np.__version__}"]
     parts.append(f"SciPy {scipy.__version__}" if scipy else "SciPy not installed")
     parts.append(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"

@@ -547,9 +547,10 @@ def build_parser():
 def version_text():
     import platform
 
-    from . import __version__, _smoothl1
-    return (f"smoothl1 {__version__} (OpenMP: {'yes' if _smoothl1.HAVE_OPENMP else 'no'}, "
-            f"threads: {_smoothl1.max_threads()}), numpy {np.__version__}, "
+    from . import __version__, _dispatch, _smoothl1
+    return (f"smoothl1 {__version__} (kernels: {_dispatch.build}, OpenMP: "
+            f"{'yes' if _smoothl1.HAVE_OPENMP else 'no'}, threads: "
+            f"{_smoothl1.max_threads()}), numpy {np.__version__}, "
             f"Python {platform.python_version()}")
 
 

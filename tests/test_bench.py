@@ -1,0 +1,28 @@
+"""`python -m smoothl1 bench` runs and prints one row per size, dtype and operation."""
+import io
+import subprocess
+import sys
+
+import numpy as np
+
+from smoothl1 import bench
+
+
+def test_bench_table_rows():
+    printed = io.StringIO()
+    rows = bench.run([1000, 3000], [np.dtype(np.float32), np.dtype(np.float64)], repeat=1,
+                     out=printed)
+    assert [(row["size"], row["dtype"], row["operation"]) for row in rows] == [
+        (size, dtype, operation) for size in (1000, 3000) for dtype in ("float32", "float64")
+        for operation in ("loss", "loss+grad")]
+    for row in rows:
+        assert row["seconds"] > 0 and row["vs_floor"] > 0 and row["NumPy"] > 0
+    printed = printed.getvalue()
+    assert "vs floor" in printed and "x NumPy" in printed and printed.count("\n") >= 7
+
+
+def test_bench_command_line_rejects_bad_dtype():
+    result = subprocess.run([sys.executable, "-m", "smoothl1", "bench", "--dtypes", "int8"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "int8" in result.stderr
