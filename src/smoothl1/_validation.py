@@ -7,6 +7,7 @@ and overlap handling happen only when the arguments need them.
 """
 import numbers
 import operator
+import warnings
 
 import numpy as np
 
@@ -74,11 +75,17 @@ def _as_operand(name, value, input):
             and not isinstance(value, (bool, np.bool_)):
         # Python scalars and lists (and NumPy scalars) carry no array data: convert them.
         try:
-            converted = np.asarray(value)
-            if converted.dtype == object and all(
-                    isinstance(item, numbers.Integral) and not isinstance(item, bool)
-                    for item in converted.flat):
-                converted = np.asarray(value, dtype=np.float64)   # ints beyond 64 bits
+            with warnings.catch_warnings():
+                # NumPy < 1.24 makes an object array of a ragged list, with a warning
+                warnings.simplefilter("ignore")
+                converted = np.asarray(value)
+            if converted.dtype == object:
+                items = list(converted.flat)
+                if any(isinstance(item, (list, tuple)) for item in items):
+                    raise ValueError("the nested lists have different lengths")
+                if all(isinstance(item, numbers.Integral) and not isinstance(item, bool)
+                       for item in items):
+                    converted = np.asarray(value, dtype=np.float64)   # ints beyond 64 bits
         except (ValueError, TypeError, OverflowError) as error:
             raise ValueError(f"{name} could not be converted to an array: {error}") from None
         if converted.dtype.kind not in "iuf":
