@@ -405,7 +405,9 @@ def operands(draw, name, shape, dtype, fill, case, input, allow_bad):
         if kind in ("shape", "list-shape"):
             wrong = draw(non_broadcasting_shapes(shape))
             array = _cast(fill(_size(wrong)), dtype).reshape(wrong)
-            return array.tolist() if kind == "list-shape" and array.ndim else array
+            listed = array.tolist() if kind == "list-shape" and array.ndim else None
+            # a list loses empty dimensions ((0, 0) -> []): keep the array then
+            return listed if listed is not None and np.shape(listed) == wrong else array
         if kind == "masked":
             return np.ma.masked_array(values)
         return {"none": None, "string": "0.5", "bool": True, "complex": 1 + 2j,

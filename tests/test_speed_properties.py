@@ -1,5 +1,6 @@
 """Properties behind the speed claims (SPEC section 8), checked without timing anything but
 the GIL test: exact sums, determinism across threads and kernel builds, no temporaries."""
+import hashlib
 import math
 import threading
 import time
@@ -125,8 +126,8 @@ def test_two_python_threads_run_in_parallel():
         for _ in range(40):
             smoothl1.smooth_l1_loss(x, t, n_threads=1)
 
-    def elapsed(thread_count):
-        threads = [threading.Thread(target=call) for _ in range(thread_count)]
+    def elapsed(thread_count, work):
+        threads = [threading.Thread(target=work) for _ in range(thread_count)]
         start = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -137,7 +138,19 @@ def test_two_python_threads_run_in_parallel():
     call()
     ratios = []
     for _ in range(10):
-        ratios.append(elapsed(2) / elapsed(1))
+        ratios.append(elapsed(2, call) / elapsed(1, call))
         if min(ratios) < 1.6:
-            break
-    assert min(ratios) < 1.6, ratios
+            return
+    # Not parallel. Either the GIL is held, or this machine has no second core free right now
+    # (a busy CI host): hashlib releases the GIL on large buffers, so it tells the two apart.
+    data = bytes(8_000_000)
+
+    def control():
+        for _ in range(3):
+            hashlib.sha256(data).digest()
+
+    control_ratio = min(elapsed(2, control) / elapsed(1, control) for _ in range(3))
+    if control_ratio >= 1.6:
+        pytest.skip(f"no free core to show parallelism on (hashlib control ratio "
+                    f"{control_ratio:.2f}; smoothl1 {min(ratios):.2f})")
+    assert min(ratios) < 1.6, (ratios, control_ratio)
