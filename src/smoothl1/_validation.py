@@ -105,15 +105,6 @@ def _as_operand(name, value, input):
     return value
 
 
-def _misaligned(value):
-    # The kernels step in whole elements and may use aligned SIMD loads. Arrays built from byte
-    # buffers at odd offsets or strides break that: inputs are copied, outputs refused.
-    if not value.flags.aligned:
-        return True
-    return value.dtype.alignment < value.itemsize and any(s % value.itemsize
-                                                          for s in value.strides)
-
-
 def check_param(name, value, allow_zero):
     if type(value) is not float:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -165,7 +156,7 @@ def check_output(name, value, input):
         raise ValueError(f"{name} must have input's shape {input.shape}, got {value.shape}")
     if not value.flags.writeable:
         raise ValueError(f"{name} is read-only; pass a writeable array")
-    if _misaligned(value):
+    if not _smoothl1.aligned(value):
         raise ValueError(f"{name} is not aligned to its dtype; pass an aligned array "
                          f"(np.empty_like(input))")
     return value
@@ -221,7 +212,9 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
             if operand is not None:
                 if outputs:
                     operand = _untangle(operand, outputs, input.shape)
-                if _misaligned(operand):
+                if not _smoothl1.aligned(operand):
+                    # the kernels step in whole elements: a misaligned input (from a raw
+                    # byte buffer) is copied; a misaligned output is refused (check_output)
                     operand = np.array(operand, copy=True)
                 if operand.shape != input.shape:
                     operand = np.broadcast_to(operand, input.shape)
