@@ -26,7 +26,7 @@ How this file is built, in the order it is read:
    builds a plan and runs it with the GIL released.
 """
 
-from libc.math cimport copysign, fabs, isinf, NAN
+from libc.math cimport copysign, fabs, frexp, isinf, NAN
 from cpython.ref cimport PyObject
 from libc.stdlib cimport malloc, free
 from cython.parallel cimport prange
@@ -82,12 +82,28 @@ ctypedef struct SmoothL1Params:
     double half_beta  # 0.5 * beta, or 0.0 when beta is inf: then only |d| = inf reaches the
                       # linear branch, and inf - 0 keeps the loss inf (inf - inf would be NaN)
 
+ctypedef struct PowerOfTwoSmoothL1Params:
+    # Smooth L1 whose divisor is a power of two with a finite reciprocal (beta = 1, the
+    # default, 0.5, 2, ...; beta = 0 too, whose divisor is 1). Then d * (1 / divisor) is the
+    # exact value of d / divisor, rounded once, so it is the same double, bit for bit; and a
+    # SIMD multiplication costs a fraction of a division, which bounds the loop otherwise.
+    double beta
+    double divisor
+    double threshold
+    double half_beta
+    double inverse    # 1 / divisor, exact
+
+ctypedef fused SmoothL1Any:
+    SmoothL1Params
+    PowerOfTwoSmoothL1Params
+
 ctypedef struct HuberParams:
     double delta       # > 0, may be inf
     double half_delta  # 0.5 * delta, or 0.0 when delta is inf (same reason as half_beta)
 
 ctypedef fused LossParams:
     SmoothL1Params
+    PowerOfTwoSmoothL1Params
     HuberParams
 
 
@@ -100,6 +116,25 @@ cdef inline SmoothL1Params smooth_l1_params(double beta) noexcept nogil:
     return p
 
 
+cdef inline bint has_exact_inverse(double divisor) noexcept nogil:
+    # divisor is a power of two (mantissa exactly 1/2) whose reciprocal does not overflow
+    # (2**-1074 has none); the reciprocal of a power of two is then a power of two, exact.
+    cdef int exponent
+    return (divisor > 0 and not isinf(divisor) and frexp(divisor, &exponent) == 0.5
+            and not isinf(1.0 / divisor))
+
+
+cdef inline PowerOfTwoSmoothL1Params power_of_two_params(const SmoothL1Params* general) noexcept nogil:
+    # Only for a divisor with has_exact_inverse.
+    cdef PowerOfTwoSmoothL1Params p
+    p.beta = general.beta
+    p.divisor = general.divisor
+    p.threshold = general.threshold
+    p.half_beta = general.half_beta
+    p.inverse = 1.0 / general.divisor
+    return p
+
+
 cdef inline HuberParams huber_params(double delta) noexcept nogil:
     cdef HuberParams p
     p.delta = delta
@@ -107,22 +142,30 @@ cdef inline HuberParams huber_params(double delta) noexcept nogil:
     return p
 
 
-cdef inline double smooth_l1_loss_point(double d, const SmoothL1Params* p) noexcept nogil:
+cdef inline double over_beta(double d, const SmoothL1Any* p) noexcept nogil:
+    # d / divisor, correctly rounded (see PowerOfTwoSmoothL1Params)
+    if SmoothL1Any is PowerOfTwoSmoothL1Params:
+        return d * p.inverse
+    else:
+        return d / p.divisor
+
+
+cdef inline double smooth_l1_loss_point(double d, const SmoothL1Any* p) noexcept nogil:
     # 0.5 * z**2 / beta if z < beta else z - 0.5 * beta. The quadratic branch is computed as
     # 0.5 * d * (d / beta): the same value, but z*z can no longer overflow or underflow when
     # the result itself is representable. Both branches are computed and one is selected, so
     # the compiler can vectorise; NaN fails the comparison and propagates through z - ...
     cdef double z = fabs(d)
-    cdef double quadratic = 0.5 * d * (d / p.divisor)
+    cdef double quadratic = 0.5 * d * over_beta(d, p)
     cdef double linear = z - p.half_beta
     return quadratic if z < p.beta else linear
 
 
-cdef inline double smooth_l1_grad_point(double d, const SmoothL1Params* p) noexcept nogil:
+cdef inline double smooth_l1_grad_point(double d, const SmoothL1Any* p) noexcept nogil:
     # d / beta if z < beta else sign(d), written as: sign(d) where z >= beta, else d / beta.
     # The same thing (NaN fails the test and d / beta is NaN), but copysign and one select are
     # cheaper in SIMD than a three-way sign; `threshold` makes sign(0) = 0 when beta = 0.
-    cdef double quadratic = d / p.divisor
+    cdef double quadratic = over_beta(d, p)
     return copysign(1.0, d) if fabs(d) >= p.threshold else quadratic
 
 
@@ -140,17 +183,17 @@ cdef inline double huber_grad_point(double d, const HuberParams* p) noexcept nog
 
 
 cdef inline double loss_point(double d, const LossParams* p) noexcept nogil:
-    if LossParams is SmoothL1Params:
-        return smooth_l1_loss_point(d, p)
-    else:
+    if LossParams is HuberParams:
         return huber_loss_point(d, p)
+    else:
+        return smooth_l1_loss_point(d, p)
 
 
 cdef inline double grad_point(double d, const LossParams* p) noexcept nogil:
-    if LossParams is SmoothL1Params:
-        return smooth_l1_grad_point(d, p)
-    else:
+    if LossParams is HuberParams:
         return huber_grad_point(d, p)
+    else:
+        return smooth_l1_grad_point(d, p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,6 +370,25 @@ cdef inline double lane_sum(const double* values, Py_ssize_t n) noexcept nogil:
                                                               + (lanes[6] + lanes[7]))
 
 
+cdef inline double chunk_sum(const Mode* mode_tag, const Weighting* weighting,
+                             const LossParams* p, Py_ssize_t start,
+                             const floating* x, Py_ssize_t x_step,
+                             const floating* t, Py_ssize_t t_step,
+                             const floating* w, Py_ssize_t w_step) noexcept nogil:
+    # lane_sum of the CHUNK summed values from element `start` on, bit for bit, without
+    # storing the values first: lane k adds up elements k, k + LANES, ... in order.
+    cdef double lanes[LANES]
+    cdef Py_ssize_t row, k
+    for k in range(LANES):
+        lanes[k] = 0.0
+    for row in range(CHUNK // LANES):
+        for k in range(LANES):
+            lanes[k] += summed_value(mode_tag, weighting, p, start + row * LANES + k, x, x_step,
+                                     t, t_step, w, w_step)
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5])
+                                                              + (lanes[6] + lanes[7]))
+
+
 ctypedef struct ChunkedSum:
     # The sum of a sequence of values, fed in pieces of any length: values are grouped in
     # chunks of CHUNK by their position in the sequence, each chunk is added up by lane_sum
@@ -397,10 +459,15 @@ cdef void segment_loop(const Mode* mode_tag, const Weighting* weighting, const L
         length = CHUNK - acc.n_pending
         if length > n - start:
             length = n - start
-        for i in range(length):
-            values[i] = summed_value(mode_tag, weighting, p, start + i, x, x_step, t, t_step,
-                                     w, w_step)
-        chunked_add(acc, values, length)
+        if length == CHUNK:
+            # A whole chunk: its lanes are summed in registers, in lane_sum's order.
+            pairwise_add(&acc.chunks, chunk_sum(mode_tag, weighting, p, start, x, x_step,
+                                                t, t_step, w, w_step))
+        else:
+            for i in range(length):
+                values[i] = summed_value(mode_tag, weighting, p, start + i, x, x_step, t,
+                                         t_step, w, w_step)
+            chunked_add(acc, values, length)
         if stores:
             for i in range(start, start + length):
                 store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
@@ -606,6 +673,11 @@ cdef inline double smooth_l1_pass(double beta, int mode, Py_ssize_t n,
                                   floating* grad_out, Py_ssize_t grad_step,
                                   double grad_scale) noexcept nogil:
     cdef SmoothL1Params p = smooth_l1_params(beta)
+    cdef PowerOfTwoSmoothL1Params fast
+    if has_exact_inverse(p.divisor):
+        fast = power_of_two_params(&p)
+        return exported_pass(&fast, mode, n, x, x_step, t, t_step, loss_out, loss_step,
+                             grad_out, grad_step, grad_scale)
     return exported_pass(&p, mode, n, x, x_step, t, t_step, loss_out, loss_step,
                          grad_out, grad_step, grad_scale)
 
@@ -941,9 +1013,14 @@ cdef double execute_loss(int loss_kind, double param, Plan* plan, int mode,
                          double grad_scale, double weight_norm, int n_threads,
                          bint is_double) except? -1.0:
     cdef SmoothL1Params smooth_l1
+    cdef PowerOfTwoSmoothL1Params power_of_two
     cdef HuberParams huber
     if loss_kind == SMOOTH_L1:
         smooth_l1 = smooth_l1_params(param)
+        if has_exact_inverse(smooth_l1.divisor):
+            power_of_two = power_of_two_params(&smooth_l1)
+            return execute(&power_of_two, plan, mode, grad_scale, weight_norm, n_threads,
+                           is_double)
         return execute(&smooth_l1, plan, mode, grad_scale, weight_norm, n_threads, is_double)
     huber = huber_params(param)
     return execute(&huber, plan, mode, grad_scale, weight_norm, n_threads, is_double)

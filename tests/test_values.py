@@ -428,6 +428,41 @@ def test_continuous_across_kink(loss, param, sign):
 
 
 # ---------------------------------------------------------------------------------------------
+# A power-of-two beta takes a multiplication by 1 / beta: the same bits as the division
+# ---------------------------------------------------------------------------------------------
+
+# Powers of two across the whole range: subnormal (2**-1073 and 2**-1074, whose reciprocal
+# overflows and so takes the division), the edges of the normal range, and their neighbours.
+POWER_OF_TWO_BETAS = [2.0**k for k in (-1074, -1073, -1060, -1023, -1022, -1021, -40, -1, 0, 1,
+                                       3, 40, 1000, 1022, 1023)]
+NEAR_POWER_OF_TWO_BETAS = [np.nextafter(b, np.inf) for b in POWER_OF_TWO_BETAS[2:]] + \
+    [np.nextafter(b, 0.0) for b in POWER_OF_TWO_BETAS[2:]]
+
+
+@pytest.mark.parametrize("beta", POWER_OF_TWO_BETAS + NEAR_POWER_OF_TWO_BETAS)
+def test_smooth_l1_divides_exactly_for_every_beta(beta):
+    # Differences of every magnitude relative to beta (subnormal to huge), both signs, and the
+    # results' own subnormal range; each loss and gradient must be the correctly rounded
+    # division formula, bit for bit, in float64 (the elementwise values the dtypes round).
+    rng = np.random.default_rng(int.from_bytes(np.float64(beta).tobytes(), "little") % 2**32)
+    exponents = rng.integers(-1074, 1024, size=4000)
+    magnitudes = np.ldexp(rng.uniform(0.5, 1.0, size=4000), exponents)
+    near_beta = beta * rng.uniform(0.0, 2.0, size=2000)
+    d = np.concatenate([magnitudes, near_beta, [0.0, 5e-324, beta, np.nextafter(beta, 0)]])
+    d = np.concatenate([d, -d])
+    d = d[np.isfinite(d)]
+    target = np.zeros_like(d)
+    expected_loss, expected_grad = reference("smooth_l1", d, target, beta, reduction="none")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, grad = smoothl1.smooth_l1_loss_and_grad(d, target, beta=beta, reduction="none")
+    assert loss.tobytes() == expected_loss.tobytes()
+    assert grad.tobytes() == expected_grad.tobytes()
+    total = smoothl1.smooth_l1_loss(d, target, beta=beta, reduction="sum")
+    assert_close(total, exact_sum(expected_loss), rtol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------
 # Sums are accumulated in double precision (SPEC 4)
 # ---------------------------------------------------------------------------------------------
 
