@@ -370,21 +370,29 @@ cdef inline double lane_sum(const double* values, Py_ssize_t n) noexcept nogil:
                                                               + (lanes[6] + lanes[7]))
 
 
-cdef inline double chunk_sum(const Mode* mode_tag, const Weighting* weighting,
-                             const LossParams* p, Py_ssize_t start,
-                             const floating* x, Py_ssize_t x_step,
-                             const floating* t, Py_ssize_t t_step,
-                             const floating* w, Py_ssize_t w_step) noexcept nogil:
-    # lane_sum of the CHUNK summed values from element `start` on, bit for bit, without
-    # storing the values first: lane k adds up elements k, k + LANES, ... in order.
+cdef inline double chunk_pass(const Mode* mode_tag, const Weighting* weighting,
+                              const LossParams* p, Py_ssize_t start,
+                              const floating* x, Py_ssize_t x_step,
+                              const floating* t, Py_ssize_t t_step,
+                              const floating* w, Py_ssize_t w_step,
+                              floating* loss_out, Py_ssize_t loss_step,
+                              floating* grad_out, Py_ssize_t grad_step,
+                              double grad_scale, double weight_norm) noexcept nogil:
+    # One whole chunk from element `start` on: returns lane_sum of its CHUNK summed values,
+    # bit for bit, without storing them first (lane k adds up elements k, k + LANES, ... in
+    # order), and makes the mode's stores in the same loop, so each difference is computed
+    # once. Element i's inputs are read before its outputs are written (in-place use).
     cdef double lanes[LANES]
-    cdef Py_ssize_t row, k
+    cdef Py_ssize_t row, k, i
     for k in range(LANES):
         lanes[k] = 0.0
     for row in range(CHUNK // LANES):
         for k in range(LANES):
-            lanes[k] += summed_value(mode_tag, weighting, p, start + row * LANES + k, x, x_step,
-                                     t, t_step, w, w_step)
+            i = start + row * LANES + k
+            lanes[k] += summed_value(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step)
+            if mode_flags(mode_tag) & (STORE_LOSS | STORE_GRAD):
+                store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
+                             loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm)
     return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5])
                                                               + (lanes[6] + lanes[7]))
 
@@ -407,9 +415,6 @@ cdef inline void chunked_init(ChunkedSum* acc) noexcept nogil:
 cdef inline void chunked_add(ChunkedSum* acc, const double* values, Py_ssize_t n) noexcept nogil:
     # n <= CHUNK - acc.n_pending (callers cut their pieces at chunk boundaries)
     cdef Py_ssize_t i
-    if acc.n_pending == 0 and n == CHUNK:
-        pairwise_add(&acc.chunks, lane_sum(values, CHUNK))
-        return
     for i in range(n):
         acc.pending[acc.n_pending + i] = values[i]
     acc.n_pending += n
@@ -434,10 +439,11 @@ cdef void segment_loop(const Mode* mode_tag, const Weighting* weighting, const L
                        floating* grad_out, Py_ssize_t grad_step,
                        double grad_scale, double weight_norm, ChunkedSum* acc) noexcept nogil:
     # One pass over a 1-D segment, adding what the mode sums to acc (NULL if it sums nothing).
-    # Work goes piece by piece (at most CHUNK elements: they stay in L1 cache): the summed
-    # values are computed into a small buffer and handed to acc, then the stores are made.
-    # Each is a simple loop the compiler vectorises; main memory is still read once; and the
-    # sum reads the inputs before a store can overwrite them (in-place use).
+    # Summing modes go chunk by chunk, following the chunk grid of acc: a whole chunk is one
+    # vectorised loop (chunk_pass) that sums in registers and stores as it goes; a piece of a
+    # chunk (where a segment starts or ends mid-chunk) goes through a small buffer into acc,
+    # then its stores are made. Either way each input is read before an output can
+    # overwrite it (in-place use).
     cdef int mode = mode_flags(mode_tag)
     cdef bint sums = mode & (SUM_LOSS | SUM_WEIGHT)
     cdef bint stores = mode & (STORE_LOSS | STORE_GRAD)
@@ -460,18 +466,21 @@ cdef void segment_loop(const Mode* mode_tag, const Weighting* weighting, const L
         if length > n - start:
             length = n - start
         if length == CHUNK:
-            # A whole chunk: its lanes are summed in registers, in lane_sum's order.
-            pairwise_add(&acc.chunks, chunk_sum(mode_tag, weighting, p, start, x, x_step,
-                                                t, t_step, w, w_step))
+            pairwise_add(&acc.chunks, chunk_pass(mode_tag, weighting, p, start, x, x_step,
+                                                 t, t_step, w, w_step, loss_out, loss_step,
+                                                 grad_out, grad_step, grad_scale,
+                                                 weight_norm))
         else:
+            # the pieces of a chunk cut by segment ends (or the tail)
             for i in range(length):
                 values[i] = summed_value(mode_tag, weighting, p, start + i, x, x_step, t,
                                          t_step, w, w_step)
             chunked_add(acc, values, length)
-        if stores:
-            for i in range(start, start + length):
-                store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
-                             loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm)
+            if stores:
+                for i in range(start, start + length):
+                    store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
+                                 loss_out, loss_step, grad_out, grad_step, grad_scale,
+                                 weight_norm)
         start += length
 
 

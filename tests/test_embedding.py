@@ -23,7 +23,7 @@ import smoothl1
 EMBEDDING = Path(__file__).parent / "embedding"
 CONSUMERS = {"cython": ("cython", "smoothl1_cython_consumer"),
              "c": ("c", "smoothl1_c_consumer")}
-ITEM_SIZE = 65536  # the Python API's item size (src/_smoothl1.pyx, section 2)
+ITEM_SIZE = 16384  # the Python API's item size (ITEM_SIZE in src/_smoothl1.pyx, section 2)
 PARAMS = {"smooth_l1": [1.0, 0.0, 0.25, np.inf], "huber": [1.0, 0.25, np.inf]}
 
 

@@ -49,7 +49,7 @@
 #
 # Results are those of the Python API for the same 1-D data:
 #   - each elementwise value is computed in double precision and rounded once to the dtype;
-#   - sums are accumulated in double, cut into items of 65536 elements like the Python API's,
+#   - sums are accumulated in double, cut into items of 16384 elements like the Python API's,
 #     and combined pairwise in order, so loss_sum and loss_and_grad return bit for bit the
 #     Python API's reduction="sum" result before it is rounded to the dtype (round it to float
 #     for f32); dividing by n, with grad_scale = 1.0 / n, gives reduction="mean" bit for bit;
