@@ -202,7 +202,7 @@ cdef inline double grad_point(double d, const LossParams* p) noexcept nogil:
 
 cdef enum:
     LANES = 8          # independent partial sums: lets the compiler use SIMD for the sum
-    CHUNK = 128        # elements summed into the lanes before a chunk sum is formed
+    CHUNK = 512        # elements summed into the lanes before a chunk sum is formed
     ITEM_SIZE = 16384  # elements per work item: the unit of threading and of determinism
     MAX_DIMS = 64      # NPY_MAXDIMS of NumPy 2 (NumPy 1 allows 32)
     STACK_ITEMS = 64   # item sums kept on the stack; larger calls allocate n / ITEM_SIZE doubles

@@ -185,8 +185,8 @@ def shapes(draw):
     if style == "small":
         ndim = draw(st.integers(0, 4))
         return tuple(draw(st.lists(st.integers(0, 6), min_size=ndim, max_size=ndim)))
-    if style == "boundary":  # around CHUNK (128) and ITEM_SIZE (16384)
-        n = draw(st.sampled_from([127, 128, 129, 255, 257, 16383, 16384, 16385]))
+    if style == "boundary":  # around CHUNK (512) and ITEM_SIZE (16384)
+        n = draw(st.sampled_from([511, 512, 513, 1023, 1025, 16383, 16384, 16385]))
         return draw(st.sampled_from([(n,), (1, n), (n, 1)]))
     if style == "threads":  # several work items: n_threads > 1 really runs threads
         n = draw(st.integers(2 * 16384 + 1, 70000))
