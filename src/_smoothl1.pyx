@@ -55,11 +55,21 @@ cdef extern from *:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") != 0;
     }
+    /* The x86-64-v4 subset the AVX-512 build is compiled for; like "avx2", these also check
+       that the OS saves the wider registers. */
+    static int smoothl1_cpu_has_avx512(void) {
+        __builtin_cpu_init();
+        return smoothl1_cpu_has_avx2() && __builtin_cpu_supports("avx512f")
+            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")
+            && __builtin_cpu_supports("avx512bw");
+    }
     #else
     static int smoothl1_cpu_has_avx2(void) { return 0; }
+    static int smoothl1_cpu_has_avx512(void) { return 0; }
     #endif
     """
     int smoothl1_cpu_has_avx2() noexcept nogil
+    int smoothl1_cpu_has_avx512() noexcept nogil
     const int SMOOTHL1_HAVE_OPENMP
     int smoothl1_max_threads() noexcept nogil
     ctypedef struct fexcept_t:
@@ -928,6 +938,12 @@ HAVE_OPENMP = bool(SMOOTHL1_HAVE_OPENMP)
 def cpu_has_avx2():
     """Whether this CPU runs AVX2 code (the _smoothl1_avx2 variant); False off x86."""
     return bool(smoothl1_cpu_has_avx2())
+
+
+def cpu_has_avx512():
+    """Whether this CPU runs the _smoothl1_avx512 variant (AVX-512 F, DQ, VL and BW, as in
+    x86-64-v4); False off x86."""
+    return bool(smoothl1_cpu_has_avx512())
 
 
 def max_threads():

@@ -10,8 +10,8 @@
 #    no in-place .so) to a temporary folder;
 # 2. builds and installs it (not editable) into a fresh venv with SMOOTHL1_DEBUG=1 (Cython's
 #    boundscheck/wraparound/initializedcheck on, -O1 -g) and
-#    CFLAGS/LDFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer", both kernel builds
-#    (baseline and AVX2);
+#    CFLAGS/LDFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer", all kernel builds
+#    (baseline, AVX2, AVX-512);
 # 3. runs pytest from a folder outside the source tree holding a copy of tests/, with libasan
 #    (and libstdc++) preloaded, since python itself is not instrumented, after checking that
 #    the smoothl1 it imports is the venv's sanitized build; Hypothesis runs with a fixed seed,

@@ -29,14 +29,16 @@ CONTRACT = {
     "PEP 561 marker (py.typed)": "py.typed",
 }
 COMPILED = ("smoothl1/_smoothl1.*.so", "smoothl1/_smoothl1.*.pyd")
-# The AVX2 build of the same kernels (x86-64 only; smoothl1._dispatch picks it at run time).
-COMPILED_OPTIONAL = ("smoothl1/_smoothl1_avx2.*.so", "smoothl1/_smoothl1_avx2.*.pyd")
+# The AVX2 and AVX-512 builds of the same kernels (x86-64 only; smoothl1._dispatch picks one
+# at run time).
+COMPILED_OPTIONAL = ("smoothl1/_smoothl1_avx2.*.so", "smoothl1/_smoothl1_avx2.*.pyd",
+                     "smoothl1/_smoothl1_avx512.*.so", "smoothl1/_smoothl1_avx512.*.pyd")
 FORBIDDEN = ("*.c", "*.cpp", "*.pyx", "*.html", "*.pyc", "*/__pycache__/*", "tests/*",
              "*/tests/*", "*conftest.py")
 SDIST_REQUIRED = ("PKG-INFO", "pyproject.toml", "setup.py", "README.md", "src/_smoothl1.pyx",
-                  "src/_smoothl1_avx2.pyx", "src/smoothl1/__init__.py")
+                  "src/_smoothl1_avx2.pyx", "src/_smoothl1_avx512.pyx", "src/smoothl1/__init__.py")
 SDIST_FORBIDDEN = ("*.so", "*.pyd", "*.o", "build/*", "wheels/out/*", "src/_smoothl1.c", "src/_smoothl1_avx2.c",
-                   "*_api.h", "*.pyc")
+                   "src/_smoothl1_avx512.c", "*_api.h", "*.pyc")
 
 
 def matches(name, patterns):

@@ -1,20 +1,40 @@
-"""Which build of the kernels runs: the AVX2 one where the CPU has AVX2, else the baseline.
+"""Which build of the kernels runs: the widest SIMD build the CPU supports.
 
-Both are compiled from src/_smoothl1.pyx and give bit-for-bit the same results; only speed
-differs. SMOOTHL1_BASELINE=1 in the environment forces the baseline build (for comparisons).
-The C/Cython API (smoothl1.kernels) is always the baseline module's.
+On x86-64 the wheel holds three builds of src/_smoothl1.pyx: the baseline (SSE2), AVX2 and
+AVX-512 (F, DQ, VL, BW). They give bit-for-bit the same results; only speed differs.
+SMOOTHL1_BASELINE=1 in the environment forces the baseline build (for comparisons). The
+C/Cython API (smoothl1.kernels) is always the baseline module's.
 """
 import importlib
 import os
 
 from . import _smoothl1 as baseline
 
-kernels = baseline
-if not os.environ.get("SMOOTHL1_BASELINE") and baseline.cpu_has_avx2():
-    try:
-        kernels = importlib.import_module("smoothl1._smoothl1_avx2")
-    except ImportError:   # built without the variant (non-x86 compiler, SMOOTHL1_NO_AVX2)
-        kernels = baseline
+#: (build name, whether this CPU runs it), widest first
+_CANDIDATES = (("avx512", baseline.cpu_has_avx512), ("avx2", baseline.cpu_has_avx2))
 
+kernels = baseline
 #: name of the kernel build in use, for `smoothl1 --version` and the benchmark
-build = "avx2" if kernels is not baseline else "baseline"
+build = "baseline"
+if not os.environ.get("SMOOTHL1_BASELINE"):
+    for _name, _cpu_has in _CANDIDATES:
+        if not _cpu_has():
+            continue
+        try:
+            kernels = importlib.import_module(f"smoothl1._smoothl1_{_name}")
+        except ImportError:   # built without the variant (older compiler, SMOOTHL1_NO_AVX2)
+            continue
+        build = _name
+        break
+
+
+def available_builds():
+    """{build name: module} of every build this CPU can run and this install has."""
+    builds = {"baseline": baseline}
+    for name, cpu_has in _CANDIDATES:
+        if cpu_has():
+            try:
+                builds[name] = importlib.import_module(f"smoothl1._smoothl1_{name}")
+            except ImportError:
+                pass
+    return builds
