@@ -633,11 +633,12 @@ cdef double run_plan(const LossParams* p, const Plan* plan, int mode, double gra
                      double weight_norm, int n_threads, double* item_sums,
                      floating dtype_tag) noexcept nogil:
     # Items are fixed by ITEM_SIZE and combined in item order: the result is the same for any
-    # n_threads. item_sums has room for one double per item.
+    # n_threads. item_sums has room for one double per item. Threads take items round-robin
+    # (chunksize 1): with few items, contiguous blocks would leave one thread a whole item more.
     cdef Py_ssize_t n_items = (plan.size + ITEM_SIZE - 1) // ITEM_SIZE, item
     cdef PairwiseSum items
     if n_threads > 1:
-        for item in prange(n_items, schedule='static', num_threads=n_threads):
+        for item in prange(n_items, schedule='static', chunksize=1, num_threads=n_threads):
             item_sums[item] = run_item(p, plan, mode, grad_scale, weight_norm,
                                        item * ITEM_SIZE,
                                        min(plan.size, (item + 1) * ITEM_SIZE), dtype_tag)
