@@ -425,6 +425,9 @@ cdef inline void chunked_init(ChunkedSum* acc) noexcept nogil:
 cdef inline void chunked_add(ChunkedSum* acc, const double* values, Py_ssize_t n) noexcept nogil:
     # n <= CHUNK - acc.n_pending (callers cut their pieces at chunk boundaries)
     cdef Py_ssize_t i
+    if acc.n_pending == 0 and n == CHUNK:
+        pairwise_add(&acc.chunks, lane_sum(values, CHUNK))
+        return
     for i in range(n):
         acc.pending[acc.n_pending + i] = values[i]
     acc.n_pending += n
@@ -449,11 +452,10 @@ cdef void segment_loop(const Mode* mode_tag, const Weighting* weighting, const L
                        floating* grad_out, Py_ssize_t grad_step,
                        double grad_scale, double weight_norm, ChunkedSum* acc) noexcept nogil:
     # One pass over a 1-D segment, adding what the mode sums to acc (NULL if it sums nothing).
-    # Summing modes go chunk by chunk, following the chunk grid of acc: a whole chunk is one
-    # vectorised loop (chunk_pass) that sums in registers and stores as it goes; a piece of a
-    # chunk (where a segment starts or ends mid-chunk) goes through a small buffer into acc,
-    # then its stores are made. Either way each input is read before an output can
-    # overwrite it (in-place use).
+    # Summing modes go chunk by chunk, following the chunk grid of acc: a whole contiguous
+    # chunk is one vectorised loop (chunk_pass) that sums in registers and stores as it goes;
+    # otherwise the summed values go through a small buffer into acc, then the stores are
+    # made. Either way each input is read before an output can overwrite it (in-place use).
     cdef int mode = mode_flags(mode_tag)
     cdef bint sums = mode & (SUM_LOSS | SUM_WEIGHT)
     cdef bint stores = mode & (STORE_LOSS | STORE_GRAD)
@@ -475,13 +477,15 @@ cdef void segment_loop(const Mode* mode_tag, const Weighting* weighting, const L
         length = CHUNK - acc.n_pending
         if length > n - start:
             length = n - start
-        if length == CHUNK:
+        if length == CHUNK and Layout is ContiguousTag:
             pairwise_add(&acc.chunks, chunk_pass(mode_tag, weighting, p, start, x, x_step,
                                                  t, t_step, w, w_step, loss_out, loss_step,
                                                  grad_out, grad_step, grad_scale,
                                                  weight_norm))
         else:
-            # the pieces of a chunk cut by segment ends (or the tail)
+            # strided data (GCC vectorises this simple loop, with gathers or if-converted
+            # scalar code, but leaves chunk_pass's unrolled lanes as branches), and the pieces
+            # of a chunk cut by segment ends
             for i in range(length):
                 values[i] = summed_value(mode_tag, weighting, p, start + i, x, x_step, t,
                                          t_step, w, w_step)
