@@ -14,7 +14,7 @@ def test_bench_table_rows():
                      out=printed)
     assert [(row["size"], row["dtype"], row["operation"]) for row in rows] == [
         (size, dtype, operation) for size in (1000, 3000) for dtype in ("float32", "float64")
-        for operation in ("loss", "loss+grad")]
+        for operation in ("loss", "loss+grad", "loss[::2]")]
     for row in rows:
         assert row["seconds"] > 0 and row["vs_floor"] > 0 and row["NumPy"] > 0
     printed = printed.getvalue()

@@ -11,6 +11,9 @@ timed calls. Two operations are measured:
 - ``loss+grad``: ``smooth_l1_loss_and_grad(x, t, grad_out=g)``. Floor:
   ``np.subtract(x, t, out=g)`` (reads two arrays, writes one). Peers: the NumPy expressions
   for both, and PyTorch forward + backward.
+- ``loss[::2]``: ``loss`` on every other element of arrays twice as long (the same number of
+  elements, non-contiguous). Floor: ``np.dot`` of the same strided views (BLAS with a step of
+  2; for float32 that is ``sdot``). Its time over the ``loss`` row's is the cost of the layout.
 
 "vs floor" is smoothl1's time divided by the floor's (1.0 would be memory speed); the
 "x NumPy/SciPy/PyTorch" columns are the peer's time divided by smoothl1's (higher is better).
@@ -66,36 +69,50 @@ def _optional(name):
         return None
 
 
-def contenders(x, t, grad, torch, special):
-    """{operation: (smoothl1, floor, {peer: function})} for one pair of inputs."""
+def loss_peers(x, t, torch, special):
+    """{peer: function} computing the mean smooth L1 loss of x and t."""
+    peers = {"NumPy": lambda: numpy_loss(x, t)}
+    if special is not None:
+        peers["SciPy"] = lambda: special.huber(BETA, x - t).mean()
+    if torch is not None:
+        functional = torch.nn.functional
+        x_torch, t_torch = torch.from_numpy(x), torch.from_numpy(t)
+
+        def torch_forward():
+            with torch.no_grad():
+                return functional.smooth_l1_loss(x_torch, t_torch, beta=BETA)
+
+        peers["PyTorch"] = torch_forward
+    return peers
+
+
+def contenders(x, t, grad, x_wide, t_wide, torch, special):
+    """{operation: (smoothl1, floor, {peer: function})} for one pair of inputs (and arrays
+    twice as long, for the strided case)."""
     x_bytes, t_bytes = x, t
     if x.dtype == np.float32:   # float64 view of the same buffers (sdot is compute-bound)
         even = x.size // 2 * 2
         x_bytes, t_bytes = x[:even].view(np.float64), t[:even].view(np.float64)
-    loss_peers = {"NumPy": lambda: numpy_loss(x, t)}
+    x_strided, t_strided = x_wide[::2], t_wide[::2]
     grad_peers = {"NumPy": lambda: numpy_loss_and_grad(x, t)}
-    if special is not None:
-        loss_peers["SciPy"] = lambda: special.huber(BETA, x - t).mean()
     if torch is not None:
         functional = torch.nn.functional
-        x_torch, t_torch = torch.from_numpy(x), torch.from_numpy(t)
+        t_torch = torch.from_numpy(t)
         x_leaf = torch.from_numpy(x.copy()).requires_grad_(True)
 
         def torch_forward_backward():
             x_leaf.grad = None
             functional.smooth_l1_loss(x_leaf, t_torch, beta=BETA).backward()
 
-        def torch_forward():
-            with torch.no_grad():
-                return functional.smooth_l1_loss(x_torch, t_torch, beta=BETA)
-
-        loss_peers["PyTorch"] = torch_forward
         grad_peers["PyTorch"] = torch_forward_backward
     return {
         "loss": (lambda: smooth_l1_loss(x, t, beta=BETA),
-                 lambda: np.dot(x_bytes, t_bytes), loss_peers),
+                 lambda: np.dot(x_bytes, t_bytes), loss_peers(x, t, torch, special)),
         "loss+grad": (lambda: smooth_l1_loss_and_grad(x, t, beta=BETA, grad_out=grad),
                       lambda: np.subtract(x, t, out=grad), grad_peers),
+        "loss[::2]": (lambda: smooth_l1_loss(x_strided, t_strided, beta=BETA),
+                      lambda: np.dot(x_strided, t_strided),
+                      loss_peers(x_strided, t_strided, torch, special)),
     }
 
 
@@ -127,8 +144,10 @@ def run(sizes, dtypes, repeat, out=sys.stdout):
             x = (rng.standard_normal(size) * 2).astype(dtype)
             t = rng.standard_normal(size).astype(dtype)
             grad = np.empty_like(x)
-            for operation, (ours, floor, others) in contenders(x, t, grad, torch,
-                                                              special).items():
+            x_wide = (rng.standard_normal(2 * size) * 2).astype(dtype)
+            t_wide = rng.standard_normal(2 * size).astype(dtype)
+            for operation, (ours, floor, others) in contenders(
+                    x, t, grad, x_wide, t_wide, torch, special).items():
                 ours_time = best_time(ours, repeat)
                 floor_time = best_time(floor, repeat)
                 cells = []
