@@ -361,6 +361,12 @@ cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
         grad_out[i * grad_step] = <floating>grad
 
 
+cdef inline double lanes_total(const double* lanes) noexcept nogil:
+    # The LANES (8) partial sums, added pairwise in a fixed tree.
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5])
+                                                              + (lanes[6] + lanes[7]))
+
+
 cdef inline double lane_sum(const double* values, Py_ssize_t n) noexcept nogil:
     # Sum of n <= CHUNK values in LANES interleaved partial sums (a SIMD-friendly order that
     # is fixed, so results are reproducible), the tail into lane 0.
@@ -376,8 +382,7 @@ cdef inline double lane_sum(const double* values, Py_ssize_t n) noexcept nogil:
     while i < n:
         lanes[0] += values[i]
         i += 1
-    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5])
-                                                              + (lanes[6] + lanes[7]))
+    return lanes_total(lanes)
 
 
 cdef inline double chunk_pass(const Mode* mode_tag, const Weighting* weighting,
@@ -403,8 +408,7 @@ cdef inline double chunk_pass(const Mode* mode_tag, const Weighting* weighting,
             if mode_flags(mode_tag) & (STORE_LOSS | STORE_GRAD):
                 store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
                              loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm)
-    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5])
-                                                              + (lanes[6] + lanes[7]))
+    return lanes_total(lanes)
 
 
 ctypedef struct ChunkedSum:
