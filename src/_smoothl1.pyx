@@ -127,11 +127,11 @@ cdef inline SmoothL1Params smooth_l1_params(double beta) noexcept nogil:
 
 
 cdef inline bint has_exact_inverse(double divisor) noexcept nogil:
-    # divisor is a power of two (mantissa exactly 1/2) whose reciprocal does not overflow
-    # (2**-1074 has none); the reciprocal of a power of two is then a power of two, exact.
+    # divisor is a power of two (mantissa exactly 1/2: not inf, NaN, 0 or negative) whose
+    # reciprocal does not overflow (2**-1074 has none); the reciprocal of a power of two is
+    # then a power of two, exact.
     cdef int exponent
-    return (divisor > 0 and not isinf(divisor) and frexp(divisor, &exponent) == 0.5
-            and not isinf(1.0 / divisor))
+    return frexp(divisor, &exponent) == 0.5 and not isinf(1.0 / divisor)
 
 
 cdef inline PowerOfTwoSmoothL1Params power_of_two_params(const SmoothL1Params* general) noexcept nogil:

@@ -13,28 +13,33 @@ from . import _smoothl1 as baseline
 #: (build name, whether this CPU runs it), widest first
 _CANDIDATES = (("avx512", baseline.cpu_has_avx512), ("avx2", baseline.cpu_has_avx2))
 
+
+def _load(name, cpu_has):
+    """smoothl1._smoothl1_<name> if this CPU runs it and this install has it, else None."""
+    if not cpu_has():
+        return None
+    try:
+        return importlib.import_module(f"smoothl1._smoothl1_{name}")
+    except ImportError:   # built without the variant (older compiler, SMOOTHL1_NO_AVX2)
+        return None
+
+
 kernels = baseline
 #: name of the kernel build in use, for `smoothl1 --version` and the benchmark
 build = "baseline"
 if not os.environ.get("SMOOTHL1_BASELINE"):
     for _name, _cpu_has in _CANDIDATES:
-        if not _cpu_has():
-            continue
-        try:
-            kernels = importlib.import_module(f"smoothl1._smoothl1_{_name}")
-        except ImportError:   # built without the variant (older compiler, SMOOTHL1_NO_AVX2)
-            continue
-        build = _name
-        break
+        _module = _load(_name, _cpu_has)
+        if _module is not None:
+            kernels, build = _module, _name
+            break
 
 
 def available_builds():
     """{build name: module} of every build this CPU can run and this install has."""
     builds = {"baseline": baseline}
     for name, cpu_has in _CANDIDATES:
-        if cpu_has():
-            try:
-                builds[name] = importlib.import_module(f"smoothl1._smoothl1_{name}")
-            except ImportError:
-                pass
+        module = _load(name, cpu_has)
+        if module is not None:
+            builds[name] = module
     return builds
