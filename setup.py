@@ -107,11 +107,12 @@ SIMD_VARIANTS = [
 
 def simd_variants():
     """Extensions smoothl1._smoothl1_<name> for SIMD_VARIANTS the compiler accepts, on x86-64
-    with GCC or Clang (MSVC gets the baseline only). SMOOTHL1_NO_AVX2=1 builds none."""
+    with GCC or Clang (MSVC gets the baseline only). SMOOTHL1_NO_SIMD=1 builds none (for quick
+    development builds; SMOOTHL1_NO_AVX2, its older name, still works)."""
     if compiler_is_msvc() or platform.machine().lower() not in ("x86_64", "amd64"):
         return []
-    if os.environ.get("SMOOTHL1_NO_AVX2"):
-        print("smoothl1: no SIMD variants (SMOOTHL1_NO_AVX2 is set; baseline kernels only)")
+    if os.environ.get("SMOOTHL1_NO_SIMD") or os.environ.get("SMOOTHL1_NO_AVX2"):
+        print("smoothl1: no SIMD variants (SMOOTHL1_NO_SIMD is set; baseline kernels only)")
         return []
     variants = []
     for name, flags in SIMD_VARIANTS:

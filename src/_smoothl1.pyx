@@ -5,7 +5,7 @@
 
 How this file is built, in the order it is read:
 
-1. Parameters and point functions. Each formula of SPEC section 1 is written once, as an inline
+1. Parameters and point functions. Each formula of docs/contract.md section 1 is written once, as an inline
    function of one difference ``d = input - target`` in double precision; float32 data is
    widened on load, so float32 results are rounded once, when they are stored. Each loss has a
    parameter struct whose fields are computed once per call (``*_params``); the fused type

@@ -1,10 +1,10 @@
 """Pure-NumPy reference implementation of smoothl1: the test oracle.
 
-Written straight from SPEC.md sections 1, 2, 4 and 5, for clarity rather than speed: every value
+Written straight from docs/contract.md sections 1, 2, 4 and 5, for clarity rather than speed: every value
 is computed in float64 from the float64 widening of the arguments, sums are exact
 (``math.fsum``), and each result is rounded once to the input's dtype at the end.
 
-The only liberty taken with the SPEC's wording: the quadratic branch ``0.5 * z**2 / beta`` is
+The only liberty taken with the contract's wording: the quadratic branch ``0.5 * z**2 / beta`` is
 evaluated as ``0.5 * z * (z / beta)`` (the same real number), so that a finite result is not
 lost to an overflow of ``z**2`` on the way (e.g. ``z = 1e200, beta = 1e300``).
 
@@ -19,7 +19,7 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 # ---------------------------------------------------------------------------------------------
-# Elementwise loss and derivative (SPEC section 1 and 5)
+# Elementwise loss and derivative (docs/contract.md section 1 and 5)
 # ---------------------------------------------------------------------------------------------
 
 def smooth_l1_elementwise(d, beta):
@@ -32,7 +32,7 @@ def smooth_l1_elementwise(d, beta):
         inside = z < beta
         loss = np.where(inside, 0.5 * z * (z / beta), z - 0.5 * beta)
         grad = np.where(inside, d / beta, np.sign(d))  # np.sign(0) == 0, np.sign(nan) is nan
-    # SPEC 5: |d| = inf gives loss inf for every beta (z - 0.5 * beta would be nan at beta = inf).
+    # contract §5: |d| = inf gives loss inf for every beta (z - 0.5 * beta would be nan at beta = inf).
     loss = np.where(np.isinf(z), np.inf, loss)
     return loss, grad
 
@@ -54,7 +54,7 @@ ELEMENTWISE = {"smooth_l1": smooth_l1_elementwise, "huber": huber_elementwise}
 
 
 # ---------------------------------------------------------------------------------------------
-# Weights and reductions (SPEC section 2 and 4)
+# Weights and reductions (docs/contract.md section 2 and 4)
 # ---------------------------------------------------------------------------------------------
 
 def exact_sum(values):

@@ -1,6 +1,6 @@
 """The command line, run as a user runs it: ``python -m smoothl1 ...`` in a subprocess.
 
-Numbers are checked against NumPy computations of the SPEC's formulas; every user error must
+Numbers are checked against NumPy computations of the contract's formulas (docs/contract.md); every user error must
 exit with status 2 and one line on stderr, never a traceback.
 """
 import os
@@ -40,7 +40,7 @@ def assert_user_error(result, *fragments):
         assert fragment in message, message
 
 
-# NumPy references (SPEC section 1), elementwise.
+# NumPy references (docs/contract.md section 1), elementwise.
 def smooth_l1_reference(pred, target, beta):
     d = pred.astype(np.float64) - target
     z = np.abs(d)

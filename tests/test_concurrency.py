@@ -1,6 +1,6 @@
-"""Thread safety (issue 7): 8 Python threads call the six functions at once, many times, on
+"""Thread safety: 8 Python threads call the six functions at once, many times, on
 shared read-only inputs and private output buffers, each call itself running OpenMP threads
-(n_threads=2); every result must be bit-for-bit the single-threaded one (SPEC 8), and the
+(n_threads=2); every result must be bit-for-bit the single-threaded one (contract §8), and the
 shared inputs unchanged."""
 import os
 import threading

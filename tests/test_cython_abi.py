@@ -1,4 +1,4 @@
-"""The exported C API keeps its names and signatures (SPEC section 9: a stable contract).
+"""The exported C API keeps its names and signatures (docs/contract.md section 9: a stable contract).
 
 A module that cimports ``smoothl1.kernels`` (or includes ``_smoothl1_api.h``) is compiled
 against exact signatures; at import time it looks each function up by name in

@@ -1,4 +1,4 @@
-"""The embedding API (SPEC section 9), used as a stranger would use it.
+"""The embedding API (docs/contract.md section 9), used as a stranger would use it.
 
 The consumers under tests/embedding/ (a Cython extension that cimports ``smoothl1.kernels``, a C
 extension that includes ``_smoothl1_api.h``) are copied into a temporary folder, built in a

@@ -1,5 +1,5 @@
 """Every bad argument raises the documented exception with a message that names the argument
-and what was given (SPEC 3, 4, 6, 7); a call that raises changes nothing (SPEC 6)."""
+and what was given (contract §3, 4, 6, 7); a call that raises changes nothing (contract §6)."""
 import re
 import sys
 
@@ -27,7 +27,7 @@ def _valid(n=4, dtype=np.float64):
 
 
 # ---------------------------------------------------------------------------------------------
-# dtypes and array types (SPEC 3)
+# dtypes and array types (contract §3)
 # ---------------------------------------------------------------------------------------------
 
 BAD_ARRAYS = [
@@ -150,7 +150,7 @@ def test_ragged_list(argument):
 
 
 # ---------------------------------------------------------------------------------------------
-# Shapes (SPEC 3)
+# Shapes (contract §3)
 # ---------------------------------------------------------------------------------------------
 
 SHAPE_CASES = [
@@ -187,7 +187,7 @@ def test_bad_shape_list_target():
 
 
 # ---------------------------------------------------------------------------------------------
-# reduction, beta / delta, n_threads (SPEC 4, 7)
+# reduction, beta / delta, n_threads (contract §4, 7)
 # ---------------------------------------------------------------------------------------------
 
 BAD_REDUCTIONS = ["avg", "MEAN", "Mean", "", "mean ", "elementwise", None, 1, 0, 1.5, b"mean",
@@ -276,7 +276,7 @@ def test_accepted_n_threads(n_threads):
 
 
 # ---------------------------------------------------------------------------------------------
-# Output buffers (SPEC 6)
+# Output buffers (contract §6)
 # ---------------------------------------------------------------------------------------------
 
 def _output_slots():
@@ -354,7 +354,7 @@ def test_out_and_grad_out_overlap(loss, overlap):
 
 
 # ---------------------------------------------------------------------------------------------
-# A call that raises changes nothing (SPEC 6)
+# A call that raises changes nothing (contract §6)
 # ---------------------------------------------------------------------------------------------
 
 SENTINEL = 777.25

@@ -1,4 +1,4 @@
-"""Fuzzing of the six public functions (issue 7): bad input must give the documented error and
+"""Fuzzing of the six public functions: bad input must give the documented error and
 change nothing; good input must give the reference result and change nothing it should not.
 
 Each example is one call of one of the six functions, built from random choices of: dtype (also
@@ -12,7 +12,7 @@ buffers: fresh in any layout, the very input/target/weight array, an overlapping
 (reversed or shifted), or a bad one (dtype, shape, read-only, misaligned, wrong type).
 
 Arguments are drawn valid or bad, and every bad one carries the error it must cause, decided
-when it is drawn from SPEC 3, 4, 6 and 7 (not from the library's code). A call with bad
+when it is drawn from contract §3, 4, 6 and 7 (not from the library's code). A call with bad
 arguments must raise one of those errors (TypeError/ValueError, the message naming that
 argument) and leave every input and output buffer bit-for-bit unchanged; a call with good
 arguments must return the reference result (tests/reference.py) in the given output buffers

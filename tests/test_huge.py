@@ -1,4 +1,4 @@
-"""More than 2**31 elements (issue 7): no index or offset may wrap at 32 bits.
+"""More than 2**31 elements: no index or offset may wrap at 32 bits.
 
 Both inputs need almost no real memory: a broadcast view of a row and a column (zero strides),
 and a reversed view of a calloc'ed float32 buffer of 8 GiB of which only a few pages are ever

@@ -1,6 +1,6 @@
 """Every function over a grid of dtype x memory layout x reduction x weight x output buffer,
-against the reference (SPEC 2, 3, 4, 6); in-place and overlapping outputs (SPEC 6); results
-independent of the number of threads (SPEC 8)."""
+against the reference (contract §2, 3, 4, 6); in-place and overlapping outputs (contract §6); results
+independent of the number of threads (contract §8)."""
 import functools
 
 import numpy as np
@@ -53,7 +53,7 @@ def _mixed(rng, dtype, tmp_path):
 
 
 def _scalar_target(rng, dtype, tmp_path):
-    # A Python float target and weight: converted to input's dtype (SPEC 3).
+    # A Python float target and weight: converted to input's dtype (contract §3).
     return _values(rng, (5, 7), dtype), 0.3, 1.7
 
 
@@ -198,7 +198,7 @@ def _assert_unchanged(snapshot):
 
 
 def _output_variants(kind, reduction):
-    """Which output buffers a call of `kind` accepts with `reduction` (SPEC 6)."""
+    """Which output buffers a call of `kind` accepts with `reduction` (contract §6)."""
     if kind == "loss":
         return [(), ("out",)] if reduction == "none" else [()]
     if kind == "grad":
@@ -264,7 +264,7 @@ def _check_call(loss, kind, reduction, outputs, input, target, weight):
         assert_bitwise_equal(np.asarray(got_loss), plain_loss)
     if got_grad is not None and not (reduction == "mean" and weight is not None):
         assert_bitwise_equal(np.asarray(got_grad), plain_grad)
-    # SPEC 2: *_loss_and_grad returns exactly what the two separate calls return, bit for bit
+    # contract §2: *_loss_and_grad returns exactly what the two separate calls return, bit for bit
     # (the separate calls given output buffers of the same layouts, where they take one).
     if kind == "loss_and_grad":
         loss_kwargs, grad_kwargs = {}, {}
@@ -403,7 +403,7 @@ def test_new_result_keeps_memory_order():
 
 
 # ---------------------------------------------------------------------------------------------
-# In-place use and overlapping outputs (SPEC 6)
+# In-place use and overlapping outputs (contract §6)
 # ---------------------------------------------------------------------------------------------
 
 def clone_layout(array):
@@ -463,7 +463,7 @@ def _inplace_cases():
 @pytest.mark.parametrize("loss, kind, reduction, aliases", _inplace_cases())
 def test_output_is_an_input(loss, kind, reduction, aliases, dtype, layout, request):
     """An output that is the very array passed as input/target/weight: same result as with a
-    separate buffer (SPEC 6)."""
+    separate buffer (contract §6)."""
     arrays = dict(zip(("input", "target", "weight"), make_layout(layout, dtype, request)))
     for alias in aliases.values():
         if arrays[alias].shape != arrays["input"].shape:
@@ -532,7 +532,7 @@ def _overlap_params():
 @pytest.mark.parametrize("build, reduction", _overlap_params())
 def test_output_overlapping_an_input(build, reduction, loss, dtype):
     """An output overlapping an input other than as the same array gives the result of
-    separate buffers, as NumPy ufuncs do (SPEC 6)."""
+    separate buffers, as NumPy ufuncs do (contract §6)."""
     rng = np.random.default_rng(6)
     buffer = _values(rng, 48, dtype)
     views = build(buffer)
@@ -566,7 +566,7 @@ def test_output_overlapping_an_input(build, reduction, loss, dtype):
 
 
 # ---------------------------------------------------------------------------------------------
-# Threads: bit-identical results whatever n_threads (SPEC 8)
+# Threads: bit-identical results whatever n_threads (contract §8)
 # ---------------------------------------------------------------------------------------------
 
 BIG_SHAPE = (367, 401)  # 147,167 elements > 2**17: None picks several threads where it can
@@ -597,7 +597,7 @@ def _big_arrays(layout, dtype):
 @pytest.mark.parametrize("loss, kind", [(loss, kind) for loss in LOSSES for kind in KINDS],
                          ids=[f"{loss}_{kind}" for loss in LOSSES for kind in KINDS])
 def test_threads_bit_identical(loss, kind, dtype, layout):
-    """n_threads = 1, 2, 3 and None give the same bits (SPEC 8), on inputs above 2**17."""
+    """n_threads = 1, 2, 3 and None give the same bits (contract §8), on inputs above 2**17."""
     input, target, weight = _big_arrays(layout, dtype)
     assert input.size > 2**17
     for reduction in REDUCTIONS:

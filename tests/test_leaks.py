@@ -1,4 +1,4 @@
-"""No leaks (issue 7): 10**5 calls spread over the six public functions, good calls and calls
+"""No leaks: 10**5 calls spread over the six public functions, good calls and calls
 that raise, leave the process's memory where it was.
 
 - resident set size (/proc/self/statm) and, on glibc, the C heap in use (mallinfo2: catches a

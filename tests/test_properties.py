@@ -138,7 +138,7 @@ def elementwise_calls(draw):
 @given(elementwise_calls())
 def test_symmetry_and_target_derivative(case):
     """loss(d) == loss(-d), grad(-d) == -grad(d): swapping input and target negates d, so the
-    derivative w.r.t. target is minus the derivative w.r.t. input (SPEC 1)."""
+    derivative w.r.t. target is minus the derivative w.r.t. input (contract §1)."""
     loss, param, input, target = case
     forward_loss, forward_grad = call(loss, "loss_and_grad", input, target, param,
                                       reduction="none")

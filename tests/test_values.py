@@ -1,5 +1,5 @@
-"""Values: a hand-computed table (SPEC 1 and 5), reduced values, the Huber/smooth L1 identity,
-finite-difference gradient checks, continuity at the kink, and double-precision sums (SPEC 4)."""
+"""Values: a hand-computed table (contract §1 and 5), reduced values, the Huber/smooth L1 identity,
+finite-difference gradient checks, continuity at the kink, and double-precision sums (contract §4)."""
 import ctypes
 import ctypes.util
 import math
@@ -22,7 +22,7 @@ nan = math.nan
 # ---------------------------------------------------------------------------------------------
 
 # (id, loss, param, input, target, expected loss, expected d loss / d input). The expected
-# numbers are worked out by hand from the SPEC formulas, in real arithmetic.
+# numbers are worked out by hand from the contract's formulas, in real arithmetic.
 HAND_CASES = [
     # smooth L1, beta = 1: quadratic 0.5 d**2, linear |d| - 0.5
     ("sl1-beta=1-quadratic", "smooth_l1", 1.0, 0.5, 0.0, 0.125, 0.5),
@@ -98,7 +98,7 @@ HAND_CASES = [
     ("huber-delta=1-huge-delta", "huber", 1.0, -1e300, 0.0, 1e300, -1.0),
 ]
 
-# SPEC 5 for every parameter value, inf included: (id, input, target, loss, grad / unit) where
+# contract §5 for every parameter value, inf included: (id, input, target, loss, grad / unit) where
 # the unit is 1 for smooth L1 and delta for Huber.
 SPECIAL_CASES = [
     ("inf-minus-finite", inf, 3.0, inf, 1.0),
@@ -153,7 +153,7 @@ def test_hand_computed_values(case, dtype):
     target = np.array([t], dtype=dtype)
     rtol = 4e-16 if dtype == np.float64 else 1.2e-7
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # SPEC 5: no warnings for special values
+        warnings.simplefilter("error")  # contract §5: no warnings for special values
         loss_value = call(loss, "loss", input, target, param, reduction="none")
         grad_value = call(loss, "grad", input, target, param, reduction="none")
         both = call(loss, "loss_and_grad", input, target, param, reduction="none")
@@ -167,7 +167,7 @@ def test_hand_computed_values(case, dtype):
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("param", [0.0, 1 / 9, 1.0, inf], ids=["0", "1/9", "1", "inf"])
 def test_special_values_reduced_no_warnings(loss, param, dtype):
-    """inf and NaN propagate through "mean" and "sum" too, without warnings (SPEC 5)."""
+    """inf and NaN propagate through "mean" and "sum" too, without warnings (contract §5)."""
     if loss == "huber" and param == 0.0:
         param = 2.0
     zeros = np.zeros(3, dtype=dtype)
@@ -207,7 +207,7 @@ _FE_ALL_EXCEPT, _FE_INVALID_DIVBYZERO_OVERFLOW = 0x3D, 0x01 | 0x04 | 0x08
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("loss", LOSSES)
 def test_special_values_raise_no_floating_point_flags(loss, dtype):
-    """SPEC 5: no invalid / divide-by-zero / overflow flag for NaN, inf and inf - inf, for any
+    """contract §5: no invalid / divide-by-zero / overflow flag for NaN, inf and inf - inf, for any
     parameter (0 and inf included; beta = 0 must never divide by zero)."""
     libm = _libm()
     input = np.array([inf, -inf, nan, 1.0, inf, 3.0, nan, 0.0], dtype=dtype)
@@ -287,7 +287,7 @@ def test_weighted_mean_scale_invariant(loss, scale):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("loss", LOSSES)
 def test_empty_input(loss, dtype):
-    """SPEC 4: empty "mean" is NaN without a warning, "sum" 0, arrays empty of input's shape."""
+    """contract §4: empty "mean" is NaN without a warning, "sum" 0, arrays empty of input's shape."""
     input = np.empty((0, 3), dtype=dtype)
     target = np.empty((0, 3), dtype=dtype)
     scalar = np.dtype(dtype).type
@@ -391,7 +391,7 @@ def test_gradient_finite_differences(loss, param, reduction, weighted):
     np.testing.assert_allclose(grad, numerical, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(grad_both, numerical, rtol=1e-7, atol=1e-9)
 
-    # SPEC 1: the derivative with respect to target is minus the one with respect to input.
+    # contract §1: the derivative with respect to target is minus the one with respect to input.
     if reduction == "none":
         def loss_of_target(t):
             return call(loss, "loss", input, t, param, reduction="none", weight=weight)
@@ -408,7 +408,7 @@ KINK_PARAMS += [pytest.param("huber", p, id=f"huber-delta={p:g}")
 @pytest.mark.parametrize("sign", [1.0, -1.0], ids=["positive", "negative"])
 @pytest.mark.parametrize("loss, param", KINK_PARAMS)
 def test_continuous_across_kink(loss, param, sign):
-    """Loss and derivative just below, at and just above |d| = param agree (C1, SPEC 1)."""
+    """Loss and derivative just below, at and just above |d| = param agree (C1, contract §1)."""
     z = np.array([np.nextafter(param, 0.0), param, np.nextafter(param, inf)])
     input = sign * z
     target = np.zeros(3)
@@ -463,7 +463,7 @@ def test_smooth_l1_divides_exactly_for_every_beta(beta):
 
 
 # ---------------------------------------------------------------------------------------------
-# Sums are accumulated in double precision (SPEC 4)
+# Sums are accumulated in double precision (contract §4)
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])

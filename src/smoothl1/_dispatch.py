@@ -20,7 +20,7 @@ def _load(name, cpu_has):
         return None
     try:
         return importlib.import_module(f"smoothl1._smoothl1_{name}")
-    except ImportError:   # built without the variant (older compiler, SMOOTHL1_NO_AVX2)
+    except ImportError:   # built without the variant (older compiler, SMOOTHL1_NO_SIMD)
         return None
 
 

@@ -6,7 +6,7 @@
 #
 # Do not cimport from here: the public, documented name is smoothl1.kernels
 # (``from smoothl1.kernels cimport ...``), where the conventions and preconditions are written.
-# Names and signatures are a stable contract (SPEC section 9), pinned by
+# Names and signatures are a stable contract (docs/contract.md section 9), pinned by
 # tests/cython_abi_signatures.txt: add functions freely, never change or remove one.
 
 cdef double smoothl1_smooth_l1_loss_sum_f32(

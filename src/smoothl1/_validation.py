@@ -1,4 +1,4 @@
-"""The one validation path shared by every public function (SPEC sections 3, 4, 6 and 7).
+"""The one validation path shared by every public function (docs/contract.md sections 3, 4, 6 and 7).
 
 Everything is checked before anything is computed, so a call that raises changes nothing.
 The common case (ndarrays of one native float dtype and one shape) takes a short path that

@@ -11,7 +11,7 @@
 # imported (declared in smoothl1/_smoothl1.pxd, re-exported here). C extensions reach the same
 # functions through the header _smoothl1_api.h in smoothl1.get_include(). README, "Calling
 # from Cython and C", has complete examples. Adding functions is fine; changing or removing one
-# is a breaking change (SPEC section 9).
+# is a breaking change (docs/contract.md section 9).
 #
 # Names: smoothl1_<loss>_<operation>_<dtype>[_strided]
 #   loss       smooth_l1 (parameter beta) or huber (parameter delta)

@@ -1,0 +1,54 @@
+"""Which kernel build runs (smoothl1._dispatch), and that every SIMD build gives the baseline
+build's bits: the builds compile one source (src/_smoothl1.pyx), with IEEE operations, no FMA
+contraction and one fixed summation order, so only their speed may differ."""
+import itertools
+
+import numpy as np
+import pytest
+
+from smoothl1 import _dispatch, _smoothl1
+
+
+SIMD_BUILDS = {name: module for name, module in _dispatch.available_builds().items()
+               if name != "baseline"}
+
+
+def test_dispatch_picks_the_widest_build():
+    builds = _dispatch.available_builds()
+    expected = "avx512" if "avx512" in builds else "avx2" if "avx2" in builds else "baseline"
+    assert _dispatch.build == expected
+    assert _dispatch.kernels is builds[expected]
+
+
+@pytest.mark.skipif(not SIMD_BUILDS, reason="no SIMD build for this CPU in this install")
+@pytest.mark.parametrize("build", sorted(SIMD_BUILDS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER])
+def test_simd_builds_give_the_baseline_bits(build, dtype, loss_kind):
+    # The builds compile one source; IEEE operations without FMA contraction, in one fixed
+    # summation order, must give the same bits whatever the SIMD width.
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(100_003) * 4).astype(dtype)
+    x[::97] = np.nan   # the sums are NaN then: also check them without the special values
+    x[5::101] = np.inf
+    x_finite = np.where(np.isfinite(x), x, 1.5).astype(dtype)
+    t = rng.standard_normal(100_003).astype(dtype)
+    w = rng.random(100_003).astype(dtype)
+    cases = [(x, _smoothl1.REDUCTION_NONE), (x_finite, _smoothl1.REDUCTION_SUM),
+             (x_finite, _smoothl1.REDUCTION_MEAN), (x, _smoothl1.REDUCTION_SUM)]
+    # 0.7 divides; 1.0 (smooth L1) multiplies by its exact inverse. Strided views take the
+    # other loops.
+    for (x, reduction), param, weight, step in itertools.product(cases, [0.7, 1.0],
+                                                                 [w, None], [1, 3]):
+        x, target = x[::step], t[::step]
+        weight = None if weight is None else weight[::step]
+        outputs = []
+        for module in (_smoothl1, SIMD_BUILDS[build]):
+            loss_out = np.empty_like(x) if reduction == _smoothl1.REDUCTION_NONE else None
+            grad_out = np.empty_like(x)
+            total = module.compute(loss_kind, param, x, target, weight, reduction, loss_out,
+                                   grad_out, True, True, 2)
+            total_bits = None if total is None else np.float64(total).tobytes()
+            outputs.append((total_bits, None if loss_out is None else loss_out.tobytes(),
+                            grad_out.tobytes()))
+        assert outputs[0] == outputs[1], (reduction, param, weight is None, step)
