@@ -10,11 +10,15 @@ How this file is built, in the order it is read:
    widened on load, so float32 results are rounded once, when they are stored. Each loss has a
    parameter struct whose fields are computed once per call (``*_params``); the fused type
    ``LossParams`` lets every loop below be compiled once per loss, with no runtime switch.
+   Second derivatives (docs/contract.md section 11) have one point function per loss and
+   curvature kind ("exact", "irls"; "one" is the constant 1), picked by ``hess_point``.
 2. The segment loop. ``segment_loop`` walks one 1-D strided run and, by compile-time flags,
    sums losses (or weights), stores losses, stores gradients, in one pass. Sums go into
    ``LANES`` independent lanes over chunks of ``CHUNK`` elements, so the loop vectorises, and
    chunk sums are combined by ``PairwiseSum`` (a binary counter), so the rounding error grows
-   with log(n), not n. ``run_segment`` instantiates the loop for each mode.
+   with log(n), not n. ``run_segment`` instantiates the loop for each mode. Gradient and
+   curvature (``STORE_GRAD | STORE_HESS_*``), elementwise with nothing summed, have their own
+   plain loop, ``grad_hess_loop``, instantiated by ``run_grad_hess_segment``.
 3. Plans and items. An N-d call becomes a ``Plan``: dimensions in memory order, size-1
    dimensions dropped, contiguous ones merged (a C or Fortran array is one segment). The flat
    index space is cut into items of ``ITEM_SIZE`` elements; threads share the items out, and
@@ -26,7 +30,7 @@ How this file is built, in the order it is read:
    builds a plan and runs it with the GIL released.
 """
 
-from libc.math cimport copysign, fabs, frexp, isinf, NAN
+from libc.math cimport copysign, fabs, frexp, isinf, sqrt, NAN
 from cpython.ref cimport PyObject
 from libc.stdlib cimport malloc, free
 from cython.parallel cimport prange
@@ -108,13 +112,25 @@ ctypedef fused SmoothL1Any:
     PowerOfTwoSmoothL1Params
 
 ctypedef struct HuberParams:
-    double delta       # > 0, may be inf
-    double half_delta  # 0.5 * delta, or 0.0 when delta is inf (same reason as half_beta)
+    double delta         # > 0, may be inf
+    double half_delta    # 0.5 * delta, or 0.0 when delta is inf (same reason as half_beta)
+    double finite_delta  # delta, or 0.0 when delta is inf: the irls curvature delta / z is
+                         # then 0 at z = inf (as for a finite delta), not inf / inf
+
+ctypedef struct PseudoHuberParams:
+    # Pseudo-Huber is computed in two regimes, so that no square overflows and nothing cancels:
+    # with q = d / delta, z = |d| < delta uses h = sqrt(1 + q*q) (q*q <= 1), and z >= delta
+    # uses r = delta / z and g = sqrt(1 + r*r), where sqrt(1 + q**2) = g / r (see the
+    # point functions).
+    double delta         # > 0, may be inf
+    double finite_delta  # delta, or 0.0 when delta is inf: r = finite_delta / z is then 0 at
+                         # z = inf (the only z that reaches the outer regime), not inf / inf
 
 ctypedef fused LossParams:
     SmoothL1Params
     PowerOfTwoSmoothL1Params
     HuberParams
+    PseudoHuberParams
 
 
 cdef inline SmoothL1Params smooth_l1_params(double beta) noexcept nogil:
@@ -149,6 +165,14 @@ cdef inline HuberParams huber_params(double delta) noexcept nogil:
     cdef HuberParams p
     p.delta = delta
     p.half_delta = 0.0 if isinf(delta) else 0.5 * delta
+    p.finite_delta = 0.0 if isinf(delta) else delta
+    return p
+
+
+cdef inline PseudoHuberParams pseudo_huber_params(double delta) noexcept nogil:
+    cdef PseudoHuberParams p
+    p.delta = delta
+    p.finite_delta = 0.0 if isinf(delta) else delta
     return p
 
 
@@ -192,9 +216,83 @@ cdef inline double huber_grad_point(double d, const HuberParams* p) noexcept nog
     return copysign(p.delta, d) if fabs(d) >= p.delta else d
 
 
+cdef inline double huber_exact_hess_point(double d, const HuberParams* p) noexcept nogil:
+    # 1 if z < delta else 0
+    return 1.0 if fabs(d) < p.delta else 0.0
+
+
+cdef inline double huber_irls_hess_point(double d, const HuberParams* p) noexcept nogil:
+    # grad / d = min(1, delta / z): 1 at d = 0 (its limit), never 0 for finite d, 0 at inf
+    cdef double z = fabs(d)
+    return 1.0 if z < p.delta else p.finite_delta / z
+
+
+cdef inline double smooth_l1_exact_hess_point(double d, const SmoothL1Any* p) noexcept nogil:
+    # 1 / beta if z < beta else 0 (beta = 0 never takes the first branch: 0 everywhere)
+    return 1.0 / p.divisor if fabs(d) < p.beta else 0.0
+
+
+cdef inline double smooth_l1_irls_hess_point(double d, const SmoothL1Any* p) noexcept nogil:
+    # grad / d = min(1 / beta, 1 / z) = 1 / max(beta, z), one correctly rounded division:
+    # 1 / beta at d = 0 (its limit), and for beta = 0 (plain L1) 1 / z, whose limit at
+    # d = 0 is +inf (1 / 0). 0 at z = inf, and for every d when beta = inf (the loss is 0).
+    cdef double z = fabs(d)
+    return 1.0 / (z if z > p.beta else p.beta)
+
+
+cdef inline double pseudo_huber_loss_point(double d, const PseudoHuberParams* p) noexcept nogil:
+    # delta**2 * (sqrt(1 + q**2) - 1), q = d / delta, without the cancellation of "- 1":
+    #   z < delta:  z * (z / (h + 1)),      h = sqrt(1 + q*q)   (= d**2 / (h + 1))
+    #   z >= delta: z * (delta / (g + r)),  r = delta / z, g = sqrt(1 + r*r)
+    # (the same real number: divide the first by q/q and use h = g / r). Neither squares a
+    # number above 1, so nothing overflows before the result does. z = inf gives inf * delta.
+    cdef double z = fabs(d)
+    cdef double q = z / p.delta
+    cdef double r = p.finite_delta / z
+    cdef double inner = z * (z / (sqrt(1.0 + q * q) + 1.0))
+    cdef double outer = z * (p.delta / (sqrt(1.0 + r * r) + r))
+    return inner if z < p.delta else outer
+
+
+cdef inline double pseudo_huber_grad_point(double d, const PseudoHuberParams* p) noexcept nogil:
+    # d / sqrt(1 + q**2): d / h inside, delta * sign(d) / g outside (±delta at d = ±inf)
+    cdef double z = fabs(d)
+    cdef double q = z / p.delta
+    cdef double r = p.finite_delta / z
+    cdef double inner = d / sqrt(1.0 + q * q)
+    cdef double outer = copysign(p.delta, d) / sqrt(1.0 + r * r)
+    return inner if z < p.delta else outer
+
+
+cdef inline double pseudo_huber_exact_hess_point(double d,
+                                                 const PseudoHuberParams* p) noexcept nogil:
+    # (1 + q**2) ** -1.5: 1 / h**3 inside, (r / g)**3 outside (0 at d = ±inf)
+    cdef double z = fabs(d)
+    cdef double q = z / p.delta
+    cdef double r = p.finite_delta / z
+    cdef double h = sqrt(1.0 + q * q)
+    cdef double ratio = r / sqrt(1.0 + r * r)
+    cdef double inner = 1.0 / (h * h * h)
+    cdef double outer = ratio * ratio * ratio
+    return inner if z < p.delta else outer
+
+
+cdef inline double pseudo_huber_irls_hess_point(double d,
+                                                const PseudoHuberParams* p) noexcept nogil:
+    # grad / d = 1 / sqrt(1 + q**2): 1 / h inside, r / g outside; 1 at d = 0, 0 at ±inf
+    cdef double z = fabs(d)
+    cdef double q = z / p.delta
+    cdef double r = p.finite_delta / z
+    cdef double inner = 1.0 / sqrt(1.0 + q * q)
+    cdef double outer = r / sqrt(1.0 + r * r)
+    return inner if z < p.delta else outer
+
+
 cdef inline double loss_point(double d, const LossParams* p) noexcept nogil:
     if LossParams is HuberParams:
         return huber_loss_point(d, p)
+    elif LossParams is PseudoHuberParams:
+        return pseudo_huber_loss_point(d, p)
     else:
         return smooth_l1_loss_point(d, p)
 
@@ -202,8 +300,46 @@ cdef inline double loss_point(double d, const LossParams* p) noexcept nogil:
 cdef inline double grad_point(double d, const LossParams* p) noexcept nogil:
     if LossParams is HuberParams:
         return huber_grad_point(d, p)
+    elif LossParams is PseudoHuberParams:
+        return pseudo_huber_grad_point(d, p)
     else:
         return smooth_l1_grad_point(d, p)
+
+
+# Curvature kinds (docs/contract.md section 11), as compile-time tags like the modes below.
+ctypedef struct ExactCurvatureTag:   # the true second derivative
+    char unused
+ctypedef struct IrlsCurvatureTag:    # grad / d, the majorize-minimize curvature
+    char unused
+ctypedef struct UnitCurvatureTag:    # 1 everywhere
+    char unused
+ctypedef fused Curvature:
+    ExactCurvatureTag
+    IrlsCurvatureTag
+    UnitCurvatureTag
+
+
+cdef inline double hess_point(const Curvature* kind, double d, const LossParams* p) noexcept nogil:
+    # The curvature at d; NaN for a NaN d whatever the kind (a NaN residual has no curvature,
+    # and 1 or 0 would hide it).
+    cdef double hess
+    if Curvature is UnitCurvatureTag:
+        hess = 1.0
+    elif Curvature is ExactCurvatureTag:
+        if LossParams is HuberParams:
+            hess = huber_exact_hess_point(d, p)
+        elif LossParams is PseudoHuberParams:
+            hess = pseudo_huber_exact_hess_point(d, p)
+        else:
+            hess = smooth_l1_exact_hess_point(d, p)
+    else:
+        if LossParams is HuberParams:
+            hess = huber_irls_hess_point(d, p)
+        elif LossParams is PseudoHuberParams:
+            hess = pseudo_huber_irls_hess_point(d, p)
+        else:
+            hess = smooth_l1_irls_hess_point(d, p)
+    return hess if d == d else d
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +359,10 @@ cdef enum:
     STORE_LOSS = 2     # write the (weighted) elementwise loss
     STORE_GRAD = 4     # write the (weighted, scaled) elementwise gradient
     SUM_WEIGHT = 8     # return the sum of weights (for the weighted mean)
+    STORE_HESS_EXACT = 16  # with STORE_GRAD: write the (weighted) curvature of that kind
+    STORE_HESS_IRLS = 32   # (docs/contract.md section 11); grad_hess_loop, not segment_loop,
+    STORE_HESS_ONE = 64    # runs these modes
+    STORE_HESS = STORE_HESS_EXACT | STORE_HESS_IRLS | STORE_HESS_ONE
 
 
 ctypedef struct PairwiseSum:
@@ -572,17 +712,86 @@ cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
                       weight_norm, acc)
 
 
+cdef void grad_hess_loop(const Curvature* kind, const Weighting* weighting,
+                         const Layout* layout, const LossParams* p, Py_ssize_t n,
+                         const floating* x, Py_ssize_t x_step,
+                         const floating* t, Py_ssize_t t_step,
+                         const floating* w, Py_ssize_t w_step,
+                         floating* grad_out, Py_ssize_t grad_step,
+                         floating* hess_out, Py_ssize_t hess_step) noexcept nogil:
+    # Gradient and curvature of each element, each times its weight, in one pass: nothing is
+    # summed, so no chunks or lanes. Both inputs are read before either output is written.
+    cdef Py_ssize_t i
+    cdef double d, weight, grad, hess
+    cdef LossParams params = p[0]   # a private copy, as in segment_loop
+    p = &params
+    if Layout is ContiguousTag:
+        x_step = t_step = w_step = grad_step = hess_step = 1
+    for i in range(n):
+        d = <double>x[i * x_step] - <double>t[i * t_step]
+        grad = grad_point(d, p)
+        hess = hess_point(kind, d, p)
+        if Weighting is WeightedTag:
+            weight = w[i * w_step]
+            grad = weight * grad
+            hess = weight * hess
+        grad_out[i * grad_step] = <floating>grad
+        hess_out[i * hess_step] = <floating>hess
+
+
+cdef void run_grad_hess_kind(const Curvature* kind, const LossParams* p, Py_ssize_t n,
+                             const floating* x, Py_ssize_t x_step,
+                             const floating* t, Py_ssize_t t_step,
+                             const floating* w, Py_ssize_t w_step,
+                             floating* grad_out, Py_ssize_t grad_step,
+                             floating* hess_out, Py_ssize_t hess_step) noexcept nogil:
+    cdef bint contiguous = (x_step == 1 and t_step == 1 and (w == NULL or w_step == 1)
+                            and grad_step == 1 and hess_step == 1)
+    if w == NULL and contiguous:
+        grad_hess_loop(kind, <UnweightedTag*>NULL, <ContiguousTag*>NULL, p, n, x, x_step, t,
+                       t_step, w, w_step, grad_out, grad_step, hess_out, hess_step)
+    elif w == NULL:
+        grad_hess_loop(kind, <UnweightedTag*>NULL, <StridedTag*>NULL, p, n, x, x_step, t,
+                       t_step, w, w_step, grad_out, grad_step, hess_out, hess_step)
+    elif contiguous:
+        grad_hess_loop(kind, <WeightedTag*>NULL, <ContiguousTag*>NULL, p, n, x, x_step, t,
+                       t_step, w, w_step, grad_out, grad_step, hess_out, hess_step)
+    else:
+        grad_hess_loop(kind, <WeightedTag*>NULL, <StridedTag*>NULL, p, n, x, x_step, t,
+                       t_step, w, w_step, grad_out, grad_step, hess_out, hess_step)
+
+
+cdef void run_grad_hess_segment(const LossParams* p, int mode, Py_ssize_t n,
+                                const floating* x, Py_ssize_t x_step,
+                                const floating* t, Py_ssize_t t_step,
+                                const floating* w, Py_ssize_t w_step,
+                                floating* grad_out, Py_ssize_t grad_step,
+                                floating* hess_out, Py_ssize_t hess_step) noexcept nogil:
+    """run_segment for the modes STORE_GRAD | STORE_HESS_<kind>: picks the specialised loop
+    for the curvature kind, the weighting and the layout. `w` may be NULL (no weights)."""
+    if mode & STORE_HESS_EXACT:
+        run_grad_hess_kind(<ExactCurvatureTag*>NULL, p, n, x, x_step, t, t_step, w, w_step,
+                           grad_out, grad_step, hess_out, hess_step)
+    elif mode & STORE_HESS_IRLS:
+        run_grad_hess_kind(<IrlsCurvatureTag*>NULL, p, n, x, x_step, t, t_step, w, w_step,
+                           grad_out, grad_step, hess_out, hess_step)
+    else:
+        run_grad_hess_kind(<UnitCurvatureTag*>NULL, p, n, x, x_step, t, t_step, w, w_step,
+                           grad_out, grad_step, hess_out, hess_step)
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. Plans and items
 # ---------------------------------------------------------------------------------------------
 
 cdef enum:
-    N_OPERANDS = 5
+    N_OPERANDS = 6
     OP_INPUT = 0
     OP_TARGET = 1
     OP_WEIGHT = 2
     OP_LOSS = 3
     OP_GRAD = 4
+    OP_HESS = 5
 
 ctypedef struct Plan:
     int ndim                              # >= 1; dimension ndim - 1 is the innermost
@@ -619,14 +828,23 @@ cdef double run_item(const LossParams* p, const Plan* plan, int mode, double gra
         w = NULL
         if plan.data[OP_WEIGHT] != NULL:
             w = (<const floating*>plan.data[OP_WEIGHT]) + offset[OP_WEIGHT]
-        run_segment(
-            p, mode, length,
-            (<const floating*>plan.data[OP_INPUT]) + offset[OP_INPUT], plan.steps[OP_INPUT][inner],
-            (<const floating*>plan.data[OP_TARGET]) + offset[OP_TARGET], plan.steps[OP_TARGET][inner],
-            w, plan.steps[OP_WEIGHT][inner],
-            (<floating*>plan.data[OP_LOSS]) + offset[OP_LOSS], plan.steps[OP_LOSS][inner],
-            (<floating*>plan.data[OP_GRAD]) + offset[OP_GRAD], plan.steps[OP_GRAD][inner],
-            grad_scale, weight_norm, &acc)
+        if mode & STORE_HESS:
+            run_grad_hess_segment(
+                p, mode, length,
+                (<const floating*>plan.data[OP_INPUT]) + offset[OP_INPUT], plan.steps[OP_INPUT][inner],
+                (<const floating*>plan.data[OP_TARGET]) + offset[OP_TARGET], plan.steps[OP_TARGET][inner],
+                w, plan.steps[OP_WEIGHT][inner],
+                (<floating*>plan.data[OP_GRAD]) + offset[OP_GRAD], plan.steps[OP_GRAD][inner],
+                (<floating*>plan.data[OP_HESS]) + offset[OP_HESS], plan.steps[OP_HESS][inner])
+        else:
+            run_segment(
+                p, mode, length,
+                (<const floating*>plan.data[OP_INPUT]) + offset[OP_INPUT], plan.steps[OP_INPUT][inner],
+                (<const floating*>plan.data[OP_TARGET]) + offset[OP_TARGET], plan.steps[OP_TARGET][inner],
+                w, plan.steps[OP_WEIGHT][inner],
+                (<floating*>plan.data[OP_LOSS]) + offset[OP_LOSS], plan.steps[OP_LOSS][inner],
+                (<floating*>plan.data[OP_GRAD]) + offset[OP_GRAD], plan.steps[OP_GRAD][inner],
+                grad_scale, weight_norm, &acc)
         position += length
         index[inner] += length
         k = inner
@@ -937,6 +1155,9 @@ cdef Py_ssize_t _parallel_min_size = PARALLEL_MIN_SIZE
 
 SMOOTH_L1 = 0
 HUBER = 1
+PSEUDO_HUBER = 2
+#: curvature="..." of the grad_hess functions: its mode bits (docs/contract.md section 11)
+CURVATURES = {"exact": STORE_HESS_EXACT, "irls": STORE_HESS_IRLS, "one": STORE_HESS_ONE}
 REDUCTION_NONE = 0
 REDUCTION_SUM = 1
 REDUCTION_MEAN = 2
@@ -1049,6 +1270,11 @@ cdef double execute_loss(int loss_kind, double param, Plan* plan, int mode,
     cdef SmoothL1Params smooth_l1
     cdef PowerOfTwoSmoothL1Params power_of_two
     cdef HuberParams huber
+    cdef PseudoHuberParams pseudo_huber
+    if loss_kind == PSEUDO_HUBER:
+        pseudo_huber = pseudo_huber_params(param)
+        return execute(&pseudo_huber, plan, mode, grad_scale, weight_norm, n_threads,
+                       is_double)
     if loss_kind == SMOOTH_L1:
         smooth_l1 = smooth_l1_params(param)
         if has_exact_inverse(smooth_l1.divisor):
@@ -1058,6 +1284,34 @@ cdef double execute_loss(int loss_kind, double param, Plan* plan, int mode,
         return execute(&smooth_l1, plan, mode, grad_scale, weight_norm, n_threads, is_double)
     huber = huber_params(param)
     return execute(&huber, plan, mode, grad_scale, weight_norm, n_threads, is_double)
+
+
+cdef int choose_threads(Py_ssize_t size, object n_threads):
+    if n_threads is None:
+        return 1 if size < _parallel_min_size else smoothl1_max_threads()
+    return n_threads
+
+
+def compute_grad_hess(int loss_kind, double param, int curvature, cnp.ndarray input,
+                      cnp.ndarray target, object weight, cnp.ndarray grad_out,
+                      cnp.ndarray hess_out, object n_threads):
+    """Run one validated grad_hess call: writes grad_out and hess_out, elementwise.
+
+    curvature is a value of CURVATURES. Preconditions as for compute, with hess_out checked
+    like grad_out, and grad_out and hess_out not overlapping.
+    """
+    cdef Plan plan
+    cdef PyObject* operands[N_OPERANDS]
+    cdef bint is_double = cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE
+    operands[OP_INPUT] = <PyObject*>input
+    operands[OP_TARGET] = <PyObject*>target
+    operands[OP_WEIGHT] = NULL if weight is None else <PyObject*>weight
+    operands[OP_LOSS] = NULL
+    operands[OP_GRAD] = <PyObject*>grad_out
+    operands[OP_HESS] = <PyObject*>hess_out
+    build_plan(&plan, operands)
+    execute_loss(loss_kind, param, &plan, STORE_GRAD | curvature, 1.0, 1.0,
+                 choose_threads(cnp.PyArray_SIZE(input), n_threads), is_double)
 
 
 def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, object weight,
@@ -1084,11 +1338,9 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     operands[OP_WEIGHT] = NULL if weight is None else <PyObject*>weight
     operands[OP_LOSS] = NULL if loss_out is None else <PyObject*>loss_out
     operands[OP_GRAD] = NULL if grad_out is None else <PyObject*>grad_out
+    operands[OP_HESS] = NULL
     build_plan(&plan, operands)
-    if n_threads is None:
-        threads = 1 if size < _parallel_min_size else smoothl1_max_threads()
-    else:
-        threads = n_threads
+    threads = choose_threads(size, n_threads)
     if reduction == REDUCTION_MEAN:
         if weight is None:
             weight_sum = <double>size
