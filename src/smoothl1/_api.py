@@ -1,4 +1,5 @@
-"""The six public functions: validation (``_validation.prepare``), then one kernel call."""
+"""The loss functions (smooth L1, Huber, pseudo-Huber; loss, grad, loss_and_grad): validation
+(``_validation.prepare``), then one kernel call."""
 from . import _smoothl1
 from ._dispatch import kernels
 from ._validation import check_param, prepare
@@ -6,6 +7,7 @@ from ._validation import check_param, prepare
 __all__ = [
     "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
     "huber_loss", "huber_grad", "huber_loss_and_grad",
+    "pseudo_huber_loss", "pseudo_huber_grad", "pseudo_huber_loss_and_grad",
 ]
 
 _empty_like = kernels.empty_like
@@ -57,6 +59,18 @@ _HUBER_FORMULA = """
     ``huber(d; delta) == delta * smooth_l1(d; beta=delta)``; ``delta = inf`` gives
     ``0.5 * z**2``."""
 
+_PSEUDO_HUBER_FORMULA = """
+    With ``d = input - target`` and ``q = d / delta``, elementwise::
+
+        loss = delta**2 * (sqrt(1 + q**2) - 1)
+        grad = d / sqrt(1 + q**2)
+
+    (Charbonnier; SciPy's ``special.pseudo_huber(delta, d)``, XGBoost's
+    ``reg:pseudohubererror`` with ``huber_slope=delta``.) Smooth everywhere: about
+    ``0.5 * d**2`` for ``|d| << delta`` and ``delta * |d|`` for ``|d| >> delta``. Computed
+    without overflow or cancellation for every finite ``d``; ``d = ±inf`` gives loss inf and
+    grad ``±delta``; ``delta = inf`` gives ``0.5 * d**2``."""
+
 _PARAMETERS = """
     Parameters
     ----------
@@ -94,6 +108,8 @@ _ERRORS = """
 
 _BETA_DOC = "Width of the quadratic zone, ``>= 0`` (default 1.0; ``inf`` is allowed)."
 _DELTA_DOC = "Width of the quadratic zone, ``> 0`` (default 1.0; ``inf`` is allowed)."
+_PSEUDO_DELTA_DOC = ("Scale of the quadratic zone and slope of the asymptotes, ``> 0`` "
+                     "(default 1.0; ``inf`` is allowed).")
 
 
 def _document(function, summary, formula, param, param_doc, extra, returns):
@@ -176,6 +192,24 @@ def huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=No
                 reduction, out, grad_out, n_threads, True, True)
 
 
+def pseudo_huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
+                      n_threads=None):
+    return _run(_smoothl1.PSEUDO_HUBER, check_param("delta", delta, False), input, target,
+                weight, reduction, out, None, n_threads, True, False)
+
+
+def pseudo_huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
+                      n_threads=None):
+    return _run(_smoothl1.PSEUDO_HUBER, check_param("delta", delta, False), input, target,
+                weight, reduction, None, out, n_threads, False, True, "out")
+
+
+def pseudo_huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=None,
+                               out=None, grad_out=None, n_threads=None):
+    return _run(_smoothl1.PSEUDO_HUBER, check_param("delta", delta, False), input, target,
+                weight, reduction, out, grad_out, n_threads, True, True)
+
+
 _document(smooth_l1_loss, "Smooth L1 loss (PyTorch's ``F.smooth_l1_loss``).",
           _SMOOTH_L1_FORMULA, "beta", _BETA_DOC, _LOSS_OUT, _LOSS_RETURNS)
 _document(smooth_l1_grad, "Gradient of the reduced smooth L1 loss with respect to ``input``.",
@@ -188,3 +222,10 @@ _document(huber_grad, "Gradient of the reduced Huber loss with respect to ``inpu
           _HUBER_FORMULA, "delta", _DELTA_DOC, _GRAD_OUT, _GRAD_RETURNS)
 _document(huber_loss_and_grad, "Huber loss and its gradient, in one pass.",
           _HUBER_FORMULA, "delta", _DELTA_DOC, _BOTH_OUT, _BOTH_RETURNS)
+_document(pseudo_huber_loss, "Pseudo-Huber (Charbonnier) loss.",
+          _PSEUDO_HUBER_FORMULA, "delta", _PSEUDO_DELTA_DOC, _LOSS_OUT, _LOSS_RETURNS)
+_document(pseudo_huber_grad,
+          "Gradient of the reduced pseudo-Huber loss with respect to ``input``.",
+          _PSEUDO_HUBER_FORMULA, "delta", _PSEUDO_DELTA_DOC, _GRAD_OUT, _GRAD_RETURNS)
+_document(pseudo_huber_loss_and_grad, "Pseudo-Huber loss and its gradient, in one pass.",
+          _PSEUDO_HUBER_FORMULA, "delta", _PSEUDO_DELTA_DOC, _BOTH_OUT, _BOTH_RETURNS)

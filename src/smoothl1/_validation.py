@@ -181,11 +181,21 @@ def _untangle(source, outputs, shape):
     return source
 
 
+def check_curvature(curvature):
+    """The mode bits of a grad_hess curvature (docs/contract.md section 11)."""
+    try:
+        return _smoothl1.CURVATURES[curvature]
+    except (KeyError, TypeError):
+        raise ValueError(f"curvature must be one of 'exact', 'irls', 'one', got "
+                         f"{curvature!r}") from None
+
+
 def prepare(input, target, weight, reduction, out, grad_out, n_threads,
-            grad_out_name="grad_out"):
+            grad_out_name="grad_out", out_name="out"):
     """Validate a call; return (input, target, weight, reduction code, out, grad_out, n_threads)
     with target and weight broadcast to input's shape. `out` is the loss buffer (only with
-    reduction='none'); `grad_out` the gradient buffer, called `grad_out_name` in messages."""
+    reduction='none'), or the curvature buffer of a grad_hess call, called `out_name` in
+    messages; `grad_out` the gradient buffer, called `grad_out_name`."""
     check_input(input)
     reduction_code = check_reduction(reduction)
     if type(target) is not _ndarray or target.dtype is not input.dtype \
@@ -199,11 +209,12 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
         if reduction_code != _smoothl1.REDUCTION_NONE:
             raise ValueError(f"out is only accepted with reduction='none' (got reduction="
                              f"{reduction!r}): a reduced loss is a scalar")
-        outputs.append(check_output("out", out, input))
+        outputs.append(check_output(out_name, out, input))
     if grad_out is not None:
         outputs.append(check_output(grad_out_name, grad_out, input))
         if out is not None and np.may_share_memory(out, grad_out):
-            raise ValueError("out and grad_out overlap; pass two separate arrays")
+            raise ValueError(f"{out_name} and {grad_out_name} overlap; pass two separate "
+                             f"arrays")
     if outputs or target.shape != input.shape or (weight is not None
                                                   and weight.shape != input.shape) \
             or not _smoothl1.aligned(input, target, weight):
