@@ -1,0 +1,213 @@
+"""Smooth L1, Huber and pseudo-Huber as custom objectives of gradient boosting libraries
+(docs/contract.md section 14; a guide with measurements in docs/boosting.md).
+
+    import smoothl1.boosting as sb
+    xgboost.train(params, dtrain, obj=sb.xgboost_objective("huber", delta=1.0))
+    xgboost.XGBRegressor(objective=sb.xgboost_objective("huber", delta=1.0))
+    lightgbm.train({"objective": sb.lightgbm_objective("huber", delta=1.0)}, train_set)
+    lightgbm.LGBMRegressor(objective=sb.lightgbm_objective("huber", delta=1.0))
+    catboost.CatBoostRegressor(loss_function=sb.catboost_objective("huber", delta=1.0),
+                               eval_metric="RMSE")
+
+Each object computes the gradient and the curvature of every row in one pass of
+``<loss>_grad_hess`` (weights applied there), into the arrays it returns: converted labels
+and weights are written into those arrays first, so a call makes no other array of the
+data's size. None of the three libraries is imported here.
+
+``curvature`` chooses the Hessian the trees are fitted with (docs/contract.md section 11):
+``"exact"`` is the true second derivative (0 in the linear zone of Huber and smooth L1: rows
+with large residuals then carry no weight in a leaf, and a tree of such rows cannot move);
+``"irls"`` (the default) is ``grad / residual``, the majorize-minimize curvature, positive
+everywhere, so every Newton step is bounded by the loss's own slope; ``"one"`` gives every
+row the same curvature (LightGBM's built-in Huber). No choice wins on every data set:
+docs/boosting.md compares them.
+"""
+import numpy as np
+
+from . import _smoothl1
+from ._grad_hess import grad_hess
+from ._validation import check_curvature, check_param
+
+__all__ = ["xgboost_objective", "lightgbm_objective", "catboost_objective"]
+
+# loss name: (parameter name, whether 0 is allowed, kernel code)
+_LOSSES = {
+    "smooth_l1": ("beta", True, _smoothl1.SMOOTH_L1),
+    "huber": ("delta", False, _smoothl1.HUBER),
+    "pseudo_huber": ("delta", False, _smoothl1.PSEUDO_HUBER),
+}
+
+
+def _float_array(name, value):
+    """value as a float32/float64 ndarray: integer or other float data becomes float64."""
+    value = np.asarray(value)
+    if value.dtype != np.float32 and value.dtype != np.float64:
+        value = value.astype(np.float64)
+    return value
+
+
+class _Objective:
+    """What the three adapters share: the loss, its parameter, the curvature, and one call
+    that returns (grad, hess) of the loss with respect to the prediction."""
+
+    def __init__(self, loss, param, curvature):
+        if loss not in _LOSSES:
+            raise ValueError(f"loss must be one of 'smooth_l1', 'huber', 'pseudo_huber', got "
+                             f"{loss!r}")
+        param_name, allow_zero, self._kind = _LOSSES[loss]
+        unexpected = set(param) - {param_name}
+        if unexpected:
+            raise TypeError(f"the {loss} objective takes the keyword {param_name!r}, got "
+                            f"{', '.join(sorted(unexpected))}")
+        self.loss = loss
+        self.param_name = param_name
+        self.param = check_param(param_name, param.get(param_name, 1.0), allow_zero)
+        check_curvature(curvature)
+        self.curvature = curvature
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.loss!r}, {self.param_name}={self.param!r}, "
+                f"curvature={self.curvature!r})")
+
+    def grad_hess(self, prediction, label, weight=None, grad_out=None, hess_out=None):
+        """(grad, hess) of the loss at d = prediction - label, times the weights.
+
+        Labels and weights of another dtype than the prediction (LightGBM keeps float32
+        labels beside float64 scores) are converted into grad_out and hess_out, which the
+        kernel then reads in place: no array of the data's size beyond the two results.
+        """
+        prediction = _float_array("prediction", prediction)
+        grad = np.empty_like(prediction) if grad_out is None else grad_out
+        hess = np.empty_like(prediction) if hess_out is None else hess_out
+        label = np.asarray(label)
+        if label.size == prediction.size and label.shape != prediction.shape:
+            label = label.reshape(prediction.shape)    # flat labels of a 2-D prediction
+        if label.dtype != prediction.dtype:
+            np.copyto(grad, label, casting="unsafe")
+            label = grad
+        if weight is not None:
+            weight = np.asarray(weight)
+            if weight.size == 0:       # XGBoost's "no weights"
+                weight = None
+            elif weight.dtype != prediction.dtype:
+                np.copyto(hess, weight if weight.shape == hess.shape
+                          else np.broadcast_to(weight.reshape(-1, *([1] * (hess.ndim - 1))),
+                                               hess.shape), casting="unsafe")
+                weight = hess
+            elif weight.ndim < prediction.ndim:
+                weight = weight.reshape(-1, *([1] * (prediction.ndim - 1)))
+        return grad_hess(self._kind, self.param, prediction, label, weight, self.curvature,
+                         grad, hess, None)
+
+
+class XGBoostObjective(_Objective):
+    """An XGBoost custom objective; see ``xgboost_objective``."""
+
+    def __call__(self, predt, dtrain, sample_weight=None):
+        # xgboost.train calls obj(predt, dtrain); XGBRegressor calls
+        # objective(y_true, y_pred[, sample_weight=]) (it looks for that parameter name).
+        if hasattr(dtrain, "get_label"):
+            return self.grad_hess(predt, dtrain.get_label(), dtrain.get_weight())
+        y_true, y_pred = predt, dtrain
+        return self.grad_hess(y_pred, y_true, sample_weight)
+
+
+class LightGBMObjective(_Objective):
+    """A LightGBM custom objective; see ``lightgbm_objective``."""
+
+    def __call__(self, preds, train_data, weight=None):
+        # lightgbm.train calls objective(preds, train_data); LGBMRegressor counts the
+        # parameters and, for three, calls objective(y_true, y_pred, weight).
+        if hasattr(train_data, "get_label"):
+            return self.grad_hess(preds, train_data.get_label(), train_data.get_weight())
+        y_true, y_pred = preds, train_data
+        return self.grad_hess(y_pred, y_true, weight)
+
+
+class CatBoostObjective(_Objective):
+    """A CatBoost custom objective; see ``catboost_objective``."""
+
+    def calc_ders_range(self, approxes, targets, weights):
+        """CatBoost's interface: an ``(n, 2)`` array of ``der1, der2``, the first and second
+        derivatives of the *negated* loss (CatBoost maximises), weighted."""
+        approxes = _float_array("approxes", approxes)
+        # (n, 2) in Fortran order: the two columns are separate blocks of memory, so the
+        # kernel writes (and reads converted labels and weights from) each in place
+        ders = np.empty((2, approxes.shape[0]), dtype=approxes.dtype).T
+        self.grad_hess(approxes, targets, weights, ders[:, 0], ders[:, 1])
+        np.negative(ders, out=ders)
+        return ders
+
+
+_DOC = """{summary}
+
+    Parameters
+    ----------
+    loss : {{"smooth_l1", "huber", "pseudo_huber"}}
+        The loss of the residual ``prediction - label``.
+    beta or delta : float, keyword-only
+        The loss's parameter (smooth L1: ``beta >= 0``; Huber, pseudo-Huber: ``delta > 0``;
+        default 1.0).
+    curvature : {{"exact", "irls", "one"}}, keyword-only
+        The Hessian given to the trees (default ``"irls"``; see ``help(smoothl1.boosting)``
+        and ``help(smoothl1.huber_grad_hess)``).
+
+    Returns
+    -------
+    {returns}
+{usage}
+    Raises
+    ------
+    ValueError, TypeError
+        For an unknown ``loss`` or ``curvature``, a parameter of another loss, or one out of
+        range.
+"""
+
+
+def xgboost_objective(loss, *, curvature="irls", **param):
+    return XGBoostObjective(loss, param, curvature)
+
+
+def lightgbm_objective(loss, *, curvature="irls", **param):
+    return LightGBMObjective(loss, param, curvature)
+
+
+def catboost_objective(loss, *, curvature="irls", **param):
+    return CatBoostObjective(loss, param, curvature)
+
+
+xgboost_objective.__doc__ = _DOC.format(
+    summary="A custom objective for XGBoost: ``obj=`` of ``xgboost.train``, or "
+            "``objective=`` of ``XGBRegressor``.",
+    returns="""objective : XGBoostObjective
+        A callable: ``objective(predt, dtrain)`` (native: labels and weights from the
+        ``DMatrix``) and ``objective(y_true, y_pred, sample_weight=None)`` (scikit-learn)
+        return ``(grad, hess)`` of the loss with respect to the prediction, weighted.""",
+    usage="""
+    With ``("pseudo_huber", delta=d, curvature="exact")`` it is XGBoost's
+    ``objective="reg:pseudohubererror", huber_slope=d``. Set ``base_score`` (XGBoost
+    estimates it only for its built-in objectives); the median of the labels suits these
+    losses.
+""")
+lightgbm_objective.__doc__ = _DOC.format(
+    summary="A custom objective for LightGBM: ``params[\"objective\"]`` of "
+            "``lightgbm.train``, or ``objective=`` of ``LGBMRegressor``.",
+    returns="""objective : LightGBMObjective
+        A callable: ``objective(preds, train_data)`` (native) and
+        ``objective(y_true, y_pred, weight)`` (scikit-learn) return ``(grad, hess)`` of the
+        loss with respect to the raw score, weighted.""",
+    usage="""
+    With ``("huber", delta=a, curvature="one")`` it is LightGBM's ``objective="huber",
+    alpha=a`` (LightGBM starts a custom objective from 0, its built-in Huber from the label
+    mean unless ``boost_from_average=False``).
+""")
+catboost_objective.__doc__ = _DOC.format(
+    summary="A custom objective for CatBoost: ``loss_function=`` of ``CatBoostRegressor`` "
+            "or of ``catboost.train``'s parameters.",
+    returns="""objective : CatBoostObjective
+        An object with ``calc_ders_range(approxes, targets, weights)``, which returns the
+        ``(n, 2)`` array of the first and second derivatives of the negated loss (CatBoost's
+        sign convention), weighted.""",
+    usage="""
+    CatBoost needs ``eval_metric`` (e.g. ``"RMSE"``) with a custom objective.
+""")
