@@ -25,15 +25,15 @@ from ._api import (
     huber_grad,
     huber_loss,
     huber_loss_and_grad,
-    smooth_l1_grad,
-    smooth_l1_loss,
-    smooth_l1_loss_and_grad,
     pseudo_huber_grad,
     pseudo_huber_loss,
     pseudo_huber_loss_and_grad,
+    smooth_l1_grad,
+    smooth_l1_loss,
+    smooth_l1_loss_and_grad,
 )
 from ._grad_hess import huber_grad_hess, pseudo_huber_grad_hess, smooth_l1_grad_hess
-from ._least_squares import least_squares_loss
+from ._least_squares import LeastSquaresLoss, least_squares_loss
 
 __version__ = "0.1.0"
 __all__ = [

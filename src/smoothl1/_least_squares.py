@@ -3,17 +3,17 @@
 import numpy as np
 
 from . import _smoothl1
-from ._api import huber_loss, pseudo_huber_loss, smooth_l1_loss
+from ._api import evaluate
 from ._grad_hess import grad_hess
 from ._validation import check_param
 
 __all__ = ["least_squares_loss"]
 
-# loss name: (parameter name, whether 0 is allowed, kernel code, loss function)
+# loss name: (parameter name, whether 0 is allowed, kernel code)
 _LOSSES = {
-    "smooth_l1": ("beta", True, _smoothl1.SMOOTH_L1, smooth_l1_loss),
-    "huber": ("delta", False, _smoothl1.HUBER, huber_loss),
-    "pseudo_huber": ("delta", False, _smoothl1.PSEUDO_HUBER, pseudo_huber_loss),
+    "smooth_l1": ("beta", True, _smoothl1.SMOOTH_L1),
+    "huber": ("delta", False, _smoothl1.HUBER),
+    "pseudo_huber": ("delta", False, _smoothl1.PSEUDO_HUBER),
 }
 _SMALLEST_SUBNORMAL = 5e-324
 
@@ -25,7 +25,7 @@ class LeastSquaresLoss:
     def __init__(self, loss, param):
         self.loss = loss
         self.param = param
-        self._param_name, _, self._kind, self._loss_function = _LOSSES[loss]
+        self._param_name, _, self._kind = _LOSSES[loss]
         self._rho = None
 
     def __repr__(self):
@@ -62,8 +62,7 @@ class LeastSquaresLoss:
                 rho[2] /= rho[0]
                 rho[2] *= 0.5
         np.sqrt(z, out=rho[0])
-        self._loss_function(rho[0], 0.0, **{self._param_name: param}, reduction="none",
-                            out=rho[0])
+        evaluate(self._kind, param, rho[0], 0.0, None, "none", rho[0], None, None, True, False)
         rho[0] *= 2.0
         return rho
 
@@ -99,7 +98,7 @@ def least_squares_loss(loss, **param):
     if loss not in _LOSSES:
         raise ValueError(f"loss must be one of 'smooth_l1', 'huber', 'pseudo_huber', got "
                          f"{loss!r}")
-    param_name, allow_zero, _, _ = _LOSSES[loss]
+    param_name, allow_zero, _ = _LOSSES[loss]
     unexpected = set(param) - {param_name}
     if unexpected:
         raise TypeError(f"least_squares_loss({loss!r}) takes the keyword {param_name!r}, got "

@@ -1,4 +1,5 @@
-"""smoothl1 for Dask: the six functions over ``dask.array.Array`` inputs, computed lazily.
+"""smoothl1 for Dask: the loss functions and the ``*_grad_hess`` functions over
+``dask.array.Array`` inputs, computed lazily.
 
 Install with ``pip install "smoothl1[dask]"``. Each function takes what its NumPy twin in
 ``smoothl1`` takes, with ``input`` a Dask array, and returns lazy Dask results that compute to
@@ -30,10 +31,12 @@ import numpy as np
 
 from . import _smoothl1
 from ._api import evaluate
+from ._grad_hess import grad_hess
 from ._validation import (
     _as_operand,
     _check_array_type,
     _check_float_dtype,
+    check_curvature,
     check_n_threads,
     check_param,
     check_reduction,
@@ -43,6 +46,8 @@ from ._validation import (
 __all__ = [
     "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
     "huber_loss", "huber_grad", "huber_loss_and_grad",
+    "pseudo_huber_loss", "pseudo_huber_grad", "pseudo_huber_loss_and_grad",
+    "smooth_l1_grad_hess", "huber_grad_hess", "pseudo_huber_grad_hess",
 ]
 
 
@@ -205,8 +210,31 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
     return loss if grad is None else (loss, grad)
 
 
+def _run_grad_hess(function_name, loss_kind, param, input, target, weight, curvature,
+                   grad_out, hess_out, n_threads):
+    """(grad, hess) as two Dask arrays of input's chunks, from one task per block."""
+    _check_input(input, function_name)
+    _check_no_output("grad_out", grad_out, function_name)
+    _check_no_output("hess_out", hess_out, function_name)
+    check_curvature(curvature)
+    target, target_index = _operand("target", target, input)
+    weight_index = None
+    if weight is not None:
+        weight, weight_index = _operand("weight", weight, input)
+    n_threads = check_n_threads(n_threads) or 1
+    index = tuple(range(input.ndim))
+    meta = np.empty((0,) * input.ndim, input.dtype)
+    # each block: smoothl1._grad_hess.grad_hess, the NumPy functions' own path
+    blocks = da.blockwise(
+        grad_hess, index, loss_kind, None, param, None, input, index, target, target_index,
+        weight, weight_index, curvature, None, None, None, None, None, n_threads, None,
+        token=function_name.replace("_", "-") + "-block", dtype=input.dtype, meta=meta)
+    return tuple(blocks.map_blocks(operator.itemgetter(k), dtype=input.dtype, meta=meta)
+                 for k in (0, 1))
+
+
 # ---------------------------------------------------------------------------------------------
-# The six functions
+# The functions
 # ---------------------------------------------------------------------------------------------
 
 def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
@@ -245,6 +273,56 @@ def huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=No
     return _run("huber_loss_and_grad", _smoothl1.HUBER, check_param("delta", delta, False),
                 input, target, weight, reduction, out, grad_out, n_threads, True, True)
 
+
+def pseudo_huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
+                      n_threads=None):
+    return _run("pseudo_huber_loss", _smoothl1.PSEUDO_HUBER, check_param("delta", delta, False),
+                input, target, weight, reduction, out, None, n_threads, True, False)
+
+
+def pseudo_huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
+                      n_threads=None):
+    return _run("pseudo_huber_grad", _smoothl1.PSEUDO_HUBER, check_param("delta", delta, False),
+                input, target, weight, reduction, None, out, n_threads, False, True, "out")
+
+
+def pseudo_huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=None,
+                               out=None, grad_out=None, n_threads=None):
+    return _run("pseudo_huber_loss_and_grad", _smoothl1.PSEUDO_HUBER,
+                check_param("delta", delta, False), input, target, weight, reduction, out,
+                grad_out, n_threads, True, True)
+
+
+def smooth_l1_grad_hess(input, target, *, beta=1.0, weight=None, curvature="exact",
+                        grad_out=None, hess_out=None, n_threads=None):
+    return _run_grad_hess("smooth_l1_grad_hess", _smoothl1.SMOOTH_L1,
+                          check_param("beta", beta, True), input, target, weight, curvature,
+                          grad_out, hess_out, n_threads)
+
+
+def huber_grad_hess(input, target, *, delta=1.0, weight=None, curvature="exact",
+                    grad_out=None, hess_out=None, n_threads=None):
+    return _run_grad_hess("huber_grad_hess", _smoothl1.HUBER,
+                          check_param("delta", delta, False), input, target, weight, curvature,
+                          grad_out, hess_out, n_threads)
+
+
+def pseudo_huber_grad_hess(input, target, *, delta=1.0, weight=None, curvature="exact",
+                           grad_out=None, hess_out=None, n_threads=None):
+    return _run_grad_hess("pseudo_huber_grad_hess", _smoothl1.PSEUDO_HUBER,
+                          check_param("delta", delta, False), input, target, weight, curvature,
+                          grad_out, hess_out, n_threads)
+
+
+_GRAD_HESS_DOC = """Gradient and curvature of the {loss} loss of Dask arrays, lazily: the Dask
+    version of ``smoothl1.{name}`` (same arguments, rules and errors), returning two Dask
+    arrays of ``input``'s shape, dtype and chunks, computed by one task per block.
+    ``grad_out`` and ``hess_out`` are not supported (``TypeError``); ``n_threads=None`` means
+    one kernel thread per block."""
+smooth_l1_grad_hess.__doc__ = _GRAD_HESS_DOC.format(loss="smooth L1", name="smooth_l1_grad_hess")
+huber_grad_hess.__doc__ = _GRAD_HESS_DOC.format(loss="Huber", name="huber_grad_hess")
+pseudo_huber_grad_hess.__doc__ = _GRAD_HESS_DOC.format(loss="pseudo-Huber",
+                                                       name="pseudo_huber_grad_hess")
 
 _DOC = """{summary}
 
@@ -306,7 +384,13 @@ for _function, _summary, _param, _returns, _outputs in [
         (huber_grad, "Gradient of the reduced Huber loss of Dask arrays, lazily.", "delta",
          _GRAD_RETURNS, _NO_OUT),
         (huber_loss_and_grad, "Huber loss and gradient of Dask arrays, lazily.", "delta",
-         _BOTH_RETURNS, _NO_OUTS)]:
+         _BOTH_RETURNS, _NO_OUTS),
+        (pseudo_huber_loss, "Pseudo-Huber loss of Dask arrays, lazily.", "delta",
+         _LOSS_RETURNS, _NO_OUT),
+        (pseudo_huber_grad, "Gradient of the reduced pseudo-Huber loss of Dask arrays, "
+         "lazily.", "delta", _GRAD_RETURNS, _NO_OUT),
+        (pseudo_huber_loss_and_grad, "Pseudo-Huber loss and gradient of Dask arrays, lazily.",
+         "delta", _BOTH_RETURNS, _NO_OUTS)]:
     _function.__doc__ = _DOC.format(
         summary=_summary, name=_function.__name__, param=_param, outputs=_outputs,
         returns=_returns,
