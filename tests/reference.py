@@ -1,6 +1,6 @@
 """Pure-NumPy reference implementation of smoothl1: the test oracle.
 
-Written straight from docs/contract.md sections 1, 2, 4 and 5, for clarity rather than speed: every value
+Written straight from docs/contract.md sections 1, 2, 4, 5, 10 and 11, for clarity rather than speed: every value
 is computed in float64 from the float64 widening of the arguments, sums are exact
 (``math.fsum``), and each result is rounded once to the input's dtype at the end.
 
@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-LOSSES = ("smooth_l1", "huber")
+LOSSES = ("smooth_l1", "huber", "pseudo_huber")
+CURVATURES = ("exact", "irls", "one")
 REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -50,7 +51,88 @@ def huber_elementwise(d, delta):
     return loss, grad
 
 
-ELEMENTWISE = {"smooth_l1": smooth_l1_elementwise, "huber": huber_elementwise}
+def pseudo_huber_elementwise(d, delta):
+    """(loss, d loss / d input) of pseudo-Huber, ``delta**2 * (sqrt(1 + q**2) - 1)`` with
+    ``q = d / delta``. ``sqrt(1 + q**2) - 1`` is evaluated as ``q**2 / (hypot(1, q) + 1)``
+    (no cancellation); where ``|q| > 1e8`` the asymptote ``delta * (|d| - delta)`` is used
+    instead (the terms it drops are below 1e-16 relatively), so that a ``q`` beyond double's
+    range (tiny delta) still gives the right value. ``delta = inf`` is ``0.5 * d**2``."""
+    d = np.asarray(d, dtype=np.float64)
+    delta = float(delta)
+    z = np.abs(d)
+    with np.errstate(all="ignore"):
+        if math.isinf(delta):
+            return 0.5 * z * z, d.copy()
+        q = z / delta
+        h = np.hypot(1.0, q)
+        near = q <= 1e8
+        loss = np.where(near, delta * delta * (q * q / (h + 1.0)), delta * (z - delta))
+        loss = np.where(near & (q > 1.0), delta * delta * (h - 1.0), loss)
+        # d / sqrt(1 + q**2); far out, delta * sign(d) / sqrt(1 + 1/q**2)
+        grad = np.where(near, d / h, np.sign(d) * delta / np.hypot(1.0, delta / z))
+    loss = np.where(np.isinf(z), np.inf, loss)
+    grad = np.where(np.isinf(z), np.sign(d) * delta, grad)
+    return loss, grad
+
+
+ELEMENTWISE = {"smooth_l1": smooth_l1_elementwise, "huber": huber_elementwise,
+               "pseudo_huber": pseudo_huber_elementwise}
+
+
+def curvature_elementwise(loss, d, param, curvature):
+    """The curvature of ``<loss>_grad_hess`` (docs/contract.md section 11) at ``d``, in float64:
+    "exact" the second derivative, "irls" ``grad / d`` (its limit at 0; 0 at ``|d| = inf``),
+    "one" 1; NaN where d is NaN."""
+    d = np.asarray(d, dtype=np.float64)
+    param = float(param)
+    z = np.abs(d)
+    with np.errstate(all="ignore"):
+        if curvature == "one":
+            hess = np.ones_like(d)
+        elif loss == "smooth_l1":
+            inside = z < param
+            if curvature == "exact":
+                hess = np.where(inside, 1.0 / param if param > 0 else 0.0, 0.0)
+            else:   # min(1/beta, 1/z); beta = 0: 1/z, inf at 0
+                hess = np.minimum(1.0 / param if param > 0 else np.inf, 1.0 / z)
+        elif loss == "huber":
+            inside = z < param
+            if curvature == "exact":
+                hess = np.where(inside, 1.0, 0.0)
+            else:
+                hess = np.where(inside, 1.0, param / z)
+        else:
+            if math.isinf(param):
+                hess = np.ones_like(d)
+            else:
+                q = z / param
+                # (1 + q**2) ** -1.5 and ** -0.5, via 1/q where q is large (no overflow)
+                near = q <= 1.0
+                inverse = param / z
+                one_over_h = np.where(near, 1.0 / np.hypot(1.0, q),
+                                      inverse / np.hypot(1.0, inverse))
+                hess = one_over_h ** 3 if curvature == "exact" else one_over_h
+        if curvature != "one":
+            hess = np.where(np.isinf(z), 0.0, hess)
+    return np.where(np.isnan(d), np.nan, hess)
+
+
+def reference_grad_hess(loss, input, target, param, curvature, weight=None):
+    """What ``<loss>_grad_hess(input, target, beta|delta=param, weight, curvature)`` returns:
+    (grad, hess), each rounded once to input's dtype."""
+    input = np.asarray(input)
+    dtype = input.dtype
+    x = input.astype(np.float64)
+    t = _widen(target, dtype, input.shape)
+    with np.errstate(all="ignore"):
+        d = x - t
+        grad = ELEMENTWISE[loss](d, param)[1]
+        hess = curvature_elementwise(loss, d, param, curvature)
+        if weight is not None:
+            w = _widen(weight, dtype, input.shape)
+            grad = grad * w
+            hess = hess * w
+    return _round(grad, dtype), _round(hess, dtype)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,7 +246,7 @@ def assert_bitwise_equal(actual, expected):
             raise AssertionError(f"not bitwise equal:\n{actual!r}\n{expected!r}")
 
 
-PARAM_NAME = {"smooth_l1": "beta", "huber": "delta"}
+PARAM_NAME = {"smooth_l1": "beta", "huber": "delta", "pseudo_huber": "delta"}
 KINDS = ("loss", "grad", "loss_and_grad")
 
 

@@ -339,7 +339,7 @@ def params(draw, loss, case_bad, allow_bad):
         return value
     value = draw(st.one_of(st.sampled_from(GOOD_BETAS),
                            st.floats(0, 1e6, allow_subnormal=False)))
-    if loss == "huber" and not float(value) > 0:
+    if loss != "smooth_l1" and not float(value) > 0:
         if allow_bad and draw(st.booleans()):
             case_bad.append(Bad(ValueError, name))  # delta must be > 0
             return value

@@ -90,7 +90,7 @@ def calls(draw):
         if weighted else None
     loss = draw(st.sampled_from(LOSSES))
     param = draw(PARAMS)
-    if loss == "huber" and param == 0:
+    if loss != "smooth_l1" and param == 0:
         param = 1.0
     reduction = draw(st.sampled_from(REDUCTIONS))
     return loss, param, reduction, input, target, weight
@@ -129,7 +129,7 @@ def elementwise_calls(draw):
     target = draw(strided_arrays(dtype, shape))
     loss = draw(st.sampled_from(LOSSES))
     param = draw(PARAMS)
-    if loss == "huber" and param == 0:
+    if loss != "smooth_l1" and param == 0:
         param = 1.0
     return loss, param, input, target
 
