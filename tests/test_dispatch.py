@@ -23,7 +23,8 @@ def test_dispatch_picks_the_widest_build():
 @pytest.mark.skipif(not SIMD_BUILDS, reason="no SIMD build for this CPU in this install")
 @pytest.mark.parametrize("build", sorted(SIMD_BUILDS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER])
+@pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER,
+                                       _smoothl1.PSEUDO_HUBER])
 def test_simd_builds_give_the_baseline_bits(build, dtype, loss_kind):
     # The builds compile one source; IEEE operations without FMA contraction, in one fixed
     # summation order, must give the same bits whatever the SIMD width.
@@ -52,3 +53,34 @@ def test_simd_builds_give_the_baseline_bits(build, dtype, loss_kind):
             outputs.append((total_bits, None if loss_out is None else loss_out.tobytes(),
                             grad_out.tobytes()))
         assert outputs[0] == outputs[1], (reduction, param, weight is None, step)
+
+
+@pytest.mark.skipif(not SIMD_BUILDS, reason="no SIMD build for this CPU in this install")
+@pytest.mark.parametrize("build", sorted(SIMD_BUILDS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER,
+                                       _smoothl1.PSEUDO_HUBER])
+def test_simd_builds_give_the_baseline_grad_hess_bits(build, dtype, loss_kind):
+    # The gradient and every curvature kind (docs/contract.md section 11), with and without
+    # weights, contiguous and strided, special values included.
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(50_001) * 4).astype(dtype)
+    x[::97] = np.nan
+    x[5::101] = np.inf
+    x[7::103] = 0.0
+    t = rng.standard_normal(50_001).astype(dtype)
+    t[7::103] = 0.0
+    w = rng.random(50_001).astype(dtype)
+    for curvature, param, weight, step in itertools.product(
+            _smoothl1.CURVATURES.values(), [0.0, 0.7, 1.0], [w, None], [1, 3]):
+        if param == 0.0 and loss_kind != _smoothl1.SMOOTH_L1:
+            continue
+        x_step, target = x[::step], t[::step]
+        weight = None if weight is None else weight[::step]
+        outputs = []
+        for module in (_smoothl1, SIMD_BUILDS[build]):
+            grad_out, hess_out = np.empty_like(x_step), np.empty_like(x_step)
+            module.compute_grad_hess(loss_kind, param, curvature, x_step, target, weight,
+                                     grad_out, hess_out, 2)
+            outputs.append((grad_out.tobytes(), hess_out.tobytes()))
+        assert outputs[0] == outputs[1], (curvature, param, weight is None, step)
