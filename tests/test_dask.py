@@ -17,7 +17,9 @@ import smoothl1  # noqa: E402
 import smoothl1.dask as sd  # noqa: E402
 
 FUNCTIONS = ["smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
-             "huber_loss", "huber_grad", "huber_loss_and_grad"]
+             "huber_loss", "huber_grad", "huber_loss_and_grad",
+             "pseudo_huber_loss", "pseudo_huber_grad", "pseudo_huber_loss_and_grad"]
+GRAD_HESS = ["smooth_l1_grad_hess", "huber_grad_hess", "pseudo_huber_grad_hess"]
 REDUCTIONS = ["mean", "sum", "none"]
 DTYPES = [np.float32, np.float64]
 RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}
@@ -95,6 +97,27 @@ def test_matches_numpy(function, reduction, dtype, chunks, weighted):
     for part in lazy if isinstance(lazy, tuple) else (lazy,):
         if part.ndim:
             assert part.chunks == lazy_input.chunks      # input's chunks, whatever target's
+
+
+@pytest.mark.parametrize("curvature", ["exact", "irls", "one"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("chunks", CHUNKINGS.values(), ids=CHUNKINGS.keys())
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("function", GRAD_HESS)
+def test_grad_hess_matches_numpy_bit_for_bit(function, dtype, chunks, weighted, curvature):
+    input, target, weight = make_data(dtype)
+    lazy_input = da.from_array(input, chunks=chunks)
+    kwargs = dict(curvature=curvature, **parameter(function))
+    lazy = getattr(sd, function)(lazy_input, da.from_array(target, chunks=(8, 7)),
+                                 weight=da.from_array(weight[:1], chunks=(1, 5))
+                                 if weighted else None, **kwargs)
+    assert isinstance(lazy, tuple) and len(lazy) == 2
+    assert all(part.chunks == lazy_input.chunks for part in lazy)
+    grad, hess = dask.compute(*lazy)
+    expected = getattr(smoothl1, function)(input, target, weight=weight[:1] if weighted
+                                           else None, **kwargs)
+    for got, want in zip((grad, hess), expected):
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
 
 
 TARGETS = {
@@ -297,6 +320,14 @@ BAD_CALLS = {
     "grad_out": (lambda: sd.huber_loss_and_grad(X, 0.0, grad_out=np.empty((6, 4))),
                  TypeError, r"grad_out is not supported"),
     "positional-beta": (lambda: sd.smooth_l1_loss(X, 0.0, 1.0), TypeError, r"positional"),
+    "bad-curvature": (lambda: sd.huber_grad_hess(X, 0.0, curvature="newton"), ValueError,
+                      r"curvature must be one of 'exact', 'irls', 'one', got 'newton'"),
+    "hess_out": (lambda: sd.pseudo_huber_grad_hess(X, 0.0, hess_out=np.empty((6, 4))),
+                 TypeError, r"hess_out is not supported by smoothl1\.dask\.pseudo_huber_grad"),
+    "grad-hess-numpy-input": (lambda: sd.smooth_l1_grad_hess(np.ones(3), 0.0), TypeError,
+                              r"input must be a dask\.array\.Array"),
+    "grad-hess-zero-delta": (lambda: sd.pseudo_huber_grad_hess(X, 0.0, delta=0.0), ValueError,
+                             r"delta must be > 0"),
 }
 
 
