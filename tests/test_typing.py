@@ -60,6 +60,26 @@ def loss_of(reduction: str) -> "np.float64 | npt.NDArray[np.float64]":
 def untyped(values: npt.NDArray[Any]) -> float:
     return float(smoothl1.smooth_l1_loss(values, 0.0))
 
+# pseudo-Huber: the same API as Huber.
+assert_type(smoothl1.pseudo_huber_loss(x64, x64, delta=0.5), np.float64)
+assert_type(smoothl1.pseudo_huber_grad(pred32, target32, reduction="none"),
+            npt.NDArray[np.float32])
+
+# grad_hess: two arrays of input's dtype.
+g32, h32 = smoothl1.huber_grad_hess(pred32, target32, delta=2.0, curvature="irls")
+assert_type(g32, npt.NDArray[np.float32])
+assert_type(h32, npt.NDArray[np.float32])
+assert_type(smoothl1.smooth_l1_grad_hess(x64, 0.0, beta=0.0, weight=x64,
+                                         grad_out=np.empty_like(x64)),
+            tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]])
+assert_type(smoothl1.pseudo_huber_grad_hess(x64, x64), tuple[npt.NDArray[np.float64],
+                                                             npt.NDArray[np.float64]])
+
+# least_squares_loss: a callable giving the (3, m) float64 array.
+rho_of = smoothl1.least_squares_loss("huber", delta=2.0)
+assert_type(rho_of(np.ones(3)), npt.NDArray[np.float64])
+assert_type(smoothl1.least_squares_loss("smooth_l1", beta=0.5), smoothl1.LeastSquaresLoss)
+
 assert_type(smoothl1.get_include(), str)
 assert_type(smoothl1.__version__, str)
 print(float(smoothl1.smooth_l1_loss(pred32, target32)) + float(loss))
@@ -76,6 +96,8 @@ as_array: npt.NDArray[np.float64] = smoothl1.smooth_l1_loss(x, x)
 smoothl1.huber_loss(x, x, beta=1.0)
 smoothl1.smooth_l1_grad(x, x, 0.5)
 smoothl1.smooth_l1_loss(x, x, reduction="none", out=3)
+smoothl1.huber_grad_hess(x, x, curvature="newton")
+smoothl1.least_squares_loss("huber", beta=1.0)
 '''
 
 
@@ -108,8 +130,9 @@ def test_misuse_is_caught(tmp_path, mypy_cache):
     assert result.returncode == 1, result.stdout + result.stderr
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
     lines = sorted({int(line.split(":")[1]) for line in errors})
-    # A scalar is not an array; Huber has no beta; beta is keyword-only; out must be an array.
-    assert lines == [8, 9, 10, 11], result.stdout
+    # A scalar is not an array; Huber has no beta; beta is keyword-only; out must be an array;
+    # curvature is one of three; least_squares_loss("huber") takes delta.
+    assert lines == [8, 9, 10, 11, 12, 13], result.stdout
 
 
 def test_stubs_ship_with_the_package():
