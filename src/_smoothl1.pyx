@@ -118,10 +118,8 @@ ctypedef struct HuberParams:
                          # then 0 at z = inf (as for a finite delta), not inf / inf
 
 ctypedef struct PseudoHuberParams:
-    # Pseudo-Huber is computed in two regimes, so that no square overflows and nothing cancels:
-    # with q = d / delta, z = |d| < delta uses h = sqrt(1 + q*q) (q*q <= 1), and z >= delta
-    # uses r = delta / z and g = sqrt(1 + r*r), where sqrt(1 + q**2) = g / r (see the
-    # point functions).
+    # Pseudo-Huber is computed in two regimes, so that no square overflows and nothing cancels
+    # (see pseudo_huber_ratio).
     double delta         # > 0, may be inf
     double finite_delta  # delta, or 0.0 when delta is inf: r = finite_delta / z is then 0 at
                          # z = inf (the only z that reaches the outer regime), not inf / inf
@@ -240,52 +238,50 @@ cdef inline double smooth_l1_irls_hess_point(double d, const SmoothL1Any* p) noe
     return 1.0 / (z if z > p.beta else p.beta)
 
 
+cdef inline double pseudo_huber_ratio(double z, const PseudoHuberParams* p) noexcept nogil:
+    # s = min(z, delta) / max(z, delta): q = z / delta where z < delta, r = delta / z beyond
+    # (finite_delta / z, so 0 at z = delta = inf). With g = sqrt(1 + s*s), which never
+    # overflows (s <= 1), sqrt(1 + q**2) is g inside and g / r outside; the formulas below are
+    # written with s and g alone, so loss, gradient and curvature share one division and one
+    # square root (and 1 / g, where they need it).
+    return z / p.delta if z < p.delta else p.finite_delta / z
+
+
 cdef inline double pseudo_huber_loss_point(double d, const PseudoHuberParams* p) noexcept nogil:
-    # delta**2 * (sqrt(1 + q**2) - 1), q = d / delta, without the cancellation of "- 1":
-    #   z < delta:  z * (z / (h + 1)),      h = sqrt(1 + q*q)   (= d**2 / (h + 1))
-    #   z >= delta: z * (delta / (g + r)),  r = delta / z, g = sqrt(1 + r*r)
-    # (the same real number: divide the first by q/q and use h = g / r). Neither squares a
-    # number above 1, so nothing overflows before the result does. z = inf gives inf * delta.
+    # delta**2 * (sqrt(1 + q**2) - 1), without the cancellation of "- 1": inside
+    # z * (z / (g + 1)) (= d**2 / (sqrt(1 + q**2) + 1)), outside z * (delta / (g + r)) (the
+    # same, divided through by 1/r). Nothing overflows before the result does; z = inf gives
+    # inf * delta.
     cdef double z = fabs(d)
-    cdef double q = z / p.delta
-    cdef double r = p.finite_delta / z
-    cdef double inner = z * (z / (sqrt(1.0 + q * q) + 1.0))
-    cdef double outer = z * (p.delta / (sqrt(1.0 + r * r) + r))
-    return inner if z < p.delta else outer
+    cdef double s = pseudo_huber_ratio(z, p)
+    cdef double g = sqrt(1.0 + s * s)
+    cdef bint inside = z < p.delta
+    return z * ((z if inside else p.delta) / (g + (1.0 if inside else s)))
 
 
 cdef inline double pseudo_huber_grad_point(double d, const PseudoHuberParams* p) noexcept nogil:
-    # d / sqrt(1 + q**2): d / h inside, delta * sign(d) / g outside (±delta at d = ±inf)
+    # d / sqrt(1 + q**2): d * (1 / g) inside, delta * sign(d) * (1 / g) outside (±delta at
+    # d = ±inf). Multiplying by 1 / g (two roundings, not one) lets the curvatures reuse it.
     cdef double z = fabs(d)
-    cdef double q = z / p.delta
-    cdef double r = p.finite_delta / z
-    cdef double inner = d / sqrt(1.0 + q * q)
-    cdef double outer = copysign(p.delta, d) / sqrt(1.0 + r * r)
-    return inner if z < p.delta else outer
-
-
-cdef inline double pseudo_huber_exact_hess_point(double d,
-                                                 const PseudoHuberParams* p) noexcept nogil:
-    # (1 + q**2) ** -1.5: 1 / h**3 inside, (r / g)**3 outside (0 at d = ±inf)
-    cdef double z = fabs(d)
-    cdef double q = z / p.delta
-    cdef double r = p.finite_delta / z
-    cdef double h = sqrt(1.0 + q * q)
-    cdef double ratio = r / sqrt(1.0 + r * r)
-    cdef double inner = 1.0 / (h * h * h)
-    cdef double outer = ratio * ratio * ratio
-    return inner if z < p.delta else outer
+    cdef double s = pseudo_huber_ratio(z, p)
+    cdef double inverse_g = 1.0 / sqrt(1.0 + s * s)
+    return (d if z < p.delta else copysign(p.delta, d)) * inverse_g
 
 
 cdef inline double pseudo_huber_irls_hess_point(double d,
                                                 const PseudoHuberParams* p) noexcept nogil:
-    # grad / d = 1 / sqrt(1 + q**2): 1 / h inside, r / g outside; 1 at d = 0, 0 at ±inf
+    # grad / d = 1 / sqrt(1 + q**2): 1 / g inside, r / g outside; 1 at d = 0, 0 at ±inf
     cdef double z = fabs(d)
-    cdef double q = z / p.delta
-    cdef double r = p.finite_delta / z
-    cdef double inner = 1.0 / sqrt(1.0 + q * q)
-    cdef double outer = r / sqrt(1.0 + r * r)
-    return inner if z < p.delta else outer
+    cdef double s = pseudo_huber_ratio(z, p)
+    cdef double inverse_g = 1.0 / sqrt(1.0 + s * s)
+    return inverse_g if z < p.delta else s * inverse_g
+
+
+cdef inline double pseudo_huber_exact_hess_point(double d,
+                                                 const PseudoHuberParams* p) noexcept nogil:
+    # (1 + q**2) ** -1.5, the cube of the irls curvature (a few ulps in double; 0 at ±inf)
+    cdef double irls = pseudo_huber_irls_hess_point(d, p)
+    return irls * irls * irls
 
 
 cdef inline double loss_point(double d, const LossParams* p) noexcept nogil:

@@ -98,7 +98,8 @@ def test_curvature_hand_values(loss, param, d, exact, irls):
         if math.isnan(d):
             expected = nan
         _, hess = grad_hess(loss, input, 0.0, param, curvature=curvature)
-        assert_close(hess, np.array([expected]), rtol=4e-16, atol=0)
+        # pseudo-Huber's curvatures are products of rounded factors: a few ulps
+        assert_close(hess, np.array([expected]), rtol=2e-15, atol=0)
 
 
 @pytest.mark.parametrize("loss, param", [c for c in CASES if math.isfinite(c.values[1])])
