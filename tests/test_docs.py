@@ -8,6 +8,9 @@ The convention, written at the top of docs/README.md for writers of pages:
   page run in order, in one namespace, in a temporary working folder.
 - ```python NAME (a file name after the language) is a file the reader is told to save, such as
   a ``setup.py``: it is compiled, not run (the test that builds it runs it).
+- ```python needs=xgboost,lightgbm (or ```pycon needs=...) is run only where those optional
+  modules import; elsewhere it is compiled (python) or left out (pycon). Later blocks that
+  use its names need the same modules.
 - Other languages (c, cython, bash, text, ...) are not run here: the embedding and CLI samples
   are built and run by their own tests.
 
@@ -17,6 +20,7 @@ README.md shows is what ``python -m smoothl1 demo`` prints on the default instal
 Skipped when README.md and docs/ are not beside tests/ (a wheel's test run copies tests/ only).
 """
 import doctest
+import importlib.util
 import os
 import re
 import subprocess
@@ -84,16 +88,20 @@ def test_python_samples_run(page, tmp_path, monkeypatch):
     for start, info, code in fenced_blocks(page):
         where = f"{page_id(page)}:{start}"
         kind = language(info)
+        options = info.split()[1:]
+        needs = [name for option in options if option.startswith("needs=")
+                 for name in option[len("needs="):].split(",")]
+        missing = any(importlib.util.find_spec(name) is None for name in needs)
         if kind in RUN:
             compiled = compile(code, where, "exec")
-            if len(info.split()) > 1:   # a file to save (```python setup.py): compiled only
-                continue
+            if len(options) > len([o for o in options if o.startswith("needs=")]) or missing:
+                continue   # a file to save (```python setup.py), or an optional module absent
             try:
                 exec(compiled, namespace)
             except Exception as error:
                 pytest.fail(f"{where}: the ```{info} block raised "
                             f"{type(error).__name__}: {error}")
-        elif kind in DOCTEST:
+        elif kind in DOCTEST and not missing:
             test = parser.get_doctest(code, namespace, where, str(page), start)
             assert test.examples, f"{where}: a ```pycon block without >>> prompts"
             report = []
