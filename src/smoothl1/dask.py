@@ -25,8 +25,12 @@ How this module is built, in the order it is read:
 import math
 import operator
 
-import dask.array as da
 import numpy as np
+
+try:
+    import dask.array as da
+except ImportError:   # the original error stays attached as the context
+    raise ImportError('smoothl1.dask needs Dask: install it with pip install "smoothl1[dask]"')
 
 from . import _smoothl1
 from ._api import evaluate
