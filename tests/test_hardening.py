@@ -77,6 +77,32 @@ def test_subclass_lying_about_its_shape_cannot_steer_a_read():
     assert out.startswith("ValueError") and "target" in out and "(1000000,)" in out
 
 
+@pytest.mark.parametrize("argument", ["target", "weight"])
+def test_operand_lying_about_its_shape_is_refused(argument):
+    """Two elements claiming to be four would be read past their end."""
+    kwargs = {"target": np.zeros(4), "weight": None, argument: np.zeros(2).view(ShapeLie)}
+    with pytest.raises(ValueError, match=f"(?s)(?=.*{argument})(?=.*\\(2,\\))"):
+        smoothl1.huber_loss(np.ones(4), kwargs["target"], weight=kwargs["weight"])
+
+
+def test_array_likes_are_not_taken_for_arrays():
+    """Objects with __array__ or __array_interface__ are not ndarrays: refused by name, never
+    asked for their data (which they could report as anything)."""
+    class ArrayLike:
+        def __array__(self, dtype=None, copy=None):
+            return np.zeros(4)
+
+    class InterfaceLike:
+        __array_interface__ = np.zeros(4).__array_interface__
+
+    for value in (ArrayLike(), InterfaceLike()):
+        for argument in ("input", "target", "weight", "out"):
+            kwargs = {"input": np.zeros(4), "target": np.zeros(4), argument: value}
+            with pytest.raises(TypeError, match=f"(?s)(?=.*{argument})"
+                                                f"(?=.*{type(value).__name__})"):
+                smoothl1.smooth_l1_grad(**kwargs)
+
+
 def _guarded(dtype, n, guard=8):
     """(buffer, view of its first n elements): the buffer's tail must stay untouched."""
     buffer = np.full(n + guard, 7.0, dtype)
@@ -648,3 +674,16 @@ def test_smoothl1_dask_without_dask_says_what_to_install():
     returncode, out, err = run_python(code)
     assert returncode == 0, err
     assert 'pip install "smoothl1[dask]"' in out and "smoothl1.dask needs Dask" in out
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_dask_float32_overflow_of_a_reduced_loss_is_quiet(reduction):
+    """As in the NumPy functions: inf, with no warning (NumPy's own cast would warn)."""
+    da = pytest.importorskip("dask.array")
+    import smoothl1.dask
+    x = np.full(8, 3e38, np.float32)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        lazy = smoothl1.dask.smooth_l1_loss(da.from_array(x, chunks=4), 0.0, reduction=reduction)
+        got = lazy.compute(scheduler="sync")
+    assert_bitwise_equal(got, smoothl1.smooth_l1_loss(x, 0.0, reduction=reduction))
