@@ -214,7 +214,8 @@ def _may_overlap_itself(array):
     or strides that do not nest (NumPy's own cheap test: taken by size, each stride spans the
     whole extent of the smaller ones). Slicing, transposing and reshaping keep strides nested;
     only as_strided can make the rare non-overlapping layout this test cannot prove."""
-    if array.size == 0:
+    flags = array.flags
+    if flags.c_contiguous or flags.f_contiguous or array.size == 0:   # the common case
         return False
     extent = array.itemsize
     for stride, size in sorted((abs(stride), size)
