@@ -286,7 +286,9 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
             grad_out_name="grad_out"):
     """Validate a call; return (input, target, weight, reduction code, out, grad_out, n_threads)
     with target and weight broadcast to input's shape. `out` is the loss buffer (only with
-    reduction='none'); `grad_out` the gradient buffer, called `grad_out_name` in messages."""
+    reduction='none'); `grad_out` the gradient buffer, called `grad_out_name` in messages.
+    Every array returned is a base-class ndarray (a view of a subclass the caller gave), so the
+    kernel uses exactly what was checked."""
     input = check_input(input)
     reduction_code = check_reduction(reduction)
     if type(target) is not _ndarray or target.dtype is not input.dtype \
