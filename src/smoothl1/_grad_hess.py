@@ -10,18 +10,21 @@ __all__ = ["smooth_l1_grad_hess", "huber_grad_hess", "pseudo_huber_grad_hess"]
 
 def grad_hess(loss_kind, param, input, target, weight, curvature, grad_out, hess_out,
               n_threads):
-    """Validate, then make one kernel call; returns (grad, hess), allocated when not given.
-    `param` is already checked (check_param)."""
+    """Validate, then make one kernel call; returns (grad, hess), allocated when not given
+    (given outputs are returned as given, as in _api.evaluate). `param` is already checked
+    (check_param)."""
     curvature_code = check_curvature(curvature)
+    given_grad_out, given_hess_out = grad_out, hess_out
     input, target, weight, _, hess_out, grad_out, n_threads = prepare(
         input, target, weight, "none", hess_out, grad_out, n_threads, out_name="hess_out")
     if grad_out is None:
-        grad_out = kernels.empty_like(input)
+        grad_out = given_grad_out = kernels.empty_like(input)
     if hess_out is None:
-        hess_out = kernels.empty_like(input)
-    kernels.compute_grad_hess(loss_kind, param, curvature_code, input, target, weight,
-                              grad_out, hess_out, n_threads)
-    return grad_out, hess_out
+        hess_out = given_hess_out = kernels.empty_like(input)
+    with _smoothl1.KeptFloatingPointFlags():   # docs/contract.md section 5: no flags raised
+        kernels.compute_grad_hess(loss_kind, param, curvature_code, input, target, weight,
+                                  grad_out, hess_out, n_threads)
+    return given_grad_out, given_hess_out
 
 
 def smooth_l1_grad_hess(input, target, *, beta=1.0, weight=None, curvature="exact",
