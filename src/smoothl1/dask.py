@@ -1,5 +1,4 @@
-"""smoothl1 for Dask: the loss functions and the ``*_grad_hess`` functions over
-``dask.array.Array`` inputs, computed lazily.
+"""smoothl1 for Dask: the losses and ``*_grad_hess`` over ``dask.array.Array``, lazily.
 
 Install with ``pip install "smoothl1[dask]"``. Each function takes what its NumPy twin in
 ``smoothl1`` takes, with ``input`` a Dask array, and returns lazy Dask results that compute to
@@ -217,19 +216,16 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
 
 def _run_grad_hess(function_name, loss_kind, param, input, target, weight, curvature,
                    grad_out, hess_out, n_threads):
-    """(grad, hess) as two Dask arrays of input's chunks, from one task per block."""
+    """(grad, hess) as two Dask arrays of input's chunks, from one task per block that runs
+    smoothl1._grad_hess.grad_hess, the NumPy functions' own path."""
     _check_input(input, function_name)
     _check_no_output("grad_out", grad_out, function_name)
     _check_no_output("hess_out", hess_out, function_name)
     check_curvature(curvature)
     target, target_index = _operand("target", target, input)
-    weight_index = None
-    if weight is not None:
-        weight, weight_index = _operand("weight", weight, input)
+    weight, weight_index = (None, None) if weight is None else _operand("weight", weight, input)
     n_threads = check_n_threads(n_threads) or 1
-    index = tuple(range(input.ndim))
-    meta = np.empty((0,) * input.ndim, input.dtype)
-    # each block: smoothl1._grad_hess.grad_hess, the NumPy functions' own path
+    index, meta = tuple(range(input.ndim)), np.empty((0,) * input.ndim, input.dtype)
     blocks = da.blockwise(
         grad_hess, index, loss_kind, None, param, None, input, index, target, target_index,
         weight, weight_index, curvature, None, None, None, None, None, n_threads, None,
@@ -320,14 +316,13 @@ def pseudo_huber_grad_hess(input, target, *, delta=1.0, weight=None, curvature="
 
 
 _GRAD_HESS_DOC = """Gradient and curvature of the {loss} loss of Dask arrays, lazily: the Dask
-    version of ``smoothl1.{name}`` (same arguments, rules and errors), returning two Dask
-    arrays of ``input``'s shape, dtype and chunks, computed by one task per block.
-    ``grad_out`` and ``hess_out`` are not supported (``TypeError``); ``n_threads=None`` means
-    one kernel thread per block."""
-smooth_l1_grad_hess.__doc__ = _GRAD_HESS_DOC.format(loss="smooth L1", name="smooth_l1_grad_hess")
-huber_grad_hess.__doc__ = _GRAD_HESS_DOC.format(loss="Huber", name="huber_grad_hess")
-pseudo_huber_grad_hess.__doc__ = _GRAD_HESS_DOC.format(loss="pseudo-Huber",
-                                                       name="pseudo_huber_grad_hess")
+    version of ``smoothl1.{name}`` (same arguments, rules and errors; ``grad_out``/``hess_out``
+    raise ``TypeError``), returning two Dask arrays of ``input``'s shape, dtype and chunks from
+    one task per block; ``n_threads=None`` means one kernel thread per block."""
+for _grad_hess_function, _loss in ((smooth_l1_grad_hess, "smooth L1"), (huber_grad_hess, "Huber"),
+                                   (pseudo_huber_grad_hess, "pseudo-Huber")):
+    _grad_hess_function.__doc__ = _GRAD_HESS_DOC.format(loss=_loss,
+                                                        name=_grad_hess_function.__name__)
 
 _DOC = """{summary}
 
