@@ -71,7 +71,55 @@ cdef extern from *:
     static int smoothl1_cpu_has_avx2(void) { return 0; }
     static int smoothl1_cpu_has_avx512(void) { return 0; }
     #endif
+    /* Pseudo-Huber's formulas (section 1 of this file explains them). They are C, always
+       inlined, because GCC's inliner reaches its growth limit in this large module before
+       it inlines Cython functions of their size into every loop, and a call left in a loop
+       keeps it scalar (four to ten times slower). s = min(z, delta) / max(z, delta): with
+       g = sqrt(1 + s*s), sqrt(1 + q**2) is g for z < delta and g / s beyond. */
+    #include <math.h>
+    #if defined(__GNUC__) || defined(__clang__)
+    #define SMOOTHL1_ALWAYS_INLINE static inline __attribute__((always_inline))
+    #else
+    #define SMOOTHL1_ALWAYS_INLINE static __forceinline
+    #endif
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_pseudo_huber_ratio(double z, double delta,
+                                                              double finite_delta) {
+        int inside = z < delta;
+        return (inside ? z : finite_delta) / (inside ? delta : z);
+    }
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_pseudo_huber_loss(double d, double delta,
+                                                             double finite_delta) {
+        double z = fabs(d), s = smoothl1_pseudo_huber_ratio(z, delta, finite_delta);
+        double g = sqrt(1.0 + s * s);
+        int inside = z < delta;
+        return z * ((inside ? z : delta) / (g + (inside ? 1.0 : s)));
+    }
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_pseudo_huber_grad(double d, double delta,
+                                                             double finite_delta) {
+        double z = fabs(d), s = smoothl1_pseudo_huber_ratio(z, delta, finite_delta);
+        double inverse_g = 1.0 / sqrt(1.0 + s * s);
+        return (z < delta ? d : copysign(delta, d)) * inverse_g;
+    }
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_pseudo_huber_irls(double d, double delta,
+                                                             double finite_delta) {
+        double z = fabs(d), s = smoothl1_pseudo_huber_ratio(z, delta, finite_delta);
+        double inverse_g = 1.0 / sqrt(1.0 + s * s);
+        return (z < delta ? 1.0 : s) * inverse_g;
+    }
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_pseudo_huber_exact(double d, double delta,
+                                                              double finite_delta) {
+        double irls = smoothl1_pseudo_huber_irls(d, delta, finite_delta);
+        return irls * irls * irls;
+    }
     """
+    double c_pseudo_huber_loss "smoothl1_pseudo_huber_loss"(
+        double d, double delta, double finite_delta) noexcept nogil
+    double c_pseudo_huber_grad "smoothl1_pseudo_huber_grad"(
+        double d, double delta, double finite_delta) noexcept nogil
+    double c_pseudo_huber_irls "smoothl1_pseudo_huber_irls"(
+        double d, double delta, double finite_delta) noexcept nogil
+    double c_pseudo_huber_exact "smoothl1_pseudo_huber_exact"(
+        double d, double delta, double finite_delta) noexcept nogil
     int smoothl1_cpu_has_avx2() noexcept nogil
     int smoothl1_cpu_has_avx512() noexcept nogil
     const int SMOOTHL1_HAVE_OPENMP
@@ -119,7 +167,7 @@ ctypedef struct HuberParams:
 
 ctypedef struct PseudoHuberParams:
     # Pseudo-Huber is computed in two regimes, so that no square overflows and nothing cancels
-    # (see pseudo_huber_ratio).
+    # (see its point functions).
     double delta         # > 0, may be inf
     double finite_delta  # delta, or 0.0 when delta is inf: r = finite_delta / z is then 0 at
                          # z = inf (the only z that reaches the outer regime), not inf / inf
@@ -238,50 +286,36 @@ cdef inline double smooth_l1_irls_hess_point(double d, const SmoothL1Any* p) noe
     return 1.0 / (z if z > p.beta else p.beta)
 
 
-cdef inline double pseudo_huber_ratio(double z, const PseudoHuberParams* p) noexcept nogil:
-    # s = min(z, delta) / max(z, delta): q = z / delta where z < delta, r = delta / z beyond
-    # (finite_delta / z, so 0 at z = delta = inf). With g = sqrt(1 + s*s), which never
-    # overflows (s <= 1), sqrt(1 + q**2) is g inside and g / r outside; the formulas below are
-    # written with s and g alone, so loss, gradient and curvature share one division and one
-    # square root (and 1 / g, where they need it).
-    return z / p.delta if z < p.delta else p.finite_delta / z
-
+# Pseudo-Huber: with q = d / delta and z = |d|, the ratio s = min(z, delta) / max(z, delta)
+# (q inside, r = delta / z beyond; finite_delta / z, so 0 at z = delta = inf) and
+# g = sqrt(1 + s*s), which never overflows (s <= 1): sqrt(1 + q**2) is g inside and g / r
+# outside, so loss, gradient and curvature share one division and one square root (and 1 / g).
+# The formulas are the C functions smoothl1_pseudo_huber_* above (always inlined: see there).
 
 cdef inline double pseudo_huber_loss_point(double d, const PseudoHuberParams* p) noexcept nogil:
     # delta**2 * (sqrt(1 + q**2) - 1), without the cancellation of "- 1": inside
     # z * (z / (g + 1)) (= d**2 / (sqrt(1 + q**2) + 1)), outside z * (delta / (g + r)) (the
     # same, divided through by 1/r). Nothing overflows before the result does; z = inf gives
     # inf * delta.
-    cdef double z = fabs(d)
-    cdef double s = pseudo_huber_ratio(z, p)
-    cdef double g = sqrt(1.0 + s * s)
-    cdef bint inside = z < p.delta
-    return z * ((z if inside else p.delta) / (g + (1.0 if inside else s)))
+    return c_pseudo_huber_loss(d, p.delta, p.finite_delta)
 
 
 cdef inline double pseudo_huber_grad_point(double d, const PseudoHuberParams* p) noexcept nogil:
     # d / sqrt(1 + q**2): d * (1 / g) inside, delta * sign(d) * (1 / g) outside (±delta at
     # d = ±inf). Multiplying by 1 / g (two roundings, not one) lets the curvatures reuse it.
-    cdef double z = fabs(d)
-    cdef double s = pseudo_huber_ratio(z, p)
-    cdef double inverse_g = 1.0 / sqrt(1.0 + s * s)
-    return (d if z < p.delta else copysign(p.delta, d)) * inverse_g
+    return c_pseudo_huber_grad(d, p.delta, p.finite_delta)
 
 
 cdef inline double pseudo_huber_irls_hess_point(double d,
                                                 const PseudoHuberParams* p) noexcept nogil:
     # grad / d = 1 / sqrt(1 + q**2): 1 / g inside, r / g outside; 1 at d = 0, 0 at ±inf
-    cdef double z = fabs(d)
-    cdef double s = pseudo_huber_ratio(z, p)
-    cdef double inverse_g = 1.0 / sqrt(1.0 + s * s)
-    return inverse_g if z < p.delta else s * inverse_g
+    return c_pseudo_huber_irls(d, p.delta, p.finite_delta)
 
 
 cdef inline double pseudo_huber_exact_hess_point(double d,
                                                  const PseudoHuberParams* p) noexcept nogil:
     # (1 + q**2) ** -1.5, the cube of the irls curvature (a few ulps in double; 0 at ±inf)
-    cdef double irls = pseudo_huber_irls_hess_point(d, p)
-    return irls * irls * irls
+    return c_pseudo_huber_exact(d, p.delta, p.finite_delta)
 
 
 cdef inline double loss_point(double d, const LossParams* p) noexcept nogil:
@@ -733,8 +767,20 @@ cdef void grad_hess_loop(const Curvature* kind, const Weighting* weighting,
         x_step = t_step = w_step = grad_step = hess_step = 1
     for i in range(n):
         d = <double>x[i * x_step] - <double>t[i * t_step]
-        grad = grad_point(d, p)
-        hess = hess_point(kind, d, p)
+        if LossParams is PseudoHuberParams:
+            # the C formulas themselves, not their Cython point functions: GCC would not
+            # inline those here (see smoothl1_pseudo_huber_*), and a call keeps the loop scalar
+            grad = c_pseudo_huber_grad(d, p.delta, p.finite_delta)
+            if Curvature is ExactCurvatureTag:
+                hess = c_pseudo_huber_exact(d, p.delta, p.finite_delta)
+            elif Curvature is IrlsCurvatureTag:
+                hess = c_pseudo_huber_irls(d, p.delta, p.finite_delta)
+            else:
+                hess = 1.0
+            hess = hess if d == d else d     # as hess_point
+        else:
+            grad = grad_point(d, p)
+            hess = hess_point(kind, d, p)
         if Weighting is WeightedTag:
             # a weighted NaN is stored as the canonical NaN, as in store_values
             weight = w[i * w_step]

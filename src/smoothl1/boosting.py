@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _smoothl1
 from ._grad_hess import grad_hess
-from ._validation import check_curvature, check_param
+from ._validation import check_curvature, check_n_threads, check_param
 
 __all__ = ["xgboost_objective", "lightgbm_objective", "catboost_objective"]
 
@@ -50,7 +50,7 @@ class _Objective:
     """What the three adapters share: the loss, its parameter, the curvature, and one call
     that returns (grad, hess) of the loss with respect to the prediction."""
 
-    def __init__(self, loss, param, curvature):
+    def __init__(self, loss, param, curvature, n_threads=None):
         if loss not in _LOSSES:
             raise ValueError(f"loss must be one of 'smooth_l1', 'huber', 'pseudo_huber', got "
                              f"{loss!r}")
@@ -64,6 +64,7 @@ class _Objective:
         self.param = check_param(param_name, param.get(param_name, 1.0), allow_zero)
         check_curvature(curvature)
         self.curvature = curvature
+        self.n_threads = check_n_threads(n_threads)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.loss!r}, {self.param_name}={self.param!r}, "
@@ -97,7 +98,7 @@ class _Objective:
             elif weight.ndim < prediction.ndim:
                 weight = weight.reshape(-1, *([1] * (prediction.ndim - 1)))
         return grad_hess(self._kind, self.param, prediction, label, weight, self.curvature,
-                         grad, hess, None)
+                         grad, hess, self.n_threads)
 
 
 class XGBoostObjective(_Objective):
@@ -151,6 +152,9 @@ _DOC = """{summary}
     curvature : {{"exact", "irls", "one"}}, keyword-only
         The Hessian given to the trees (default ``"irls"``; see ``help(smoothl1.boosting)``
         and ``help(smoothl1.huber_grad_hess)``).
+    n_threads : int or None, keyword-only
+        Threads of each call, as in the NumPy functions (``None``: smoothl1 chooses). The
+        library's own threads are idle while the objective runs.
 
     Returns
     -------
@@ -164,16 +168,16 @@ _DOC = """{summary}
 """
 
 
-def xgboost_objective(loss, *, curvature="irls", **param):
-    return XGBoostObjective(loss, param, curvature)
+def xgboost_objective(loss, *, curvature="irls", n_threads=None, **param):
+    return XGBoostObjective(loss, param, curvature, n_threads)
 
 
-def lightgbm_objective(loss, *, curvature="irls", **param):
-    return LightGBMObjective(loss, param, curvature)
+def lightgbm_objective(loss, *, curvature="irls", n_threads=None, **param):
+    return LightGBMObjective(loss, param, curvature, n_threads)
 
 
-def catboost_objective(loss, *, curvature="irls", **param):
-    return CatBoostObjective(loss, param, curvature)
+def catboost_objective(loss, *, curvature="irls", n_threads=None, **param):
+    return CatBoostObjective(loss, param, curvature, n_threads)
 
 
 xgboost_objective.__doc__ = _DOC.format(
