@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import smoothl1
-from smoothl1 import cli
+from smoothl1 import cli, demo
 
 
 def run_cli(*args, cwd=None, prelude=None):
@@ -277,7 +277,7 @@ def test_dtype_option_refuses_complex(tmp_path, arrays):
     (["--reduction", "avg"], "--reduction must be one of mean, sum, none, got 'avg'"),
     (["--delta", "2"], "--delta is Huber's parameter"),
     (["--loss", "huber", "--beta", "2"], "--beta is smooth L1's parameter"),
-    (["--threads", "0"], "n_threads must be None or an int >= 1"),
+    (["--threads", "0"], "--threads must be at least 1, got 0"),
     (["--out", "l.npy"], "--out writes elementwise losses: it needs --reduction none"),
     (["--grad-out", "no/such/dir/g.npy"], "does not exist"),
     (["--grad-out", "g.txt"], "give a name ending in .npy"),
@@ -306,16 +306,16 @@ def test_npz_without_key(tmp_path, arrays):
 def test_unreadable_and_unsupported_files(tmp_path, arrays):
     (tmp_path / "broken.npy").write_bytes(b"not an npy file")
     assert_user_error(run_cli("loss", "broken.npy", "target.npy", cwd=tmp_path),
-                      "cannot read PRED 'broken.npy'")
+                      "PRED 'broken.npy' is not a .npy file")
     (tmp_path / "t.csv").write_text("1,2,x\n")
     assert_user_error(run_cli("loss", "pred.npy", "t.csv", cwd=tmp_path),
-                      "cannot read TARGET 't.csv'")
+                      "cannot read TARGET 't.csv': line 1, column 3: 'x' is not a number")
     (tmp_path / "p.parquet").write_bytes(b"")
     assert_user_error(run_cli("loss", "p.parquet", "target.npy", cwd=tmp_path),
                       "unsupported file type '.parquet'")
     np.save(tmp_path / "obj.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
     assert_user_error(run_cli("loss", "obj.npy", "target.npy", cwd=tmp_path),
-                      "cannot read PRED 'obj.npy'")
+                      "PRED 'obj.npy' holds Python objects")
 
 
 # --- demo ----------------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def test_demo_shows_smooth_l1_is_robust(optimizer):
     result = run_cli("demo", "--n", 3000, "--seed", 3, "--optimizer", optimizer)
     assert result.returncode == 0, result.stderr
     rows = parse_demo_table(result.stdout)
-    X1, y, true_coef, is_outlier = cli.make_regression_data(3000, 3, 0.1, 3)
+    X1, y, true_coef, is_outlier = demo.make_regression_data(3000, 3, 0.1, 3)
     assert is_outlier.sum() == 300
     coef_ls = np.linalg.lstsq(X1, y, rcond=None)[0]
     names = ["intercept", "coef[1]", "coef[2]", "coef[3]"]
@@ -354,11 +354,11 @@ def test_demo_shows_smooth_l1_is_robust(optimizer):
 
 def test_demo_optimizers_reach_the_smooth_l1_minimum():
     pytest.importorskip("scipy")
-    X1, y, _, _ = cli.make_regression_data(2000, 2, 0.1, 5)
-    objective = cli.SmoothL1Objective(X1, y, beta=0.5)
+    X1, y, _, _ = demo.make_regression_data(2000, 2, 0.1, 5)
+    objective = demo.SmoothL1Objective(X1, y, beta=0.5)
     lipschitz = np.linalg.norm(X1, 2) ** 2 / (len(y) * 0.5)
-    coef_gd = cli.fit_accelerated_gd(objective, np.zeros(3), lipschitz)
-    coef_lbfgs = cli.fit_lbfgs(objective, np.zeros(3))
+    coef_gd = demo.fit_accelerated_gd(objective, np.zeros(3), lipschitz)
+    coef_lbfgs = demo.fit_lbfgs(objective, np.zeros(3))
     np.testing.assert_allclose(coef_gd, coef_lbfgs, atol=1e-6)
     # The minimum: the NumPy gradient of the mean smooth L1 vanishes there.
     _, grad = smooth_l1_reference(X1 @ coef_gd, y, 0.5)
@@ -366,8 +366,8 @@ def test_demo_optimizers_reach_the_smooth_l1_minimum():
 
 
 def test_demo_objective_reuses_its_buffers():
-    X1, y, _, _ = cli.make_regression_data(500, 2, 0.1, 0)
-    objective = cli.SmoothL1Objective(X1, y, beta=1.0)
+    X1, y, _, _ = demo.make_regression_data(500, 2, 0.1, 0)
+    objective = demo.SmoothL1Objective(X1, y, beta=1.0)
     pred, residual_grad = objective.pred, objective.residual_grad
     coef = np.array([0.5, -1.0, 2.0])
     loss, grad = objective(coef)
