@@ -243,8 +243,9 @@ def _csv_problem(lines, dtype):
         if width is None:
             width = len(fields)
         elif len(fields) != width:
-            return (f"line {number} has {len(fields)} values where the lines before it have "
-                    f"{width}; every row needs the same number of comma-separated values")
+            return (f"line {number} has {len(fields)} value{'s' * (len(fields) != 1)} "
+                    f"where the lines before it have {width}; every row needs the same number "
+                    f"of comma-separated values")
     return None
 
 

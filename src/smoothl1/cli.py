@@ -43,6 +43,13 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        # argparse (3.11) reads "--opt=--" as "--opt" given an empty list, bypassing its type.
+        for arg in args or ():
+            if arg.startswith("-") and arg.endswith("=--"):
+                self.error(f"argument {arg[:-3]}: expected one value, got '--'")
+        return super().parse_known_args(args, namespace)
+
 
 def whole_number(text):
     """argparse type: ``20000``, ``1e6`` or ``2_000`` -> int; a fraction, inf, nan or a word is
@@ -376,7 +383,10 @@ def main(argv=None):
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        status = _dispatch_command(argv)
+        try:
+            status = _dispatch_command(argv)
+        except SystemExit as exit:  # argparse after --help or a usage error
+            status = exit.code
         sys.stdout.flush()  # a closed pipe shows here, not at exit, where it would be a traceback
     except BrokenPipeError:
         # The reader left (smoothl1 demo | head): stop quietly, as Python's docs advise.
