@@ -117,6 +117,8 @@ def files(tmp_path, monkeypatch):
     Path("latin1.csv").write_bytes(b"1,2\n\xe9\n")
     with zipfile.ZipFile("notes.npz", "w") as archive:
         archive.writestr("notes.txt", "hello")
+    np.savez("many.npz", **{f"a{i}": np.zeros(1) for i in range(30)})
+    np.savez("odd.npz", **{"a\nb": np.zeros(1), "c": np.zeros(1)})
     os.mkdir("folder.npy")
     os.symlink("/dev/full", "full.npy")
     os.symlink("/dev/null", "null.npy")
@@ -200,6 +202,11 @@ CASES = {
     "bench-repeat-zero": (["bench", "--repeat", "0"], ["--repeat must be from 1 to 1000"], []),
     "bench-sizes-empty-item": (["bench", "--sizes", "1000,"], ["expected a whole number"], []),
     "bench-dtypes": (["bench", "--dtypes", "int8"], ["'int8' is not float32 or float64"], []),
+    "unrecognized-with-line-break": (["loss", "pred.npy", "0", "x\ny"],
+                                     ["unrecognized arguments: x\\ny"], []),
+    "npz-many-arrays": (["loss", "many.npz", "0"],
+                        ["holds 30 arrays (a0, a1, a2", "... (20 more)"], []),
+    "npz-name-with-line-break": (["loss", "odd.npz", "0"], ["'a\\nb'"], []),
     "option-equals-dashes": (["demo", "--n=--"], ["argument --n: expected one value"], []),
     "bench-option-equals-dashes": (["bench", "--sizes=--"], ["argument --sizes"], []),
 }
@@ -215,6 +222,27 @@ def test_failed_command_writes_nothing(files):
     # The inputs are read and checked before any output is opened.
     status, *_ = run_main("loss", "pred.npy", "badcrc.npz", "--grad-out", "g.npy")
     assert status == 2 and not Path("g.npy").exists()
+
+
+def test_out_of_memory_is_one_line(files, monkeypatch):
+    import smoothl1
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(smoothl1, "smooth_l1_loss", no_memory)
+    assert_one_line_error(*run_main("loss", "pred.npy", "0"), "not enough memory")
+
+
+def test_ctrl_c_stops_quietly_with_status_130(monkeypatch):
+    from smoothl1 import demo
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "report", interrupted)
+    status, stdout, stderr, _ = run_main("demo", "--n", "100")
+    assert (status, stdout, stderr) == (130, "", "")
 
 
 # --- In a real process --------------------------------------------------------------------
@@ -347,8 +375,8 @@ BAD_OPTIONS = {
     "loss": [("--threads", st.one_of(WHOLE_NUMBER_JUNK, st.integers(-10**9, 0).map(str))),
              ("--max-bytes", st.one_of(WHOLE_NUMBER_JUNK, st.integers(-10**9, -1).map(str))),
              ("--beta", st.sampled_from(["-1", "nan", "-inf", "x", ""])),
-             ("--reduction", st.sampled_from(["avg", "", "MEAN", "sum "])),
-             ("--loss", st.sampled_from(["l1", "", "Huber"])),
+             ("--reduction", st.sampled_from(["avg", "", "MEAN", "sum ", "sum\n"])),
+             ("--loss", st.sampled_from(["l1", "", "Huber", "huber\r\nx"])),
              ("--dtype", st.sampled_from(["float16", "int", ""])),
              ("--grad-out", st.sampled_from(["g.txt", "no/such/dir/g.npy", "folder.npy",
                                             "/proc/x.npy", "full.npy"]))],
@@ -358,7 +386,11 @@ BAD_OPTIONS = {
 @st.composite
 def bad_command_lines(draw):
     """(argv, files to write): a command line with at least one certain mistake."""
-    kind = draw(st.sampled_from(["npy", "npz", "csv", "option"]))
+    kind = draw(st.sampled_from(["npy", "npz", "csv", "option", "extra"]))
+    if kind == "extra":  # a stray argument, printed back in the message whatever it holds
+        extra = draw(st.text(min_size=1, max_size=20).filter(lambda t: not t.startswith("-")))
+        return draw(st.sampled_from([["loss", "pred.npy", "0"], ["demo"], ["plot", "x.png"]])) \
+            + [extra], {}
     if kind == "option":
         command = draw(st.sampled_from(sorted(BAD_OPTIONS)))
         option, values = draw(st.sampled_from(BAD_OPTIONS[command]))

@@ -167,6 +167,13 @@ def _check_limit(n_bytes, where, max_bytes):
                         f"{_size(max_bytes)}; raise it with --max-bytes")
 
 
+def _names(members, shown=10):
+    """The first names of an archive, for a message (names as written, unless unprintable)."""
+    names = [name if name.isprintable() else repr(name) for name in list(members)[:shown]]
+    return ", ".join(names) + (f", ... ({len(members) - shown} more)"
+                               if len(members) > shown else "")
+
+
 def _read_npz(file, where, *, key, path, max_bytes, **_):
     try:
         archive = zipfile.ZipFile(file)
@@ -179,12 +186,12 @@ def _read_npz(file, where, *, key, path, max_bytes, **_):
         if key is None:
             if len(members) != 1:
                 raise UserError(f"{where} holds {len(members)} arrays "
-                                f"({', '.join(members) or 'none'}); choose one with "
+                                f"({_names(members) or 'none'}); choose one with "
                                 f"--key NAME or {path}:NAME")
             key = next(iter(members))
         if key not in members:
             raise UserError(f"{where} has no array {key!r}; it holds: "
-                            f"{', '.join(members) or 'nothing'}")
+                            f"{_names(members) or 'nothing'}")
         info = members[key]
         where = f"{where} (array {key!r})"
         if not info.filename.endswith(".npy"):

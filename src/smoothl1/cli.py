@@ -8,6 +8,7 @@ Design:
    advise). A user error is one line on stderr, ``smoothl1 <command>: error: <message>``,
    never a traceback; the library's own ``TypeError``/``ValueError`` messages are printed as
    they are, since they already name the argument, what was given and what is accepted.
+   Ctrl-C stops quietly with status 130.
 2. This module parses, checks options and dispatches; each concern lives in its own module,
    imported only by the command that needs it, so ``--help`` and ``loss`` start fast:
    ``_files`` reads and writes the array files, ``demo`` fits the regression, ``figure``
@@ -26,6 +27,7 @@ import textwrap
 EXIT_OK = 0
 EXIT_BROKEN_PIPE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
 _LOSSES = ("smooth_l1", "huber")
 _REDUCTIONS = ("mean", "sum", "none")
 _DTYPES = ("float32", "float64")
@@ -41,7 +43,8 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     """argparse, with its usage errors on one line too (argparse prints the usage first)."""
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {single_line(message)} "
+                              f"(see '{self.prog} --help')\n")
 
     def parse_known_args(self, args=None, namespace=None):
         # argparse (3.11) reads "--opt=--" as "--opt" given an empty list, bypassing its type.
@@ -66,6 +69,11 @@ def whole_number(text):
         raise argparse.ArgumentTypeError(f"expected a whole number such as 20000 or 1e6, "
                                          f"got {text!r}")
     return int(value)
+
+
+def single_line(text):
+    """Line breaks shown as \\n: an argument or a file name holding one stays on one line."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _check_at_least(option, value, least):
@@ -366,7 +374,7 @@ def _dispatch_command(argv):
         message = error
     except MemoryError:
         message = "not enough memory for this command"
-    print(f"smoothl1 {args.command}: error: {message}", file=sys.stderr)
+    print(f"smoothl1 {args.command}: error: {single_line(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -392,4 +400,6 @@ def main(argv=None):
         # The reader left (smoothl1 demo | head): stop quietly, as Python's docs advise.
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED  # Ctrl-C: stop quietly, with the shell's status for SIGINT
     return status
