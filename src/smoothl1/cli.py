@@ -260,9 +260,8 @@ def _run_demo(args):
     needed = demo.data_bytes(args.n, args.features)
     if needed > DEMO_MAX_BYTES:
         raise UserError(f"--n {args.n} with --features {args.features} needs about "
-                        f"{needed / 1e9:.3g} GB of data; the demo allows "
-                        f"{DEMO_MAX_BYTES / 1e9:.3g} GB (keep (n + 10000) * (features + 2) "
-                        f"under {DEMO_MAX_BYTES // 16})")
+                        f"{needed / 1e9:.3g} GB of memory; the demo allows "
+                        f"{DEMO_MAX_BYTES / 1e9:.3g} GB: lower --n or --features")
     optimizer = args.optimizer
     if optimizer != "gd":
         have_scipy = demo.have_scipy()
