@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import smoothl1
-from smoothl1 import cli, demo
+from smoothl1 import demo
 
 
 def run_cli(*args, cwd=None, prelude=None):

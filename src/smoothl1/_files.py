@@ -23,7 +23,7 @@ import zlib
 
 import numpy as np
 
-from .cli import UserError
+from .cli import UserError, one_line_message
 
 DEFAULT_MAX_BYTES = 2**30
 _NPY_MAGIC = b"\x93NUMPY"
@@ -96,17 +96,13 @@ def load_array(spec, *, key=None, dtype=None, text_dtype=None, max_bytes=DEFAULT
                 zipfile.BadZipFile, zlib.error) as error:
             # What the parsers of NumPy and zipfile raise for a corrupt file (RuntimeError: an
             # encrypted archive; NotImplementedError: an unknown compression method).
-            raise UserError(f"cannot read {where}: {_one_line(error)}") from None
+            raise UserError(f"cannot read {where}: {one_line_message(error)}") from None
     if dtype is not None and array.dtype != dtype:
         if array.dtype.kind not in "biuf":
             raise UserError(f"{where} has dtype {array.dtype}, which --dtype {dtype} "
                             f"cannot convert (real numbers only)")
         array = array.astype(dtype)
     return array
-
-
-def _one_line(error):
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 # ---------------------------------------------------------------------------------------------

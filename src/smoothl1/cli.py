@@ -81,8 +81,9 @@ def _check_at_least(option, value, least):
         raise UserError(f"{option} must be at least {least}, got {value}")
 
 
-def _one_line(error):
-    return " ".join(str(error).split())
+def one_line_message(error):
+    """An exception's text as one sentence (NumPy and zipfile wrap theirs over lines)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,12 +202,12 @@ def _run_loss(args):
         else:
             loss, grad = loss_fn(pred, target, **options), None
     except TypeError as error:
-        message = _one_line(error)
+        message = one_line_message(error)
         if "dtype" in message and args.dtype is None:
             message += "; or pass --dtype float32/float64 to convert every array"
         raise UserError(message) from None
     except ValueError as error:
-        raise UserError(_one_line(error)) from None
+        raise UserError(one_line_message(error)) from None
 
     if grad is not None:
         _files.save_array("--grad-out", args.grad_out, grad)
@@ -306,7 +307,7 @@ def _run_plot(args):
         raise UserError("the plot needs matplotlib, which is not installed: "
                         "pip install 'smoothl1[plot]' (or pip install matplotlib)") from None
     except (OSError, ValueError) as error:
-        raise UserError(f"cannot write {args.output!r}: {_one_line(error)}") from None
+        raise UserError(f"cannot write {args.output!r}: {one_line_message(error)}") from None
     print(f"wrote {args.output}")
     return EXIT_OK
 
