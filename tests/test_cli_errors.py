@@ -286,6 +286,30 @@ def test_closed_stdout_exits_quietly(tmp_path, args):
     assert (result.returncode, result.stderr) == (1, "")
 
 
+def test_stdout_on_a_full_device_is_one_line(tmp_path):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "smoothl1", "demo", "--n", "100"],
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr == ("smoothl1: error: cannot write the output: No space left on "
+                             "device\n")
+
+
+def test_closed_stdout_at_start_is_no_traceback(tmp_path):
+    # `smoothl1 demo >&-`: Python starts with sys.stdout None and print() discards.
+    result = subprocess.run([sys.executable, "-m", "smoothl1", "demo", "--n", "100"],
+                            stderr=subprocess.PIPE, text=True, timeout=120,
+                            preexec_fn=lambda: os.close(1))
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_plot_onto_a_full_device_is_one_line(files):
+    pytest.importorskip("matplotlib")
+    os.symlink("/dev/full", "full.png")
+    assert_one_line_error(*run_main("plot", "full.png", "--dpi", "10"),
+                          "cannot write 'full.png'", "No space left on device")
+
+
 def test_pipe_into_head_prints_the_first_lines(tmp_path):
     result = subprocess.run(f"'{sys.executable}' -m smoothl1 demo --n 2000 --optimizer gd "
                             f"| head -n 1", shell=True, capture_output=True, text=True,

@@ -395,11 +395,18 @@ def main(argv=None):
             status = _dispatch_command(argv)
         except SystemExit as exit:  # argparse after --help or a usage error
             status = exit.code
-        sys.stdout.flush()  # a closed pipe shows here, not at exit, where it would be a traceback
+        if sys.stdout is not None:  # None when started with stdout closed (>&-)
+            sys.stdout.flush()  # a write error shows here, not at exit as a traceback
     except BrokenPipeError:
         # The reader left (smoothl1 demo | head): stop quietly, as Python's docs advise.
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as error:
+        # Files are UserErrors already; what is left is stdout itself (> /dev/full, a full disk).
+        _silence_stdout()
+        print(f"smoothl1: error: cannot write the output: {error.strerror or error}",
+              file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED  # Ctrl-C: stop quietly, with the shell's status for SIGINT
     return status
