@@ -474,3 +474,31 @@ def test_console_script(tmp_path, arrays):
     missing = subprocess.run([script, "loss", "nope.npy", "target.npy"], cwd=tmp_path,
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2
+
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "lbfgs"])
+def test_fit_smooth_l1_reaches_the_minimum(optimizer):
+    # The one fit behind both `smoothl1 demo` and examples/robust_regression.py.
+    if optimizer == "lbfgs":
+        pytest.importorskip("scipy")
+    X1, y, _, _ = demo.make_regression_data(1500, 2, 0.1, 7)
+    coef, n_evaluations = demo.fit_smooth_l1(X1, y, beta=0.5, optimizer=optimizer)
+    _, grad = smooth_l1_reference(X1 @ coef, y, 0.5)
+    np.testing.assert_allclose(grad @ X1 / len(y), 0, atol=1e-8)
+    assert 0 < n_evaluations < 20000
+    with pytest.raises(ValueError, match="optimizer must be 'gd' or 'lbfgs', got 'sgd'"):
+        demo.fit_smooth_l1(X1, y, beta=0.5, optimizer="sgd")
+
+
+def test_demo_report_prints_to_the_stream_it_is_given(capsys):
+    import io
+
+    printed = io.StringIO()
+    demo.report(500, 2, 0.1, 0.5, 1, "gd", out=printed)
+    assert capsys.readouterr().out == ""
+    rows = parse_demo_table(printed.getvalue())
+    X1, y, true_coef, _ = demo.make_regression_data(500, 2, 0.1, 1)
+    coef_ls = np.linalg.lstsq(X1, y, rcond=None)[0]
+    assert rows["max |error|"][0] == pytest.approx(np.max(np.abs(coef_ls - true_coef)),
+                                                   abs=5e-4)

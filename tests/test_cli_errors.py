@@ -396,6 +396,8 @@ BAD_OPTIONS = {
               ("--repeat", st.one_of(WHOLE_NUMBER_JUNK, st.integers(-10**9, 0).map(str),
                                      st.integers(1001, 10**40).map(str))),
               ("--dtypes", st.sampled_from(["int8", "float16", "", "float32,", "f8"]))],
+    "plot": [("--dpi", st.one_of(WHOLE_NUMBER_JUNK, st.integers(-10**9, 9).map(str),
+                                 st.integers(1001, 10**40).map(str)))],
     "loss": [("--threads", st.one_of(WHOLE_NUMBER_JUNK, st.integers(-10**9, 0).map(str))),
              ("--max-bytes", st.one_of(WHOLE_NUMBER_JUNK, st.integers(-10**9, -1).map(str))),
              ("--beta", st.sampled_from(["-1", "nan", "-inf", "x", ""])),
@@ -418,7 +420,7 @@ def bad_command_lines(draw):
     if kind == "option":
         command = draw(st.sampled_from(sorted(BAD_OPTIONS)))
         option, values = draw(st.sampled_from(BAD_OPTIONS[command]))
-        argv = [command] + (["pred.npy", "0"] if command == "loss" else [])
+        argv = [command] + {"loss": ["pred.npy", "0"], "plot": ["x.png"]}.get(command, [])
         return argv + [f"{option}={draw(values)}"], {}
     make = {"npy": _mutated_npy, "npz": _mutated_npz, "csv": _bad_csv}[kind]
     bad = f"bad.{kind}"

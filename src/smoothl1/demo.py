@@ -126,11 +126,13 @@ def data_bytes(n, n_features):
     return 2 * 8 * (n + TEST_POINTS) * (n_features + 2)
 
 
-def report(n, n_features, outliers, beta, seed, optimizer, out=sys.stdout):
-    """Fit both models on seeded data and print the table of ``smoothl1 demo``.
+def report(n, n_features, outliers, beta, seed, optimizer, out=None):
+    """Fit both models on seeded data and print the table of ``smoothl1 demo`` to ``out``
+    (default: ``sys.stdout`` at the time of the call).
 
     ``optimizer`` is ``"gd"`` or ``"lbfgs"`` (resolve ``"auto"`` first with ``have_scipy``).
     """
+    out = sys.stdout if out is None else out
     X1, y, true_coef, is_outlier = make_regression_data(n, n_features, outliers, seed)
 
     start = time.perf_counter()
