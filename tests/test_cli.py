@@ -502,3 +502,23 @@ def test_demo_report_prints_to_the_stream_it_is_given(capsys):
     coef_ls = np.linalg.lstsq(X1, y, rcond=None)[0]
     assert rows["max |error|"][0] == pytest.approx(np.max(np.abs(coef_ls - true_coef)),
                                                    abs=5e-4)
+
+
+@pytest.mark.parametrize("args, allowed", [
+    (["--help"], set()),
+    (["loss", "--help"], set()),
+    (["loss", "pred.npy", "0"], {"smoothl1._files"}),
+], ids=["help", "loss-help", "loss"])
+def test_commands_import_only_what_they_need(tmp_path, arrays, args, allowed):
+    # --help and loss start fast: the demo, the figure (matplotlib), SciPy and the benchmark
+    # are imported only by the commands that use them.
+    heavy = {"smoothl1._files", "smoothl1.demo", "smoothl1.figure", "smoothl1.bench",
+             "matplotlib", "scipy"}
+    code = (f"import contextlib, io, sys\nfrom smoothl1.cli import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    try:\n        main({args!r})\n    except SystemExit:\n        pass\n"
+            f"print(sorted(m for m in sys.modules if m in {sorted(heavy)!r}))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(sorted(allowed))
