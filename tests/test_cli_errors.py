@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smoothl1 import cli
+from smoothl1 import _arguments, cli
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX files: symlinks, FIFOs, devices")
 # Cases that write into /proc, /sys or /dev/full, which only Linux has.
@@ -467,12 +467,12 @@ def test_property_bad_command_lines_fail_in_one_line(case):
 
 
 def test_whole_number_type():
-    assert [cli.whole_number(text) for text in ("20000", "1e6", "2_000", "-3", "1.0e2",
+    assert [_arguments.whole_number(text) for text in ("20000", "1e6", "2_000", "-3", "1.0e2",
                                                 str(2**70))] == [
         20000, 10**6, 2000, -3, 100, 2**70]
     for text in ("2.5", "inf", "nan", "abc", "", "1e400"):
         with pytest.raises(Exception, match="expected a whole number"):
-            cli.whole_number(text)
+            _arguments.whole_number(text)
 
 
 def test_regular_file_check_is_on_the_opened_file(files):

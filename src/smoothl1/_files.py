@@ -23,7 +23,7 @@ import zlib
 
 import numpy as np
 
-from .cli import UserError, one_line_message
+from ._arguments import UserError, one_line_message
 
 DEFAULT_MAX_BYTES = 2**30
 _NPY_MAGIC = b"\x93NUMPY"

@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from . import __version__, _dispatch, _smoothl1, smooth_l1_loss, smooth_l1_loss_and_grad
-from .cli import OneLineArgumentParser, whole_number
+from ._arguments import OneLineArgumentParser, whole_number
 
 BETA = 1.0
 

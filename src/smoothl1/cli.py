@@ -11,11 +11,13 @@ Design:
    Ctrl-C stops quietly with status 130.
 2. This module parses, checks options and dispatches; each concern lives in its own module,
    imported only by the command that needs it, so ``--help`` and ``loss`` start fast:
-   ``_files`` reads and writes the array files, ``demo`` fits the regression, ``figure``
-   draws the plot (matplotlib), ``bench`` times the kernels.
+   ``_arguments`` holds the one-line errors and option types, ``_files`` reads and writes the
+   array files, ``demo`` fits the regression, ``figure`` draws the plot (matplotlib),
+   ``bench`` times the kernels.
 3. ``bench`` forwards everything after it to ``smoothl1.bench.main(argv)`` untouched, so the
    benchmark owns its own options and ``--help``; it builds its parser with
-   ``OneLineArgumentParser`` and ``whole_number`` from here, so its errors read the same.
+   ``OneLineArgumentParser`` and ``whole_number`` from ``_arguments``, as this module does,
+   so its errors read the same.
 """
 import argparse
 import importlib
@@ -24,9 +26,17 @@ import os
 import sys
 import textwrap
 
+from ._arguments import (
+    EXIT_USAGE,
+    OneLineArgumentParser,
+    UserError,
+    one_line_message,
+    single_line,
+    whole_number,
+)
+
 EXIT_OK = 0
 EXIT_BROKEN_PIPE = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
 _LOSSES = ("smooth_l1", "huber")
 _REDUCTIONS = ("mean", "sum", "none")
@@ -35,55 +45,9 @@ DEMO_MAX_BYTES = 2**31   # the demo's data must fit in this (see demo.data_bytes
 PLOT_DPI = (10, 1000)    # beyond 1000 dpi the figure's pixels alone take over 200 MB
 
 
-class UserError(Exception):
-    """A mistake in the command line or its files: printed as one line, exit status 2."""
-
-
-class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse, with its usage errors on one line too (argparse prints the usage first)."""
-
-    def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {single_line(message)} "
-                              f"(see '{self.prog} --help')\n")
-
-    def parse_known_args(self, args=None, namespace=None):
-        # argparse (3.11) reads "--opt=--" as "--opt" given an empty list, bypassing its type.
-        for arg in args or ():
-            if arg.startswith("-") and arg.endswith("=--"):
-                self.error(f"argument {arg[:-3]}: expected one value, got '--'")
-        return super().parse_known_args(args, namespace)
-
-
-def whole_number(text):
-    """argparse type: ``20000``, ``1e6`` or ``2_000`` -> int; a fraction, inf, nan or a word is
-    a usage error that says what is expected (ranges are checked by each command)."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value.is_integer()):
-        raise argparse.ArgumentTypeError(f"expected a whole number such as 20000 or 1e6, "
-                                         f"got {text!r}")
-    return int(value)
-
-
-def single_line(text):
-    """Line breaks shown as \\n: an argument or a file name holding one stays on one line."""
-    return str(text).replace("\r", "\\r").replace("\n", "\\n")
-
-
 def _check_at_least(option, value, least):
     if value is not None and value < least:
         raise UserError(f"{option} must be at least {least}, got {value}")
-
-
-def one_line_message(error):
-    """An exception's text as one sentence (NumPy and zipfile wrap theirs over lines)."""
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 # ---------------------------------------------------------------------------------------------
