@@ -148,9 +148,19 @@ run(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* kernel_address(): where the header's pointer smoothl1_smooth_l1_loss_sum_f32 points, so that
+ * a test can check that the import function fetched the build smoothl1._dispatch chose. */
+static PyObject *
+kernel_address(PyObject *self, PyObject *unused)
+{
+    return PyLong_FromVoidPtr((void *)smoothl1_smooth_l1_loss_sum_f32);
+}
+
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS,
      "run(operation, loss, input, target, out, param, grad_scale, strided)"},
+    {"kernel_address", kernel_address, METH_NOARGS,
+     "Address of the function smoothl1_smooth_l1_loss_sum_f32 points at."},
     {NULL, NULL, 0, NULL},
 };
 
