@@ -15,6 +15,7 @@ import ctypes
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -243,7 +244,7 @@ def test_empty(consumer, dtype, strided):
 
 def test_package_ships_pxd_and_header():
     folder = Path(smoothl1.get_include())
-    for name in ("kernels.pxd", "_smoothl1.pxd", "_smoothl1_api.h"):
+    for name in ("kernels.pxd", "_smoothl1.pxd", "_smoothl1_api.h", "smoothl1.h"):
         assert (folder / name).is_file(), f"{name} is missing from {folder}"
     exported = set(smoothl1._smoothl1.__pyx_capi__)
     assert len(exported) == 32
@@ -253,6 +254,19 @@ def test_package_ships_pxd_and_header():
         assert f"    {name},\n" in kernels, f"kernels.pxd does not re-export {name}"
         assert f"#define {name} " in header, f"_smoothl1_api.h does not declare {name}"
     assert "static int import_smoothl1___smoothl1(void)" in header
+
+
+def test_hand_written_header_matches_the_package():
+    # smoothl1.h is written by hand: its version macros must follow the release, and it must
+    # include the generated declarations and define the import function it documents.
+    text = (Path(smoothl1.get_include()) / "smoothl1.h").read_text()
+    macros = dict(re.findall(r"^#define (SMOOTHL1_VERSION\w*) (.+)$", text, re.M))
+    major, minor, patch = (int(part) for part in smoothl1.__version__.split(".")[:3])
+    assert macros["SMOOTHL1_VERSION"] == f'"{smoothl1.__version__}"'
+    assert (int(macros["SMOOTHL1_VERSION_MAJOR"]), int(macros["SMOOTHL1_VERSION_MINOR"]),
+            int(macros["SMOOTHL1_VERSION_PATCH"])) == (major, minor, patch)
+    assert '#include "_smoothl1_api.h"' in text
+    assert "#define smoothl1_import() import_smoothl1___smoothl1()" in text
 
 
 _capsule_name = ctypes.pythonapi.PyCapsule_GetName
