@@ -39,7 +39,6 @@ two lines each):
                   (PARAMETERS): then <param> is a `const T*` and <param>_stride follows it,
                   and <loss>_params_pass reads one parameter per element.
 """
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,8 +132,8 @@ class Function:
 
 
 def wrap(items, indent, limit):
-    """items joined by ", ", in lines of at most `limit` characters after the first joined
-    by a newline and `indent`."""
+    """The items joined by ", " into lines of at most `limit` characters; the lines are
+    joined by a newline and `indent`."""
     lines, line = [], ""
     for item in items:
         candidate = f"{line}, {item}" if line else item
@@ -257,4 +256,3 @@ def generate(root=ROOT):
 if __name__ == "__main__":
     for path in generate():
         print(f"generate_capi: wrote {path.relative_to(ROOT)}")
-    sys.exit(0)
