@@ -1,7 +1,7 @@
 """Every Cython and C sample of docs/embedding.md, built and run as a reader would.
 
-Each sample is copied out of the markdown (a fenced block whose first line names its file, and
-the block after it that builds it) into a temporary folder, built in a subprocess against the
+Each sample is copied out of the markdown (a fenced block that names its file after the
+language, ```cython boxes.pyx, and the block after it that builds it, ```python setup.py) into a temporary folder, built in a subprocess against the
 installed package, run, and compared with the Python API bit for bit: the Cython module
 ``boxes`` (including a reversed array, whose negative stride the sample must divide as a signed
 number), the C extension ``robust``, and the standalone program ``embed``, which starts an
@@ -27,14 +27,10 @@ SAMPLES = {"boxes.pyx": "setup.py", "robust.c": "setup.py", "embed.c": "build-em
 
 
 def named_blocks():
-    """[(language, file name, text)] of the fenced blocks whose first line is a comment naming
-    a file (`# boxes.pyx`, `/* robust.c */`), in document order."""
-    blocks = []
-    for language, text in re.findall(r"^```(\w*)\n(.*?)^```$", DOC.read_text(), re.M | re.S):
-        first = re.match(r"(?:#|/\*)\s*([\w-]+\.(?:pyx|c|py|sh))\b", text)
-        if first:
-            blocks.append((language, first.group(1), text))
-    return blocks
+    """[(language, file name, text)] of the fenced blocks that name a file after their
+    language (docs/README.md's convention: ```cython boxes.pyx), in document order."""
+    fences = re.findall(r"^```(\w+) +(\S+)\n(.*?)^```$", DOC.read_text(), re.M | re.S)
+    return [(language, name, text) for language, name, text in fences]
 
 
 def sample(source, folder):
