@@ -324,7 +324,8 @@ spec.loader.exec_module(consumer)
 capsule = smoothl1._smoothl1.__pyx_capi__["smoothl1_smooth_l1_loss_sum_f32"]
 address = consumer.kernel_address()
 found = here.shared_object_of(address)
-print(json.dumps({"build": _dispatch.build, "file": str(Path(_dispatch.kernels.__file__).resolve()),
+print(json.dumps({"build": _dispatch.build,
+                  "file": str(Path(_dispatch.kernels.__file__).resolve()),
                   "capsule": here.capsule_address(capsule), "consumer": address,
                   "found": None if found is None else str(found)}))
 """

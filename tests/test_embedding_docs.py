@@ -1,11 +1,12 @@
 """Every Cython and C sample of docs/embedding.md, built and run as a reader would.
 
 Each sample is copied out of the markdown (a fenced block that names its file after the
-language, ```cython boxes.pyx, and the block after it that builds it, ```python setup.py) into a temporary folder, built in a subprocess against the
-installed package, run, and compared with the Python API bit for bit: the Cython module
-``boxes`` (including a reversed array, whose negative stride the sample must divide as a signed
-number), the C extension ``robust``, and the standalone program ``embed``, which starts an
-interpreter and calls the kernels from its own threads.
+language, ```cython boxes.pyx, and the block after it that builds it, ```python setup.py)
+into a temporary folder, built in a subprocess against the installed package, run, and
+compared with the Python API bit for bit: the Cython module ``boxes`` (including a reversed
+array, whose negative stride the sample must divide as a signed number), the C extension
+``robust``, and the standalone program ``embed``, which starts an interpreter and calls the
+kernels from its own threads.
 """
 import array
 import re
@@ -162,7 +163,8 @@ def test_standalone_program_embeds_python_and_calls_kernels_from_threads(tmp_pat
     folder = sample("embed.c", tmp_path)
     script = (folder / "build-embed.sh").read_text()
     # The sample's commands, run with this interpreter and its python3-config.
-    script = script.replace("python3-config", str(config)).replace("python3 -c", f"{sys.executable} -c")
+    script = script.replace("python3-config", str(config))
+    script = script.replace("python3 -c", f"{sys.executable} -c")
     script = re.sub(r"^cc ", f"{cc} ", script, flags=re.M)
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=folder,
                             capture_output=True, text=True)

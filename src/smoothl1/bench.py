@@ -185,7 +185,8 @@ def c_api_row(dtype, repeat, size=10**6):
     dtype = np.dtype(dtype)
     name = f"smoothl1_smooth_l1_loss_sum_{'f32' if dtype == np.float32 else 'f64'}"
     capsule = _smoothl1.__pyx_capi__[name]
-    get_name, get_pointer = ctypes.pythonapi.PyCapsule_GetName, ctypes.pythonapi.PyCapsule_GetPointer
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
     get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
     get_pointer.restype = ctypes.c_void_p
     get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
