@@ -25,7 +25,8 @@ How this file is built, in the order it is read:
    item sums are combined pairwise in item order, so every result is bit-for-bit the same
    whatever the number of threads.
 4. The C API: ``cdef api`` functions over pointers, lengths and element strides, for Cython and
-   C callers (declared in ``smoothl1/kernels.pxd``). They call the same segment loop.
+   C callers (declared in ``smoothl1/kernels.pxd``). They call the same segment loop; the
+   functions themselves are generated from one table (``tools/generate_capi.py``).
 5. The Python entry ``compute``: takes arrays already validated by ``smoothl1._validation``,
    builds a plan and runs it with the GIL released.
 """
@@ -937,8 +938,11 @@ cdef double run_plan(const LossParams* p, const Plan* plan, int mode, double gra
 # ---------------------------------------------------------------------------------------------
 # Declared, with each function's preconditions, in smoothl1/_smoothl1.pxd (the declarations of
 # this module, which Cython checks these definitions against) and re-exported under the public
-# name smoothl1/kernels.pxd; `cdef api` also writes the C header _smoothl1_api.h. The names and
-# signatures are a stable contract, pinned by tests/cython_abi_signatures.txt.
+# name smoothl1/kernels.pxd, both generated from the same table as the definitions; `cdef api`
+# also writes the C header _smoothl1_api.h (included by the hand-written smoothl1/smoothl1.h).
+# The names and signatures are a stable contract, pinned by tests/cython_abi_signatures.txt.
+# The AVX2 and AVX-512 modules include this file and export the same functions;
+# smoothl1._dispatch points this module's __pyx_capi__ at the build in use.
 
 
 cdef inline double exported_pass(const LossParams* p, int mode, Py_ssize_t n,
@@ -992,209 +996,9 @@ cdef inline double huber_pass(double delta, int mode, Py_ssize_t n,
                          grad_out, grad_step, grad_scale)
 
 
-# Smooth L1, float32 (each contiguous function is its strided twin with strides 1)
-
-cdef api double smoothl1_smooth_l1_loss_sum_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, double beta) noexcept nogil:
-    return smooth_l1_pass(beta, SUM_LOSS, n, input, input_stride, target, target_stride,
-                          <float*>NULL, 0, <float*>NULL, 0, 1.0)
-
-cdef api void smoothl1_smooth_l1_loss_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* loss_out, Py_ssize_t loss_stride,
-        double beta) noexcept nogil:
-    smooth_l1_pass(beta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
-                   loss_stride, <float*>NULL, 0, 1.0)
-
-cdef api void smoothl1_smooth_l1_grad_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
-        double beta, double grad_scale) noexcept nogil:
-    smooth_l1_pass(beta, STORE_GRAD, n, input, input_stride, target, target_stride,
-                   <float*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_and_grad_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
-        double beta, double grad_scale) noexcept nogil:
-    return smooth_l1_pass(beta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
-                          target_stride, <float*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_sum_f32(
-        Py_ssize_t n, const float* input, const float* target, double beta) noexcept nogil:
-    return smoothl1_smooth_l1_loss_sum_f32_strided(n, input, 1, target, 1, beta)
-
-cdef api void smoothl1_smooth_l1_loss_f32(
-        Py_ssize_t n, const float* input, const float* target, float* loss_out,
-        double beta) noexcept nogil:
-    smoothl1_smooth_l1_loss_f32_strided(n, input, 1, target, 1, loss_out, 1, beta)
-
-cdef api void smoothl1_smooth_l1_grad_f32(
-        Py_ssize_t n, const float* input, const float* target, float* grad_out, double beta,
-        double grad_scale) noexcept nogil:
-    smoothl1_smooth_l1_grad_f32_strided(n, input, 1, target, 1, grad_out, 1, beta, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_and_grad_f32(
-        Py_ssize_t n, const float* input, const float* target, float* grad_out, double beta,
-        double grad_scale) noexcept nogil:
-    return smoothl1_smooth_l1_loss_and_grad_f32_strided(n, input, 1, target, 1, grad_out, 1,
-                                                        beta, grad_scale)
-
-
-# Smooth L1, float64
-
-cdef api double smoothl1_smooth_l1_loss_sum_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride, double beta) noexcept nogil:
-    return smooth_l1_pass(beta, SUM_LOSS, n, input, input_stride, target, target_stride,
-                          <double*>NULL, 0, <double*>NULL, 0, 1.0)
-
-cdef api void smoothl1_smooth_l1_loss_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* loss_out, Py_ssize_t loss_stride, double beta) noexcept nogil:
-    smooth_l1_pass(beta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
-                   loss_stride, <double*>NULL, 0, 1.0)
-
-cdef api void smoothl1_smooth_l1_grad_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* grad_out, Py_ssize_t grad_stride, double beta,
-        double grad_scale) noexcept nogil:
-    smooth_l1_pass(beta, STORE_GRAD, n, input, input_stride, target, target_stride,
-                   <double*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_and_grad_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* grad_out, Py_ssize_t grad_stride, double beta,
-        double grad_scale) noexcept nogil:
-    return smooth_l1_pass(beta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
-                          target_stride, <double*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_sum_f64(
-        Py_ssize_t n, const double* input, const double* target, double beta) noexcept nogil:
-    return smoothl1_smooth_l1_loss_sum_f64_strided(n, input, 1, target, 1, beta)
-
-cdef api void smoothl1_smooth_l1_loss_f64(
-        Py_ssize_t n, const double* input, const double* target, double* loss_out,
-        double beta) noexcept nogil:
-    smoothl1_smooth_l1_loss_f64_strided(n, input, 1, target, 1, loss_out, 1, beta)
-
-cdef api void smoothl1_smooth_l1_grad_f64(
-        Py_ssize_t n, const double* input, const double* target, double* grad_out,
-        double beta, double grad_scale) noexcept nogil:
-    smoothl1_smooth_l1_grad_f64_strided(n, input, 1, target, 1, grad_out, 1, beta, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_and_grad_f64(
-        Py_ssize_t n, const double* input, const double* target, double* grad_out,
-        double beta, double grad_scale) noexcept nogil:
-    return smoothl1_smooth_l1_loss_and_grad_f64_strided(n, input, 1, target, 1, grad_out, 1,
-                                                        beta, grad_scale)
-
-
-# Huber, float32
-
-cdef api double smoothl1_huber_loss_sum_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, double delta) noexcept nogil:
-    return huber_pass(delta, SUM_LOSS, n, input, input_stride, target, target_stride,
-                      <float*>NULL, 0, <float*>NULL, 0, 1.0)
-
-cdef api void smoothl1_huber_loss_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* loss_out, Py_ssize_t loss_stride,
-        double delta) noexcept nogil:
-    huber_pass(delta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
-               loss_stride, <float*>NULL, 0, 1.0)
-
-cdef api void smoothl1_huber_grad_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
-        double delta, double grad_scale) noexcept nogil:
-    huber_pass(delta, STORE_GRAD, n, input, input_stride, target, target_stride, <float*>NULL,
-               0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_huber_loss_and_grad_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
-        double delta, double grad_scale) noexcept nogil:
-    return huber_pass(delta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
-                      target_stride, <float*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_huber_loss_sum_f32(
-        Py_ssize_t n, const float* input, const float* target, double delta) noexcept nogil:
-    return smoothl1_huber_loss_sum_f32_strided(n, input, 1, target, 1, delta)
-
-cdef api void smoothl1_huber_loss_f32(
-        Py_ssize_t n, const float* input, const float* target, float* loss_out,
-        double delta) noexcept nogil:
-    smoothl1_huber_loss_f32_strided(n, input, 1, target, 1, loss_out, 1, delta)
-
-cdef api void smoothl1_huber_grad_f32(
-        Py_ssize_t n, const float* input, const float* target, float* grad_out, double delta,
-        double grad_scale) noexcept nogil:
-    smoothl1_huber_grad_f32_strided(n, input, 1, target, 1, grad_out, 1, delta, grad_scale)
-
-cdef api double smoothl1_huber_loss_and_grad_f32(
-        Py_ssize_t n, const float* input, const float* target, float* grad_out, double delta,
-        double grad_scale) noexcept nogil:
-    return smoothl1_huber_loss_and_grad_f32_strided(n, input, 1, target, 1, grad_out, 1, delta,
-                                                    grad_scale)
-
-
-# Huber, float64
-
-cdef api double smoothl1_huber_loss_sum_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride, double delta) noexcept nogil:
-    return huber_pass(delta, SUM_LOSS, n, input, input_stride, target, target_stride,
-                      <double*>NULL, 0, <double*>NULL, 0, 1.0)
-
-cdef api void smoothl1_huber_loss_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* loss_out, Py_ssize_t loss_stride, double delta) noexcept nogil:
-    huber_pass(delta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
-               loss_stride, <double*>NULL, 0, 1.0)
-
-cdef api void smoothl1_huber_grad_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* grad_out, Py_ssize_t grad_stride, double delta,
-        double grad_scale) noexcept nogil:
-    huber_pass(delta, STORE_GRAD, n, input, input_stride, target, target_stride, <double*>NULL,
-               0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_huber_loss_and_grad_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* grad_out, Py_ssize_t grad_stride, double delta,
-        double grad_scale) noexcept nogil:
-    return huber_pass(delta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
-                      target_stride, <double*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_huber_loss_sum_f64(
-        Py_ssize_t n, const double* input, const double* target,
-        double delta) noexcept nogil:
-    return smoothl1_huber_loss_sum_f64_strided(n, input, 1, target, 1, delta)
-
-cdef api void smoothl1_huber_loss_f64(
-        Py_ssize_t n, const double* input, const double* target, double* loss_out,
-        double delta) noexcept nogil:
-    smoothl1_huber_loss_f64_strided(n, input, 1, target, 1, loss_out, 1, delta)
-
-cdef api void smoothl1_huber_grad_f64(
-        Py_ssize_t n, const double* input, const double* target, double* grad_out,
-        double delta, double grad_scale) noexcept nogil:
-    smoothl1_huber_grad_f64_strided(n, input, 1, target, 1, grad_out, 1, delta, grad_scale)
-
-cdef api double smoothl1_huber_loss_and_grad_f64(
-        Py_ssize_t n, const double* input, const double* target, double* grad_out,
-        double delta, double grad_scale) noexcept nogil:
-    return smoothl1_huber_loss_and_grad_f64_strided(n, input, 1, target, 1, grad_out, 1, delta,
-                                                    grad_scale)
+# The `cdef api` functions themselves: one per loss x operation x dtype x layout, generated
+# from the table in tools/generate_capi.py (the build writes the .pxi; it is not committed).
+include "_smoothl1_capi.pxi"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -406,7 +406,8 @@ def _mixed_nans(rng, dtype, n):
     draw = rng.random(n)
     bits[draw < 0.15] = nan
     bits[(draw >= 0.15) & (draw < 0.3)] = nan | sign
-    bits[(draw >= 0.3) & (draw < 0.35)] = nan | 5
+    # the payload as the bits' own type: NumPy 1's uint64 | int promotes to float64 and fails
+    bits[(draw >= 0.3) & (draw < 0.35)] = nan | nan.dtype.type(5)
     return bits.view(dtype)
 
 
