@@ -950,13 +950,19 @@ cdef inline double exported_pass(const LossParams* p, int mode, Py_ssize_t n,
                                  const floating* t, Py_ssize_t t_step,
                                  floating* loss_out, Py_ssize_t loss_step,
                                  floating* grad_out, Py_ssize_t grad_step,
+                                 floating* hess_out, Py_ssize_t hess_step,
                                  double grad_scale) noexcept nogil:
     # run_plan on one thread for a 1-D operand: items of ITEM_SIZE elements, their sums
     # combined pairwise in order. The Python API makes the same items of a 1-D array, so the
-    # sums here are bit-for-bit its sums, whatever its n_threads.
+    # sums here are bit-for-bit its sums, whatever its n_threads. The grad_hess modes sum
+    # nothing and take their own loop (grad_scale is 1 for them: they are elementwise).
     cdef PairwiseSum items
     cdef ChunkedSum acc
     cdef Py_ssize_t start = 0, length
+    if mode & STORE_HESS:
+        run_grad_hess_segment(p, mode, n, x, x_step, t, t_step, <const floating*>NULL, 0,
+                              grad_out, grad_step, hess_out, hess_step)
+        return 0.0
     pairwise_init(&items)
     while start < n:
         length = ITEM_SIZE if n - start > ITEM_SIZE else n - start
@@ -974,15 +980,16 @@ cdef inline double smooth_l1_pass(double beta, int mode, Py_ssize_t n,
                                   const floating* t, Py_ssize_t t_step,
                                   floating* loss_out, Py_ssize_t loss_step,
                                   floating* grad_out, Py_ssize_t grad_step,
+                                  floating* hess_out, Py_ssize_t hess_step,
                                   double grad_scale) noexcept nogil:
     cdef SmoothL1Params p = smooth_l1_params(beta)
     cdef PowerOfTwoSmoothL1Params fast
     if has_exact_inverse(p.divisor):
         fast = power_of_two_params(&p)
         return exported_pass(&fast, mode, n, x, x_step, t, t_step, loss_out, loss_step,
-                             grad_out, grad_step, grad_scale)
+                             grad_out, grad_step, hess_out, hess_step, grad_scale)
     return exported_pass(&p, mode, n, x, x_step, t, t_step, loss_out, loss_step,
-                         grad_out, grad_step, grad_scale)
+                         grad_out, grad_step, hess_out, hess_step, grad_scale)
 
 
 cdef inline double huber_pass(double delta, int mode, Py_ssize_t n,
@@ -990,10 +997,23 @@ cdef inline double huber_pass(double delta, int mode, Py_ssize_t n,
                               const floating* t, Py_ssize_t t_step,
                               floating* loss_out, Py_ssize_t loss_step,
                               floating* grad_out, Py_ssize_t grad_step,
+                              floating* hess_out, Py_ssize_t hess_step,
                               double grad_scale) noexcept nogil:
     cdef HuberParams p = huber_params(delta)
     return exported_pass(&p, mode, n, x, x_step, t, t_step, loss_out, loss_step,
-                         grad_out, grad_step, grad_scale)
+                         grad_out, grad_step, hess_out, hess_step, grad_scale)
+
+
+cdef inline double pseudo_huber_pass(double delta, int mode, Py_ssize_t n,
+                                     const floating* x, Py_ssize_t x_step,
+                                     const floating* t, Py_ssize_t t_step,
+                                     floating* loss_out, Py_ssize_t loss_step,
+                                     floating* grad_out, Py_ssize_t grad_step,
+                                     floating* hess_out, Py_ssize_t hess_step,
+                                     double grad_scale) noexcept nogil:
+    cdef PseudoHuberParams p = pseudo_huber_params(delta)
+    return exported_pass(&p, mode, n, x, x_step, t, t_step, loss_out, loss_step,
+                         grad_out, grad_step, hess_out, hess_step, grad_scale)
 
 
 # The `cdef api` functions themselves: one per loss x operation x dtype x layout, generated

@@ -27,14 +27,12 @@ parameter arguments, mode, n, input, input_stride, target, target_stride, then a
 a stride for every slot of OUTPUT_SLOTS (NULL and 0 for slots the operation does not write),
 grad_scale). The contiguous function of a family is its _strided twin with every stride 1.
 
-How the next kernels join (the pyx side is the new point function and pass; here it is one or
-two lines each):
-  - a loss:       Loss("pseudo_huber", "delta", "pseudo-Huber, delta > 0"),   (LOSSES)
-                  with a pseudo_huber_pass in the pyx;
-  - an operation: Operation("grad_hess", "void", "STORE_GRAD | STORE_HESS",
-                            ("grad_out", "hess_out"), scaled=True, doc=...),  (OPERATIONS)
-                  with ("hess_out", "hess_stride") appended to OUTPUT_SLOTS (and a hess_out
-                  argument to the pass functions);
+How kernels join (the pyx side is the new point function and pass; here it is one or two
+lines each):
+  - a loss:       a Loss line in LOSSES and a <loss>_pass in the pyx (as pseudo_huber did);
+  - an operation: an Operation line in OPERATIONS; a new output also gets a slot in
+                  OUTPUT_SLOTS and an argument of every pass function (as the grad_hess_*
+                  operations did with hess_out);
   - per-element parameters: Parameter("_params", per_element=True, pass_suffix="_params"),
                   (PARAMETERS): then <param> is a `const T*` and <param>_stride follows it,
                   and <loss>_params_pass reads one parameter per element.
@@ -81,6 +79,7 @@ class Parameter:
 LOSSES = (
     Loss("smooth_l1", "beta", "smooth_l1 (parameter beta >= 0)"),
     Loss("huber", "delta", "huber (parameter delta > 0)"),
+    Loss("pseudo_huber", "delta", "pseudo_huber (parameter delta > 0)"),
 )
 OPERATIONS = (
     Operation("loss_sum", "double", "SUM_LOSS", (), scaled=False,
@@ -92,12 +91,25 @@ OPERATIONS = (
     Operation("loss_and_grad", "double", "SUM_LOSS | STORE_GRAD", ("grad_out",), scaled=True,
               doc="writes   grad_out[i] = grad(d_i) * grad_scale,\n"
                   "returns  sum_i loss(d_i), in one pass"),
+    # docs/contract.md section 11: the gradient and a curvature, elementwise, in one pass
+    Operation("grad_hess_exact", "void", "STORE_GRAD | STORE_HESS_EXACT",
+              ("grad_out", "hess_out"), scaled=False,
+              doc="writes   grad_out[i] = grad(d_i), hess_out[i] = loss''(d_i)"),
+    Operation("grad_hess_irls", "void", "STORE_GRAD | STORE_HESS_IRLS",
+              ("grad_out", "hess_out"), scaled=False,
+              doc="writes   grad_out[i] = grad(d_i), hess_out[i] = grad(d_i) / d_i\n"
+                  "         (its limit at d_i = 0)"),
+    Operation("grad_hess_one", "void", "STORE_GRAD | STORE_HESS_ONE",
+              ("grad_out", "hess_out"), scaled=False,
+              doc="writes   grad_out[i] = grad(d_i), hess_out[i] = 1\n"
+                  "         (NaN where d_i is NaN)"),
 )
 DTYPES = (DType("f32", "float"), DType("f64", "double"))
 PARAMETERS = (Parameter("", per_element=False, pass_suffix=""),)
 LAYOUTS = ("strided", "contiguous")
 #: (pointer, stride) of every output the pass functions take, in their argument order
-OUTPUT_SLOTS = (("loss_out", "loss_stride"), ("grad_out", "grad_stride"))
+OUTPUT_SLOTS = (("loss_out", "loss_stride"), ("grad_out", "grad_stride"),
+                ("hess_out", "hess_stride"))
 # -----------------------------------------------------------------------------------------------
 
 
