@@ -1,7 +1,9 @@
 """The six public functions: validation (``_validation.prepare``), then one kernel call."""
+import numpy as np
+
 from . import _smoothl1
 from ._dispatch import kernels
-from ._validation import check_param, prepare
+from ._validation import prepare
 
 __all__ = [
     "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
@@ -12,28 +14,52 @@ _empty_like = kernels.empty_like
 
 
 def evaluate(loss_kind, param, input, target, weight, reduction, loss_out, grad_out,
-             n_threads, want_loss, want_grad, grad_out_name="grad_out", grad_norm=None):
-    """Validate, then make one kernel call. Returns (input, reduced loss as a float or None,
-    loss array or None, gradient array or None); outputs are allocated when not given.
-    grad_norm overrides the gradient's normaliser (see _smoothl1.compute)."""
-    input, target, weight, reduction_code, loss_out, grad_out, n_threads = prepare(
-        input, target, weight, reduction, loss_out, grad_out, n_threads, grad_out_name)
+             n_threads, want_loss, want_grad, grad_out_name="grad_out", grad_norm=None,
+             axis=None, keepdims=False):
+    """Validate, then make one kernel call. Returns (input, reduced loss as a float, a float64
+    ndarray of the reduced values along axes, or None, loss array or None, gradient array or
+    None, axes); outputs are allocated when not given (the loss along axes is not: see
+    _reduced_loss). param is the raw beta or delta (a number or an array). grad_norm overrides
+    the gradient's normaliser (see _smoothl1.compute)."""
+    (input, target, weight, reduction_code, loss_out, grad_out, n_threads, param,
+     param_values, axes) = prepare(input, target, weight, reduction, loss_out, grad_out,
+                                   n_threads, grad_out_name, param,
+                                   loss_kind == _smoothl1.SMOOTH_L1, axis, keepdims)
     if want_loss and reduction_code == _smoothl1.REDUCTION_NONE and loss_out is None:
         loss_out = _empty_like(input)
     if want_grad and grad_out is None:
         grad_out = _empty_like(input)
-    total = kernels.compute(loss_kind, param, input, target, weight, reduction_code,
-                            loss_out if want_loss else None, grad_out if want_grad else None,
-                            want_loss, want_grad, n_threads, grad_norm)
-    return input, total, loss_out, grad_out
+    elementwise_out = loss_out if axes is None else None
+    total = kernels.compute(loss_kind, 1.0 if param is None else param, input, target, weight,
+                            reduction_code, elementwise_out if want_loss else None,
+                            grad_out if want_grad else None, want_loss, want_grad, n_threads,
+                            grad_norm, param_values, axes)
+    return input, total, loss_out, grad_out, axes
+
+
+def _reduced_loss(input, values, axes, keepdims, out):
+    """The loss reduced along axes: values (float64, reduced shape without keepdims) rounded
+    once to input's dtype, into out if given; a NumPy scalar when nothing is left, as NumPy."""
+    shape = tuple(1 if k in axes else size for k, size in enumerate(input.shape)
+                  if keepdims or k not in axes)
+    with np.errstate(over="ignore"):   # a float32 overflow is inf, quietly (as a scalar)
+        if out is not None:
+            out[...] = values.reshape(shape)
+            return out
+        if not shape:
+            return kernels.reduced_scalar(input, float(values))
+        return values.reshape(shape).astype(input.dtype)
 
 
 def _run(loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,
-         want_loss, want_grad, grad_out_name="grad_out"):
-    input, total, loss_out, grad_out = evaluate(
+         want_loss, want_grad, grad_out_name="grad_out", axis=None, keepdims=False):
+    input, total, loss_out, grad_out, axes = evaluate(
         loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,
-        want_loss, want_grad, grad_out_name)
-    loss = loss_out if total is None else kernels.reduced_scalar(input, total)
+        want_loss, want_grad, grad_out_name, axis=axis, keepdims=keepdims)
+    if axes is not None and want_loss:
+        loss = _reduced_loss(input, total, axes, keepdims, loss_out)
+    else:
+        loss = loss_out if total is None else kernels.reduced_scalar(input, total)
     if want_loss and want_grad:
         return loss, grad_out
     return loss if want_loss else grad_out
@@ -140,40 +166,47 @@ _BOTH_RETURNS = """
 """
 
 
-def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
-                   n_threads=None):
-    return _run(_smoothl1.SMOOTH_L1, check_param("beta", beta, True), input, target, weight,
-                reduction, out, None, n_threads, True, False)
+def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, axis=None,
+                   keepdims=False, out=None, n_threads=None):
+    return _run(_smoothl1.SMOOTH_L1, beta, input, target, weight,
+                reduction, out, None, n_threads, True, False,
+                axis=axis, keepdims=keepdims)
 
 
-def smooth_l1_grad(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
-                   n_threads=None):
-    return _run(_smoothl1.SMOOTH_L1, check_param("beta", beta, True), input, target, weight,
-                reduction, None, out, n_threads, False, True, "out")
+def smooth_l1_grad(input, target, *, beta=1.0, reduction="mean", weight=None, axis=None,
+                   keepdims=False, out=None, n_threads=None):
+    return _run(_smoothl1.SMOOTH_L1, beta, input, target, weight,
+                reduction, None, out, n_threads, False, True, "out",
+                axis=axis, keepdims=keepdims)
 
 
 def smooth_l1_loss_and_grad(input, target, *, beta=1.0, reduction="mean", weight=None,
-                            out=None, grad_out=None, n_threads=None):
-    return _run(_smoothl1.SMOOTH_L1, check_param("beta", beta, True), input, target, weight,
-                reduction, out, grad_out, n_threads, True, True)
+                            axis=None, keepdims=False, out=None, grad_out=None,
+                            n_threads=None):
+    return _run(_smoothl1.SMOOTH_L1, beta, input, target, weight,
+                reduction, out, grad_out, n_threads, True, True,
+                axis=axis, keepdims=keepdims)
 
 
-def huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-               n_threads=None):
-    return _run(_smoothl1.HUBER, check_param("delta", delta, False), input, target, weight,
-                reduction, out, None, n_threads, True, False)
+def huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, axis=None,
+               keepdims=False, out=None, n_threads=None):
+    return _run(_smoothl1.HUBER, delta, input, target, weight,
+                reduction, out, None, n_threads, True, False,
+                axis=axis, keepdims=keepdims)
 
 
-def huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-               n_threads=None):
-    return _run(_smoothl1.HUBER, check_param("delta", delta, False), input, target, weight,
-                reduction, None, out, n_threads, False, True, "out")
+def huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, axis=None,
+               keepdims=False, out=None, n_threads=None):
+    return _run(_smoothl1.HUBER, delta, input, target, weight,
+                reduction, None, out, n_threads, False, True, "out",
+                axis=axis, keepdims=keepdims)
 
 
 def huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=None,
-                        out=None, grad_out=None, n_threads=None):
-    return _run(_smoothl1.HUBER, check_param("delta", delta, False), input, target, weight,
-                reduction, out, grad_out, n_threads, True, True)
+                        axis=None, keepdims=False, out=None, grad_out=None, n_threads=None):
+    return _run(_smoothl1.HUBER, delta, input, target, weight,
+                reduction, out, grad_out, n_threads, True, True,
+                axis=axis, keepdims=keepdims)
 
 
 _document(smooth_l1_loss, "Smooth L1 loss (PyTorch's ``F.smooth_l1_loss``).",

@@ -117,7 +117,7 @@ def _block(loss_kind, param, loss_mode, want_grad, n_threads, input, target, wei
     by grad_norm (the global element count or weight sum of "mean") if given, exactly as the
     NumPy path normalises it."""
     reduction = "none" if loss_mode == "none" else "sum"
-    input, total, loss_out, grad_out = evaluate(
+    input, total, loss_out, grad_out, _ = evaluate(
         loss_kind, param, input, target, weight, reduction, None, None, n_threads,
         loss_mode is not None, want_grad, grad_norm=grad_norm)
     loss = np.full((1,) * input.ndim, total) if loss_mode == "sum" else loss_out
