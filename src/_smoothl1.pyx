@@ -1383,7 +1383,8 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     the reduced values, of input's shape without those dimensions.
 
     grad_norm, if given, replaces the gradient's normaliser (the element count or weight sum
-    of "mean", else 1): smoothl1.dask passes the global count or weight sum of all blocks.
+    of "mean", else 1): smoothl1.dask passes the global count or weight sum of all blocks
+    (with axes and weights, an array of the weight sum of each group, of the reduced shape).
     param_values, if given, is an array of the per-element parameters (param is then unused).
 
     Preconditions (checked by smoothl1._validation, not here): input, target, weight (or None),
@@ -1439,6 +1440,14 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     if grad_norm is not None:
         if weight is None:
             grad_scale = 1.0 / <double>grad_norm
+        elif group_weights is not None:   # one weight sum per group, in input's axis order
+            plan_axes = [kept_axes[k] for k in range(n_kept)]
+            kept = [axis for axis in range(ndim) if axis not in axes and input.shape[axis] != 1]
+            group_weights[:] = _numpy.asarray(grad_norm, dtype=_numpy.float64).reshape(
+                [input.shape[axis] for axis in kept]).transpose(
+                [kept.index(axis) for axis in plan_axes]).ravel()
+            group_weights[group_weights == 0] = NAN
+            plan.group_norms = weight_sums
         else:
             weight_norm = NAN if grad_norm == 0 else <double>grad_norm
     if want_loss:

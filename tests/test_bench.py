@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from smoothl1 import bench
+from smoothl1 import _bench_boxes, bench
 
 
 def test_bench_table_rows():
@@ -26,3 +26,15 @@ def test_bench_command_line_rejects_bad_dtype():
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "int8" in result.stderr
+
+
+def test_bench_box_rows():
+    printed = io.StringIO()
+    rows = _bench_boxes.run(3000, [np.dtype(np.float32), np.dtype(np.float64)], 1,
+                            bench.best_time, printed)
+    groups = [(row["group"], row["dtype"]) for row in rows]
+    for group in ("broadcast", "axis", "per-element"):
+        assert (group, "float32") in groups and (group, "float64") in groups
+    for row in rows:
+        assert row["seconds"] > 0 and row["vs_base"] > 0 and row["NumPy"] > 0
+    assert "vs base" in printed.getvalue() and "target (N,1)" in printed.getvalue()

@@ -15,6 +15,10 @@ timed calls. Two operations are measured:
   elements, non-contiguous). Floor: ``np.dot`` of the same strided views (BLAS with a step of
   2; for float32 that is ``sdot``). Its time over the ``loss`` row's is the cost of the layout.
 
+Then the box rows (``--boxes N``, see ``smoothl1._bench_boxes``): ``(N, 4)`` arrays with
+broadcast operands, reductions along an axis and per-element parameters, each against the
+same call with a full-size operand, a full reduction or a scalar parameter.
+
 "vs floor" is smoothl1's time divided by the floor's (1.0 would be memory speed); the
 "x NumPy/SciPy/PyTorch" columns are the peer's time divided by smoothl1's (higher is better).
 """
@@ -27,7 +31,8 @@ import time
 
 import numpy as np
 
-from . import __version__, _dispatch, _smoothl1, smooth_l1_loss, smooth_l1_loss_and_grad
+from . import (__version__, _bench_boxes, _dispatch, _smoothl1, smooth_l1_loss,
+               smooth_l1_loss_and_grad)
 
 BETA = 1.0
 
@@ -182,6 +187,8 @@ def main(argv=None):
     parser.add_argument("--dtypes", default="float32,float64",
                         help="comma-separated dtypes (default float32,float64)")
     parser.add_argument("--repeat", type=int, default=7, help="timed repeats (default 7)")
+    parser.add_argument("--boxes", type=int, default=1 << 20,
+                        help="N of the (N, 4) box rows (default 1048576; 0 skips them)")
     args = parser.parse_args(argv)
     dtypes = []
     for name in args.dtypes.split(","):
@@ -191,6 +198,8 @@ def main(argv=None):
     if args.repeat < 1 or any(size < 1 for size in args.sizes):
         parser.error("--repeat and --sizes must be positive")
     run(args.sizes, dtypes, args.repeat)
+    if args.boxes > 0:
+        _bench_boxes.run(args.boxes, dtypes, args.repeat, best_time, sys.stdout)
     return 0
 
 
