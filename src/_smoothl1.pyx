@@ -1217,7 +1217,8 @@ def max_threads():
 
 cdef int build_plan(Plan* plan, PyObject** operands, const bint* reduced,
                     int* kept_axes) except -1:
-    # operands[op] are arrays of the input's shape, or NULL (callers broadcast before);
+    # operands[op] are arrays of the input's shape or of a shape that broadcasts to it, or
+    # NULL;
     # reduced[k] says whether dimension k is summed over (every one for a full reduction, and
     # for "none", where the groups do not matter). Kept dimensions come first, then reduced
     # ones, each ordered by the input's |stride| (memory order, as NumPy's order='K'): so a
@@ -1232,6 +1233,8 @@ cdef int build_plan(Plan* plan, PyObject** operands, const bint* reduced,
     cdef int order[MAX_DIMS]
     cdef bint mergeable
     cdef Py_ssize_t run
+    cdef int offset
+    cdef cnp.ndarray operand
     plan.size = cnp.PyArray_SIZE(first)
     plan.group_size = 1
     plan.n_groups = 1
@@ -1245,9 +1248,13 @@ cdef int build_plan(Plan* plan, PyObject** operands, const bint* reduced,
         for k in range(ndim):
             steps[op][k] = 0
         if operands[op] != NULL:
-            plan.data[op] = <char*>cnp.PyArray_DATA(<cnp.ndarray>operands[op])
-            for k in range(ndim):
-                steps[op][k] = cnp.PyArray_STRIDES(<cnp.ndarray>operands[op])[k] // itemsize
+            # an operand of fewer dimensions or of size-1 ones broadcasts: step 0 there
+            operand = <cnp.ndarray>operands[op]
+            plan.data[op] = <char*>cnp.PyArray_DATA(operand)
+            offset = ndim - cnp.PyArray_NDIM(operand)
+            for k in range(offset, ndim):
+                if cnp.PyArray_DIMS(operand)[k - offset] == shape[k]:
+                    steps[op][k] = cnp.PyArray_STRIDES(operand)[k - offset] // itemsize
     for k in range(ndim):
         if shape[k] != 1:
             order[kept] = k
@@ -1389,7 +1396,7 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
 
     Preconditions (checked by smoothl1._validation, not here): input, target, weight (or None),
     param_values (or None), loss_out and grad_out (or None) are aligned, native-order arrays of
-    input's shape and of one dtype, float32 or float64, whose strides are multiples of the
+    input's shape (or, for the first four, of a shape that broadcasts to it) and of one dtype, float32 or float64, whose strides are multiples of the
     item size; outputs are writeable and do not overlap inputs except as the identical array;
     param and every parameter value are valid.
     """

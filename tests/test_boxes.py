@@ -420,3 +420,59 @@ def test_recipe_caffe_inside_outside_weights():
     got = smoothl1.smooth_l1_loss(inside * pred, inside * target, beta=1 / sigma**2,
                                   weight=outside, reduction="sum")
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dask: the same axis, keepdims and array parameters (sections 12 and 13)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("axis", [-1, 0, (0, 1), (0, 2), 1])
+def test_dask_axis_reduction(dtype, axis):
+    da = pytest.importorskip("dask.array")
+    import smoothl1.dask as sd
+    x, t = _data((3, 1500, 4), dtype)
+    w = np.random.default_rng(9).uniform(0.1, 2.0, size=(3, 1500, 1)).astype(dtype)
+    dx = da.from_array(x, chunks=(2, 400, 3))
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    for reduction in ["sum", "mean"]:
+        for weight in [None, w, da.from_array(w, chunks=(1, 700, 1))]:
+            for keepdims in [False, True]:
+                expected = smoothl1.smooth_l1_loss_and_grad(
+                    x, t, reduction=reduction, weight=None if weight is None else w,
+                    axis=axis, keepdims=keepdims, beta=0.5)
+                loss, grad = sd.smooth_l1_loss_and_grad(
+                    dx, t, reduction=reduction, weight=weight, axis=axis, keepdims=keepdims,
+                    beta=0.5)
+                assert loss.shape == expected[0].shape
+                axes = {a % 3 for a in (axis if isinstance(axis, tuple) else (axis,))}
+                kept_chunks = tuple(c for k, c in enumerate(dx.chunks) if k not in axes)
+                if not keepdims:
+                    assert loss.chunks == kept_chunks
+                computed = loss.compute()
+                assert computed.dtype == dtype
+                np.testing.assert_allclose(computed, expected[0], rtol=rtol)
+                np.testing.assert_allclose(grad.compute(), expected[1], rtol=rtol,
+                                           atol=1e-30)
+
+
+def test_dask_per_element_parameters():
+    da = pytest.importorskip("dask.array")
+    import smoothl1.dask as sd
+    x, t = _data((2000, 4), np.float64)
+    dx = da.from_array(x, chunks=(300, 4))
+    beta = np.array([0.1, 0.2, 0.5, 1.0])
+    delta = np.random.default_rng(10).uniform(0.5, 2.0, size=(2000, 1))
+    got = sd.smooth_l1_loss(dx, t, beta=beta, reduction="none").compute()
+    assert_bitwise_equal(got, smoothl1.smooth_l1_loss(x, t, beta=beta, reduction="none"))
+    got = sd.huber_grad(dx, t, delta=da.from_array(delta, chunks=(700, 1))).compute()
+    np.testing.assert_allclose(got, smoothl1.huber_grad(x, t, delta=delta), rtol=1e-14)
+    np.testing.assert_allclose(sd.huber_loss(dx, t, delta=delta, axis=0).compute(),
+                               smoothl1.huber_loss(x, t, delta=delta, axis=0), rtol=1e-12)
+    with pytest.raises(ValueError, match="beta must be >= 0 at every element"):
+        sd.smooth_l1_loss(dx, t, beta=-beta)   # a NumPy array: checked at the call
+    lazy = sd.huber_loss(dx, t, delta=da.from_array(-delta, chunks=(700, 1)))
+    with pytest.raises(ValueError, match="delta must be > 0 at every element"):
+        lazy.compute()                         # a Dask array: checked block by block
+    with pytest.raises(ValueError, match="axis 2 is out of bounds"):
+        sd.smooth_l1_loss(dx, t, reduction="sum", axis=2)

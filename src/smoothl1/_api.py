@@ -93,12 +93,19 @@ _PARAMETERS = """
         Same dtype as ``input``; its shape must broadcast to ``input``'s without changing it
         (``(N, 1)`` against ``(N,)`` is refused). Python numbers and lists are converted to
         ``input``'s dtype.
-    {param} : float, keyword-only
-        {param_doc}
+    {param} : float, or ndarray or list, keyword-only
+        {param_doc} An array or list gives one {param} per element, with the rules of
+        ``weight`` (every element checked).
     reduction : {{"mean", "sum", "none"}}, keyword-only
         ``"mean"`` (default) averages over all elements, or is the weighted average
         ``sum(w * loss) / sum(w)`` with ``weight``; ``"sum"`` adds up; ``"none"`` keeps the
         elementwise values. Sums are accumulated in double precision, pairwise.
+    axis : None, int or tuple of ints, keyword-only
+        With ``"mean"``/``"sum"``: the dimensions to reduce, as in NumPy (``None``: all). The
+        loss is then an array of NumPy's reduced shape (a weighted mean per group), and the
+        gradient that of the sum of the reduced values.
+    keepdims : bool, keyword-only
+        Keep the reduced dimensions with size 1, as in NumPy.
     weight : ndarray, Python number or list, optional, keyword-only
         Elementwise weights, same rules as ``target``; each loss and derivative is multiplied
         by its weight. Weights summing to zero make the ``"mean"`` (and its gradient) NaN.
@@ -129,8 +136,9 @@ def _document(function, summary, formula, param, param_doc, extra, returns):
 
 
 _LOSS_OUT = """    out : ndarray, optional, keyword-only
-        With ``reduction="none"`` only: a writeable array of ``input``'s shape and dtype (any
-        layout, may be ``input`` or ``target`` itself) that receives the losses.
+        With ``reduction="none"``: a writeable array of ``input``'s shape and dtype (any
+        layout, may be ``input`` or ``target`` itself) that receives the losses; with ``axis``,
+        an array of the reduced shape that receives the reduced loss.
 """
 _GRAD_OUT = """    out : ndarray, optional, keyword-only
         A writeable array of ``input``'s shape and dtype (any layout, may be ``input`` or
@@ -146,8 +154,9 @@ _LOSS_RETURNS = """
     -------
     loss : numpy.float32 or numpy.float64, or ndarray
         A NumPy scalar of ``input``'s dtype for ``"mean"`` and ``"sum"`` (NaN for the mean of
-        nothing, 0 for the sum of nothing); an array of ``input``'s shape (``out`` if given,
-        else a new array in ``input``'s memory order) for ``"none"``.
+        nothing, 0 for the sum of nothing), an array of the reduced shape with ``axis`` or
+        ``keepdims``; an array of ``input``'s shape (``out`` if given, else a new array in
+        ``input``'s memory order) for ``"none"``.
 """
 _GRAD_RETURNS = """
     Returns

@@ -242,7 +242,7 @@ def _untangle(source, outputs, shape):
 def prepare(input, target, weight, reduction, out, grad_out, n_threads,
             grad_out_name="grad_out", param=1.0, allow_zero=True, axis=None, keepdims=False):
     """Validate a call; return (input, target, weight, reduction code, out, grad_out, n_threads,
-    param, param_values, axes) with target, weight and param_values broadcast to input's shape.
+    param, param_values, axes); target, weight and param_values broadcast to input's shape.
     `out` is the loss buffer (reduction='none', or the reduced loss along `axis`); `grad_out`
     the gradient buffer, called `grad_out_name` in messages. `param` (named "beta" if
     allow_zero, else "delta") is a number, or an array giving param_values (param is then
@@ -286,9 +286,7 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
                     # the kernels step in whole elements: a misaligned input (from a raw
                     # byte buffer) is copied; a misaligned output is refused (check_output)
                     operand = np.array(operand, copy=True)
-                if operand.shape != input.shape:
-                    operand = np.broadcast_to(operand, input.shape)
-                operands[k] = operand
+                operands[k] = operand   # broadcast by the kernels (zero steps)
         input, target, weight, param_values = operands
     return (input, target, weight, reduction_code, out, grad_out, n_threads, param,
             param_values, axes)
