@@ -298,11 +298,12 @@ cdef inline void pairwise_add(PairwiseSum* s, double value) noexcept nogil:
 cdef inline double pairwise_total(const PairwiseSum* s) noexcept nogil:
     cdef double total = 0.0
     cdef bint empty = True
-    cdef int level
-    for level in range(64):
+    cdef int level = 0
+    while (s.count >> level) != 0:   # up to the highest level in use (one per short group)
         if (s.count >> level) & 1:
             total = s.partial[level] if empty else s.partial[level] + total
             empty = False
+        level += 1
     return total
 
 
@@ -429,7 +430,15 @@ cdef inline double lane_sum(const double* values, Py_ssize_t n) noexcept nogil:
     # Sum of n <= CHUNK values in LANES interleaved partial sums (a SIMD-friendly order that
     # is fixed, so results are reproducible), the tail into lane 0.
     cdef double lanes[LANES]
+    cdef double total = 0.0
     cdef Py_ssize_t i, k
+    if n < LANES:
+        # everything goes to lane 0, and adding the other lanes' +0.0 changes nothing (lane 0
+        # starts at +0.0, so it is never -0.0): the same bits, for the short groups of an
+        # axis reduction (a box's 4 coordinates)
+        for i in range(n):
+            total += values[i]
+        return total
     for k in range(LANES):
         lanes[k] = 0.0
     i = 0
@@ -1342,11 +1351,15 @@ cdef int execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
         else:
             run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <float>0)
         fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
-        for g in range(plan.n_groups):
-            pairwise_init(&ranges)
-            for k in range(plan.ranges_per_group):
-                pairwise_add(&ranges, partials[g * plan.ranges_per_group + k])
-            totals[g] = pairwise_total(&ranges)
+        if plan.ranges_per_group == 1:   # the pairwise sum of one value is that value
+            for g in range(plan.n_groups):
+                totals[g] = partials[g]
+        else:
+            for g in range(plan.n_groups):
+                pairwise_init(&ranges)
+                for k in range(plan.ranges_per_group):
+                    pairwise_add(&ranges, partials[g * plan.ranges_per_group + k])
+                totals[g] = pairwise_total(&ranges)
     plan.partials = NULL
     if partials != stack_partials:
         free(partials)
