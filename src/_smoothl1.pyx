@@ -517,16 +517,23 @@ cdef inline double chunked_total(ChunkedSum* acc) noexcept nogil:
     return pairwise_total(&acc.chunks)
 
 
+ctypedef struct RunSteps:
+    # element steps of the operands of one strided run (input, target, weight, loss, grad)
+    Py_ssize_t x, t, w, loss, grad
+
+
 cdef double block_pass(const Mode* mode_tag, const Weighting* weighting, const LossParams* p,
                        Py_ssize_t n, const floating* x, const floating* t, const floating* w,
                        const floating* param_values, const double* norms,
                        floating* loss_out, floating* grad_out, double grad_scale,
-                       double weight_norm, double* values) noexcept nogil:
+                       double weight_norm, double* values, const RunSteps* steps) noexcept nogil:
     # One pass over a contiguous block of n <= CHUNK elements: makes the mode's stores and,
     # for a summing mode, returns the lane_sum of the n summed values (a whole chunk sums in
     # registers, chunk_pass), or leaves them in `values` if that is not NULL (for the sums of
     # groups shorter than a chunk) and returns 0. Each input is read before an output can
-    # overwrite it (in-place use).
+    # overwrite it (in-place use). With `steps`, the operands are strided runs instead (one row
+    # of a plan, no per-element parameters or norms): the simple loops below, which GCC
+    # vectorises with gathers or if-converted code, cost less than copying the runs first.
     cdef int mode = mode_flags(mode_tag)
     cdef double own_values[CHUNK]
     cdef double* summed = values
@@ -537,6 +544,17 @@ cdef double block_pass(const Mode* mode_tag, const Weighting* weighting, const L
     # as the compiler knows, and it would refuse to vectorise the stores.
     cdef LossParams params = p[0]
     p = &params
+    if steps != NULL:
+        if mode & (SUM_LOSS | SUM_WEIGHT):
+            for i in range(n):
+                summed[i] = summed_value(mode_tag, weighting, p, i, x, steps.x, t, steps.t, w,
+                                         steps.w, param_values)
+        if mode & (STORE_LOSS | STORE_GRAD):
+            for i in range(n):
+                store_values(mode_tag, weighting, p, i, x, steps.x, t, steps.t, w, steps.w,
+                             loss_out, steps.loss, grad_out, steps.grad, grad_scale,
+                             weight_norm, param_values, norms)
+        return lane_sum(summed, n) if values == NULL else 0.0
     if not (mode & (SUM_LOSS | SUM_WEIGHT)):
         for i in range(n):
             store_values(mode_tag, weighting, p, i, x, 1, t, 1, w, 1, loss_out, 1, grad_out, 1,
@@ -558,26 +576,26 @@ cdef double run_mode(const Weighting* weighting, int mode, const LossParams* p, 
                      const floating* x, const floating* t, const floating* w,
                      const floating* param_values, const double* norms,
                      floating* loss_out, floating* grad_out, double grad_scale,
-                     double weight_norm, double* values) noexcept nogil:
+                     double weight_norm, double* values, const RunSteps* steps) noexcept nogil:
     # block_pass specialised for the mode (the weighting and the loss are fused already)
     if mode == SUM_LOSS:
         return block_pass(<SumLossTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
-                          loss_out, grad_out, grad_scale, weight_norm, values)
+                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
     elif mode == STORE_LOSS:
         return block_pass(<StoreLossTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
-                          loss_out, grad_out, grad_scale, weight_norm, values)
+                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
     elif mode == STORE_GRAD:
         return block_pass(<StoreGradTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
-                          loss_out, grad_out, grad_scale, weight_norm, values)
+                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
     elif mode == SUM_LOSS | STORE_GRAD:
         return block_pass(<SumLossStoreGradTag*>NULL, weighting, p, n, x, t, w, param_values,
-                          norms, loss_out, grad_out, grad_scale, weight_norm, values)
+                          norms, loss_out, grad_out, grad_scale, weight_norm, values, steps)
     elif mode == STORE_LOSS | STORE_GRAD:
         return block_pass(<StoreLossStoreGradTag*>NULL, weighting, p, n, x, t, w, param_values,
-                          norms, loss_out, grad_out, grad_scale, weight_norm, values)
+                          norms, loss_out, grad_out, grad_scale, weight_norm, values, steps)
     else:
         return block_pass(<SumWeightTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
-                          loss_out, grad_out, grad_scale, weight_norm, values)
+                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
 
 
 cdef enum:
@@ -590,32 +608,22 @@ cdef inline double run_block(const LossParams* p, int mode, int weighting, Py_ss
                              const floating* x, const floating* t, const floating* w,
                              const floating* param_values, const double* norms,
                              floating* loss_out, floating* grad_out, double grad_scale,
-                             double weight_norm, double* values) noexcept nogil:
+                             double weight_norm, double* values,
+                             const RunSteps* steps) noexcept nogil:
     """One pass of `mode` over a contiguous block of n <= CHUNK elements (see block_pass).
 
     `w` is NULL when unweighted; `param_values` holds the per-element parameters of the array
     losses (else unused); `norms` the per-element gradient normalisers of GROUP_WEIGHTED;
-    outputs the mode does not write may be NULL.
+    outputs the mode does not write may be NULL; `steps` is NULL for contiguous blocks.
     """
     if weighting == UNWEIGHTED:
         return run_mode(<UnweightedTag*>NULL, mode, p, n, x, t, w, param_values, norms,
-                        loss_out, grad_out, grad_scale, weight_norm, values)
+                        loss_out, grad_out, grad_scale, weight_norm, values, steps)
     elif weighting == WEIGHTED:
         return run_mode(<WeightedTag*>NULL, mode, p, n, x, t, w, param_values, norms,
-                        loss_out, grad_out, grad_scale, weight_norm, values)
+                        loss_out, grad_out, grad_scale, weight_norm, values, steps)
     return run_mode(<GroupWeightedTag*>NULL, mode, p, n, x, t, w, param_values, norms,
-                    loss_out, grad_out, grad_scale, weight_norm, values)
-
-
-cdef inline const floating* strided_block(const floating* data, Py_ssize_t step, Py_ssize_t n,
-                                          floating* buffer) noexcept nogil:
-    # n elements of a 1-D strided run as a contiguous block: the data itself if step is 1
-    cdef Py_ssize_t i
-    if step == 1 or data == NULL:
-        return data
-    for i in range(n):
-        buffer[i] = data[i * step]
-    return buffer
+                    loss_out, grad_out, grad_scale, weight_norm, values, steps)
 
 
 cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
@@ -630,54 +638,44 @@ cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
     Adds the losses (SUM_LOSS) or weights (SUM_WEIGHT) to acc, which may be NULL for modes
     that sum nothing. `w` may be NULL (no weights) except for SUM_WEIGHT; outputs the mode
     does not write may be NULL. Gradients are scaled as store_values says. The segment goes
-    in blocks that follow acc's chunk grid; strided operands are copied into block buffers
-    (and strided outputs out of them), so the loops always run over contiguous blocks.
+    in blocks that follow acc's chunk grid (whole chunks when nothing is pending).
     """
     cdef bint sums = mode & (SUM_LOSS | SUM_WEIGHT)
     cdef int weighting = UNWEIGHTED if w == NULL else WEIGHTED
-    cdef floating x_buffer[CHUNK]
-    cdef floating t_buffer[CHUNK]
-    cdef floating w_buffer[CHUNK]
-    cdef floating loss_buffer[CHUNK]
-    cdef floating grad_buffer[CHUNK]
     cdef double values[CHUNK]
-    cdef const floating* xs
-    cdef const floating* ts
-    cdef const floating* ws
-    cdef floating* losses
-    cdef floating* grads
-    cdef Py_ssize_t start = 0, length, i
+    cdef RunSteps steps
+    cdef const RunSteps* strided = NULL
+    cdef Py_ssize_t start = 0, length
+    steps.x = x_step
+    steps.t = t_step
+    steps.w = w_step
+    steps.loss = loss_step
+    steps.grad = grad_step
+    if not ((mode == SUM_WEIGHT or (x_step == 1 and t_step == 1)) and (w == NULL or w_step == 1)
+            and (not (mode & STORE_LOSS) or loss_step == 1)
+            and (not (mode & STORE_GRAD) or grad_step == 1)):
+        strided = &steps
     while start < n:
         length = CHUNK - (acc.n_pending if sums else 0)
         if length > n - start:
             length = n - start
-        xs = ts = NULL
-        if mode != SUM_WEIGHT:
-            xs = strided_block(x + start * x_step, x_step, length, x_buffer)
-            ts = strided_block(t + start * t_step, t_step, length, t_buffer)
-        ws = NULL if w == NULL else strided_block(w + start * w_step, w_step, length, w_buffer)
-        losses = grads = NULL
-        if mode & STORE_LOSS:
-            losses = loss_out + start * loss_step if loss_step == 1 else loss_buffer
-        if mode & STORE_GRAD:
-            grads = grad_out + start * grad_step if grad_step == 1 else grad_buffer
         if not sums:
-            run_block(p, mode, weighting, length, xs, ts, ws, xs, NULL, losses, grads,
-                      grad_scale, weight_norm, NULL)
+            run_block(p, mode, weighting, length, x + start * x_step, t + start * t_step,
+                      NULL if w == NULL else w + start * w_step, x, NULL,
+                      loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
+                      weight_norm, NULL, strided)
         elif length == CHUNK:
-            pairwise_add(&acc.chunks, run_block(p, mode, weighting, length, xs, ts, ws, xs,
-                                                NULL, losses, grads, grad_scale, weight_norm,
-                                                NULL))
+            pairwise_add(&acc.chunks, run_block(
+                p, mode, weighting, length, x + start * x_step, t + start * t_step,
+                NULL if w == NULL else w + start * w_step, x, NULL,
+                loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
+                weight_norm, NULL, strided))
         else:   # a piece of a chunk cut by the segment's ends
-            run_block(p, mode, weighting, length, xs, ts, ws, xs, NULL, losses, grads,
-                      grad_scale, weight_norm, values)
+            run_block(p, mode, weighting, length, x + start * x_step, t + start * t_step,
+                      NULL if w == NULL else w + start * w_step, x, NULL,
+                      loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
+                      weight_norm, values, strided)
             chunked_add(acc, values, length)
-        if losses == loss_buffer:
-            for i in range(length):
-                loss_out[(start + i) * loss_step] = loss_buffer[i]
-        if grads == grad_buffer:
-            for i in range(length):
-                grad_out[(start + i) * grad_step] = grad_buffer[i]
         start += length
 
 
@@ -803,11 +801,38 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
     cdef floating* blocks[N_OPERANDS]
     cdef Py_ssize_t rest = first, offset
     cdef int inner = plan.ndim - 1, k, op
-    cdef bint needed, is_output
+    cdef bint needed, is_output, contiguous
     cdef double result
+    cdef RunSteps steps
     for k in range(inner, -1, -1):
         index[k] = rest % plan.shape[k]
         rest = rest // plan.shape[k]
+    if index[inner] + n <= plan.shape[inner] and plan.data[OP_PARAM] == NULL \
+            and weighting != GROUP_WEIGHTED:
+        # The block is one run of every operand (a 1-D strided array, long rows): read and
+        # written in place, strided or not.
+        for op in range(N_OPERANDS):
+            blocks[op] = NULL
+            if plan.data[op] != NULL:
+                offset = 0
+                for k in range(plan.ndim):
+                    offset += index[k] * plan.steps[op][k]
+                blocks[op] = (<floating*>plan.data[op]) + offset
+        steps.x = plan.steps[OP_INPUT][inner]
+        steps.t = plan.steps[OP_TARGET][inner]
+        steps.w = plan.steps[OP_WEIGHT][inner]
+        steps.loss = plan.steps[OP_LOSS][inner]
+        steps.grad = plan.steps[OP_GRAD][inner]
+        contiguous = ((mode == SUM_WEIGHT or (steps.x == 1 and steps.t == 1))
+                      and (blocks[OP_WEIGHT] == NULL or steps.w == 1)
+                      and (not (mode & STORE_LOSS) or steps.loss == 1)
+                      and (not (mode & STORE_GRAD) or steps.grad == 1))
+        for op in range(N_OPERANDS):
+            cached[2 * op] = -1
+        return run_block(p, mode, weighting, n, blocks[OP_INPUT], blocks[OP_TARGET],
+                         blocks[OP_WEIGHT], blocks[OP_PARAM], norms, blocks[OP_LOSS],
+                         blocks[OP_GRAD], grad_scale, weight_norm, values,
+                         NULL if contiguous else &steps)
     for op in range(N_OPERANDS):
         blocks[op] = NULL
         is_output = op == OP_LOSS or op == OP_GRAD
@@ -843,7 +868,7 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
         cached[2 * op + 1] = n
     result = run_block(p, mode, weighting, n, blocks[OP_INPUT], blocks[OP_TARGET],
                        blocks[OP_WEIGHT], blocks[OP_PARAM], norms, blocks[OP_LOSS],
-                       blocks[OP_GRAD], grad_scale, weight_norm, values)
+                       blocks[OP_GRAD], grad_scale, weight_norm, values, NULL)
     if blocks[OP_LOSS] == buffers + OP_LOSS * CHUNK:
         copy_runs(blocks[OP_LOSS], <floating*>plan.data[OP_LOSS], plan.steps[OP_LOSS], plan,
                   index, n, False)
@@ -1418,7 +1443,9 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     cdef bint is_double = cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE
     cdef bint reduced[MAX_DIMS]
     cdef int kept_axes[MAX_DIMS]
-    cdef int mode = 0, threads, ndim = cnp.PyArray_NDIM(input), k, n_kept
+    cdef int mode = 0, threads, ndim = cnp.PyArray_NDIM(input), n_kept
+    cdef Py_ssize_t k
+    cdef bint weighted
     cdef double total = 0.0, weight_total = 1.0, grad_scale = 1.0, weight_norm = 1.0
     cdef Py_ssize_t size = cnp.PyArray_SIZE(input)
     cdef double* totals = &total
@@ -1434,10 +1461,12 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         reduced[k] = axes is None or reduction == REDUCTION_NONE or k in axes
     n_kept = build_plan(&plan, operands, reduced, kept_axes)
     if axes is not None and reduction != REDUCTION_NONE:
-        group_totals = _numpy.zeros(plan.n_groups)
+        # (execute writes every group's total; group weights only for the mean)
+        group_totals = _numpy.empty(plan.n_groups)
         totals = <double*>cnp.PyArray_DATA(group_totals)
-        group_weights = _numpy.empty(plan.n_groups)
-        weight_sums = <double*>cnp.PyArray_DATA(group_weights)
+        if reduction == REDUCTION_MEAN:
+            group_weights = _numpy.empty(plan.n_groups)
+            weight_sums = <double*>cnp.PyArray_DATA(group_weights)
     if n_threads is None:
         threads = 1 if size < _parallel_min_size else smoothl1_max_threads()
     else:
@@ -1446,8 +1475,6 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         if weight is None:
             weight_total = <double>plan.group_size
             grad_scale = 1.0 / weight_total   # as PyTorch: a multiplication by 1/N
-            if group_weights is not None:
-                group_weights.fill(weight_total)
         else:
             execute_loss(loss_kind, param, param_values is not None, &plan, SUM_WEIGHT, 1.0,
                          1.0, threads, is_double, weight_sums)
@@ -1460,7 +1487,10 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     if grad_norm is not None:
         if weight is None:
             grad_scale = 1.0 / <double>grad_norm
-        elif group_weights is not None:   # one weight sum per group, in input's axis order
+        elif group_totals is not None:   # one weight sum per group, in input's axis order
+            if group_weights is None:
+                group_weights = _numpy.empty(plan.n_groups)
+                weight_sums = <double*>cnp.PyArray_DATA(group_weights)
             plan_axes = [kept_axes[k] for k in range(n_kept)]
             kept = [axis for axis in range(ndim) if axis not in axes and input.shape[axis] != 1]
             group_weights[:] = _numpy.asarray(grad_norm, dtype=_numpy.float64).reshape(
@@ -1480,8 +1510,10 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         return None
     if group_totals is not None:
         if reduction == REDUCTION_MEAN:
-            with _numpy.errstate(all="ignore"):
-                _numpy.divide(group_totals, group_weights, out=group_totals)
+            weighted = weight is not None
+            with nogil:
+                for k in range(plan.n_groups):
+                    totals[k] = totals[k] / (weight_sums[k] if weighted else weight_total)
         # group order is the plan's order of the kept dimensions: back to input's order
         plan_axes = [kept_axes[k] for k in range(n_kept)]
         return group_totals.reshape([input.shape[axis] for axis in plan_axes]).transpose(

@@ -48,7 +48,7 @@ def _reduced_loss(input, values, axes, keepdims, out):
             return out
         if not shape:
             return kernels.reduced_scalar(input, float(values))
-        return values.reshape(shape).astype(input.dtype)
+        return values.reshape(shape).astype(input.dtype, copy=False)
 
 
 def _run(loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,

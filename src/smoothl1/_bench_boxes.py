@@ -72,7 +72,7 @@ def cases(x, t, grad):
         ("axis", "sum axis=0", loss(t, axis=0), loss(t), lambda: _numpy_loss(x, t, axis=0)),
         ("axis", "w mean axis=-1",
          lambda: smooth_l1_loss(x, t, beta=BETA, weight=weight_box, axis=-1, n_threads=1),
-         loss(t, weight=weight_box),
+         lambda: smooth_l1_loss(x, t, beta=BETA, weight=weight_box, n_threads=1),
          lambda: _numpy_loss(x, t, weight=weight_box, axis=-1) / (4 * weight_box[:, 0])),
         ("per-element", "beta (N,4)",
          lambda: smooth_l1_loss(x, t, beta=beta_full, reduction="sum", n_threads=1), loss(t),
