@@ -10,16 +10,21 @@ How this file is built, in the order it is read:
    widened on load, so float32 results are rounded once, when they are stored. Each loss has a
    parameter struct whose fields are computed once per call (``*_params``); the fused type
    ``LossParams`` lets every loop below be compiled once per loss, with no runtime switch.
-2. The segment loop. ``segment_loop`` walks one 1-D strided run and, by compile-time flags,
-   sums losses (or weights), stores losses, stores gradients, in one pass. Sums go into
-   ``LANES`` independent lanes over chunks of ``CHUNK`` elements, so the loop vectorises, and
-   chunk sums are combined by ``PairwiseSum`` (a binary counter), so the rounding error grows
-   with log(n), not n. ``run_segment`` instantiates the loop for each mode.
-3. Plans and items. An N-d call becomes a ``Plan``: dimensions in memory order, size-1
-   dimensions dropped, contiguous ones merged (a C or Fortran array is one segment). The flat
-   index space is cut into items of ``ITEM_SIZE`` elements; threads share the items out, and
-   item sums are combined pairwise in item order, so every result is bit-for-bit the same
-   whatever the number of threads.
+2. The block loop. ``block_pass`` makes one pass over a block of at most ``CHUNK`` elements
+   and, by compile-time flags, sums losses (or weights), stores losses, stores gradients.
+   Sums go into ``LANES`` independent lanes, so the loop vectorises, and chunk sums are
+   combined by ``PairwiseSum`` (a binary counter), so the rounding error grows with log(n),
+   not n. ``run_mode`` instantiates the loop for each mode; ``run_segment`` walks a 1-D
+   strided run (the C API's entry) block by block.
+3. Plans and items. An N-d call becomes a ``Plan``: dimensions in memory order (the kept
+   ones before the reduced ones for a reduction along axes, so each group's elements are a
+   range of the flat index), size-1 dimensions dropped, contiguous ones merged (a C or
+   Fortran array is one run), broadcast operands given zero steps. Blocks follow the chunk
+   grid of each group; an operand that is not one run over a block (a per-row target of
+   boxes, say) is gathered into a chunk buffer, outputs scattered back. The work is cut into
+   items of whole groups or ``ITEM_SIZE`` ranges of one; threads share the items out, and
+   each group's range sums are combined pairwise in order, so every result is bit-for-bit
+   the same whatever the number of threads.
 4. The C API: ``cdef api`` functions over pointers, lengths and element strides, for Cython and
    C callers (declared in ``smoothl1/kernels.pxd``). They call the same segment loop.
 5. The Python entry ``compute``: takes arrays already validated by ``smoothl1._validation``,
