@@ -404,6 +404,12 @@ cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
     # for "mean", else 1; dividing the weight first stays exact when the weights are tiny,
     # where 1 / weight_norm would overflow; norms[i] replaces it for a group-weighted pass).
     # Both inputs are read before either output is written, so an output may be an input array.
+    # NaN bits: IEEE leaves open which NaN a product of two NaNs returns, and the compiled
+    # loops (SIMD builds, loop variants) order operands differently; GCC may also compile
+    # sign(d) * NaN to a sign flip. Weighted values have such products (a NaN weight, or the
+    # NaN weight sum of weights summing to 0, times a NaN loss or gradient), so a weighted NaN
+    # is stored as the canonical quiet NaN (np.nan's bits). Unweighted values have one NaN
+    # source, d, which every loop propagates alike: they need no such select.
     cdef int mode = mode_flags(mode_tag)
     cdef double weight = w[i * w_step] if is_weighted(weighting) else 1.0
     cdef double d = <double>x[i * x_step] - <double>t[i * t_step]
@@ -413,13 +419,16 @@ cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
         loss = loss_point(d, &element)
         if is_weighted(weighting):
             loss = weight * loss
+            loss = loss if loss == loss else NAN
         loss_out[i * loss_step] = <floating>loss
     if mode & STORE_GRAD:
         grad = grad_point(d, &element)
         if Weighting is GroupWeightedTag:
             grad = grad * (weight / norms[i])
+            grad = grad if grad == grad else NAN
         elif Weighting is WeightedTag:
             grad = grad * (weight / weight_norm)
+            grad = grad if grad == grad else NAN
         else:
             grad = grad * grad_scale
         grad_out[i * grad_step] = <floating>grad
@@ -1546,11 +1555,71 @@ _FLOAT64_SCALAR = _numpy.float64
 
 
 def reduced_scalar(cnp.ndarray input, double value):
-    """value rounded once to input's dtype, as a NumPy scalar. A C cast, so a float32
-    overflow gives inf quietly (NumPy's own cast would warn)."""
+    """value rounded once to input's dtype, as a NumPy scalar (a NaN as np.nan). A C cast, so
+    a float32 overflow gives inf quietly (NumPy's own cast would warn), and the caller's
+    floating-point flags are kept (the cast may raise overflow, underflow or inexact)."""
+    cdef fexcept_t saved_flags
+    cdef float rounded
+    if value != value:
+        value = NAN   # np.nan: the bits of a sum of NaNs depend on the order of the additions
     if cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE:
         return _FLOAT64_SCALAR(value)
-    return _FLOAT32_SCALAR(<double><float>value)
+    fegetexceptflag(&saved_flags, FE_ALL_EXCEPT)
+    rounded = <float>value
+    fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
+    return _FLOAT32_SCALAR(<double>rounded)
+
+
+cdef class KeptFloatingPointFlags:
+    """``with KeptFloatingPointFlags():`` leaves the calling thread's floating-point status
+    flags as they were before the block: smoothl1 reports no flags of its own, inexact included
+    (docs/contract.md section 5). Around the kernel call, the conversion of Python numbers
+    and the parameter set-up."""
+    cdef fexcept_t saved_flags
+
+    def __enter__(self):
+        fegetexceptflag(&self.saved_flags, FE_ALL_EXCEPT)
+        return self
+
+    def __exit__(self, *exception_info):
+        fesetexceptflag(&self.saved_flags, FE_ALL_EXCEPT)
+        return False
+
+
+ctypedef fused wide_real:
+    double
+    long double
+
+
+cdef void narrow(const wide_real* source, floating* result, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        result[i] = <floating>source[i]
+
+
+def quiet_cast(cnp.ndarray values, cnp.ndarray like):
+    """values (real numbers of any integer or float dtype, made by np.asarray from Python
+    numbers) as a new C-ordered array of like's dtype, converted as C converts: beyond the
+    range +-inf, below it a subnormal or 0, raising nothing (NumPy's cast would warn, or raise
+    under np.errstate). Floating-point flags are left to the caller's KeptFloatingPointFlags."""
+    cdef bint long_double = cnp.PyArray_TYPE(values) == cnp.NPY_LONGDOUBLE
+    cdef cnp.ndarray source, result
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(values)
+    cdef char* data
+    # to double first, where that is exact (float16, float32) or cannot fail (integers)
+    source = values.astype(values.dtype if long_double else _numpy.float64, order="C")
+    result = _numpy.empty_like(source, like.dtype)
+    data = <char*>cnp.PyArray_DATA(source)
+    if cnp.PyArray_TYPE(like) == cnp.NPY_DOUBLE:
+        if long_double:
+            narrow(<const long double*>data, <double*>cnp.PyArray_DATA(result), n)
+        else:
+            result[...] = source
+    elif long_double:
+        narrow(<const long double*>data, <float*>cnp.PyArray_DATA(result), n)
+    else:
+        narrow(<const double*>data, <float*>cnp.PyArray_DATA(result), n)
+    return result
 
 
 def aligned(*arrays):

@@ -20,21 +20,24 @@ def evaluate(loss_kind, param, input, target, weight, reduction, loss_out, grad_
     ndarray of the reduced values along axes, or None, loss array or None, gradient array or
     None, axes); outputs are allocated when not given (the loss along axes is not: see
     _reduced_loss). param is the raw beta or delta (a number or an array). grad_norm overrides
-    the gradient's normaliser (see _smoothl1.compute)."""
+    the gradient's normaliser (see _smoothl1.compute). Given outputs are returned as given (a
+    subclass stays itself; the kernel writes through a base-class view)."""
+    given_loss_out, given_grad_out = loss_out, grad_out
     (input, target, weight, reduction_code, loss_out, grad_out, n_threads, param,
      param_values, axes) = prepare(input, target, weight, reduction, loss_out, grad_out,
                                    n_threads, grad_out_name, param,
                                    loss_kind == _smoothl1.SMOOTH_L1, axis, keepdims)
     if want_loss and reduction_code == _smoothl1.REDUCTION_NONE and loss_out is None:
-        loss_out = _empty_like(input)
+        loss_out = given_loss_out = _empty_like(input)
     if want_grad and grad_out is None:
-        grad_out = _empty_like(input)
+        grad_out = given_grad_out = _empty_like(input)
     elementwise_out = loss_out if axes is None else None
-    total = kernels.compute(loss_kind, 1.0 if param is None else param, input, target, weight,
-                            reduction_code, elementwise_out if want_loss else None,
-                            grad_out if want_grad else None, want_loss, want_grad, n_threads,
-                            grad_norm, param_values, axes)
-    return input, total, loss_out, grad_out, axes
+    with _smoothl1.KeptFloatingPointFlags():   # docs/contract.md section 5: no flags raised
+        total = kernels.compute(loss_kind, param, input, target, weight, reduction_code,
+                                elementwise_out if want_loss else None,
+                                grad_out if want_grad else None, want_loss, want_grad,
+                                n_threads, grad_norm, param_values, axes)
+    return input, total, given_loss_out, given_grad_out, axes
 
 
 def _reduced_loss(input, values, axes, keepdims, out):
@@ -44,7 +47,7 @@ def _reduced_loss(input, values, axes, keepdims, out):
                   if keepdims or k not in axes)
     with np.errstate(over="ignore"):   # a float32 overflow is inf, quietly (as a scalar)
         if out is not None:
-            out[...] = values.reshape(shape)
+            np.asarray(out)[...] = values.reshape(shape)
             return out
         if not shape:
             return kernels.reduced_scalar(input, float(values))

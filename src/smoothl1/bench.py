@@ -33,6 +33,7 @@ import numpy as np
 
 from . import (__version__, _bench_boxes, _dispatch, _smoothl1, smooth_l1_loss,
                smooth_l1_loss_and_grad)
+from ._arguments import OneLineArgumentParser, whole_number
 
 BETA = 1.0
 
@@ -178,16 +179,30 @@ def _format_seconds(seconds):
     return f"{seconds * 1e3:.2f} ms"
 
 
+MAX_SIZE = 10**8  # about a dozen float64 arrays of this size are alive at once: some 10 GB
+
+
+def _sizes(text):
+    """argparse type for --sizes: ``1e3,1e5`` -> [1000, 100000], each from 1 to MAX_SIZE."""
+    sizes = [whole_number(value) for value in text.split(",")]
+    for size in sizes:
+        if not 1 <= size <= MAX_SIZE:
+            raise argparse.ArgumentTypeError(f"each size must be from 1 to {MAX_SIZE:.0e}, "
+                                             f"got {size}")
+    return sizes
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="smoothl1 bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=lambda text: [int(float(v)) for v in text.split(",")],
-                        default=[10**3, 10**5, 10**7],
-                        help="comma-separated element counts (default 1e3,1e5,1e7)")
+    parser = OneLineArgumentParser(prog="smoothl1 bench", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=_sizes, default=[10**3, 10**5, 10**7],
+                        help="comma-separated element counts (default 1e3,1e5,1e7; at most "
+                             "1e8)")
     parser.add_argument("--dtypes", default="float32,float64",
                         help="comma-separated dtypes (default float32,float64)")
-    parser.add_argument("--repeat", type=int, default=7, help="timed repeats (default 7)")
-    parser.add_argument("--boxes", type=int, default=1 << 20,
+    parser.add_argument("--repeat", type=whole_number, default=7,
+                        help="timed repeats, 1 to 1000 (default 7)")
+    parser.add_argument("--boxes", type=whole_number, default=1 << 20,
                         help="N of the (N, 4) box rows (default 1048576; 0 skips them)")
     args = parser.parse_args(argv)
     dtypes = []
@@ -195,13 +210,17 @@ def main(argv=None):
         if name not in ("float32", "float64"):
             parser.error(f"--dtypes: {name!r} is not float32 or float64")
         dtypes.append(np.dtype(name))
-    if args.repeat < 1 or any(size < 1 for size in args.sizes):
-        parser.error("--repeat and --sizes must be positive")
-    run(args.sizes, dtypes, args.repeat)
-    if args.boxes > 0:
-        _bench_boxes.run(args.boxes, dtypes, args.repeat, best_time, sys.stdout)
+    if not 1 <= args.repeat <= 1000:
+        parser.error(f"--repeat must be from 1 to 1000, got {args.repeat}")
+    try:
+        run(args.sizes, dtypes, args.repeat)
+        if args.boxes > 0:
+            _bench_boxes.run(min(args.boxes, MAX_SIZE // 4), dtypes, args.repeat, best_time,
+                             sys.stdout)
+    except MemoryError:
+        parser.exit(2, f"{parser.prog}: error: not enough memory for --sizes "
+                       f"{max(args.sizes)} or --boxes {args.boxes}; try smaller ones\n")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
