@@ -33,8 +33,8 @@ def evaluate(loss_kind, param, input, target, weight, reduction, loss_out, grad_
         grad_out = given_grad_out = _empty_like(input)
     elementwise_out = loss_out if axes is None else None
     with _smoothl1.KeptFloatingPointFlags():   # docs/contract.md section 5: no flags raised
-        total = kernels.compute(loss_kind, param, input, target, weight, reduction_code,
-                                elementwise_out if want_loss else None,
+        total = kernels.compute(loss_kind, 1.0 if param is None else param, input, target,
+                                weight, reduction_code, elementwise_out if want_loss else None,
                                 grad_out if want_grad else None, want_loss, want_grad,
                                 n_threads, grad_norm, param_values, axes)
     return input, total, given_loss_out, given_grad_out, axes
