@@ -38,8 +38,9 @@ from ._validation import (
     _as_operand,
     _check_array_type,
     _check_float_dtype,
+    check_axis,
     check_n_threads,
-    check_param,
+    check_param_values,
     check_reduction,
     prepare,
 )
@@ -115,16 +116,21 @@ def _operand(name, value, input):
 # ---------------------------------------------------------------------------------------------
 
 def _block(loss_kind, param, loss_mode, want_grad, n_threads, input, target, weight,
-           grad_norm):
+           grad_norm, axes=None):
     """One kernel call on one block. loss_mode: None, "none" (elementwise loss) or "sum" (the
-    block's loss sum in double, as an array of shape (1,) * ndim). The gradient is normalised
-    by grad_norm (the global element count or weight sum of "mean") if given, exactly as the
-    NumPy path normalises it."""
+    block's loss sums in double: of the whole block as an array of shape (1,) * ndim, or, with
+    axes, of each group, keepdims-shaped). The gradient is normalised by grad_norm (the global
+    element count or weight sum of "mean", per group with axes and weights) if given, exactly
+    as the NumPy path normalises it. param is a number or the block of a parameter array."""
     reduction = "none" if loss_mode == "none" else "sum"
-    input, total, loss_out, grad_out = evaluate(
+    input, total, loss_out, grad_out, _ = evaluate(
         loss_kind, param, input, target, weight, reduction, None, None, n_threads,
-        loss_mode is not None, want_grad, grad_norm=grad_norm)
-    loss = np.full((1,) * input.ndim, total) if loss_mode == "sum" else loss_out
+        loss_mode is not None, want_grad, grad_norm=grad_norm, axis=axes)
+    if loss_mode == "sum" and axes is not None:
+        loss = np.asarray(total).reshape([1 if k in axes else size
+                                          for k, size in enumerate(input.shape)])
+    else:
+        loss = np.full((1,) * input.ndim, total) if loss_mode == "sum" else loss_out
     if loss_mode is None:
         return grad_out
     return (loss, grad_out) if want_grad else loss
@@ -147,12 +153,42 @@ def _finish(total, weight_sum, dtype):
 # 4. The lazy graph
 # ---------------------------------------------------------------------------------------------
 
+def _finish_groups(total, weight_sum, dtype):
+    # _finish for the keepdims-shaped group sums of a reduction along axes
+    with np.errstate(all="ignore"):
+        value = np.asarray(total, dtype=np.float64)
+        if weight_sum is not None:
+            weight_sum = np.where(np.asarray(weight_sum) == 0, np.nan, weight_sum)
+            value = value / weight_sum
+        return value.astype(dtype)
+
+
+def _parameter(name, param, input, allow_zero):
+    """beta or delta: (number, None) or (Dask array chunked like input, its index). NumPy
+    arrays and lists are checked element by element here; a Dask array's values are checked
+    block by block when computed (its metadata here)."""
+    if isinstance(param, da.Array):
+        return _operand(name, param, input)
+    value, values = check_param_values(name, param, _stand_in(input.dtype, input.shape),
+                                       allow_zero)
+    if values is None:
+        return value, None
+    return _operand(name, values, input)
+
+
 def _run(function_name, loss_kind, param, input, target, weight, reduction, out, grad_out,
-         n_threads, want_loss, want_grad, grad_out_name="grad_out"):
+         n_threads, want_loss, want_grad, grad_out_name="grad_out", axis=None,
+         keepdims=False):
     _check_input(input, function_name)
     _check_no_output("out", out, function_name)
     _check_no_output(grad_out_name, grad_out, function_name)
     check_reduction(reduction)
+    param, param_index = _parameter("beta" if loss_kind == _smoothl1.SMOOTH_L1 else "delta",
+                                    param, input, loss_kind == _smoothl1.SMOOTH_L1)
+    axes = check_axis(axis, input.ndim, keepdims)
+    if axes is not None and reduction == "none":
+        raise ValueError("axis and keepdims are only accepted with reduction='mean' or 'sum' "
+                         "(reduction='none' keeps every element)")
     target, target_index = _operand("target", target, input)
     if weight is not None:
         weight, weight_index = _operand("weight", weight, input)
@@ -165,30 +201,37 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
     index = tuple(range(input.ndim))
     reduced = reduction != "none"
     weight_sum = None
+    summed = tuple(range(input.ndim)) if axes is None else axes
+    kept_index = tuple(k for k in index if k not in summed)
     if reduction == "mean":
         if weight is None:
-            weight_sum = float(math.prod(input.shape))
+            weight_sum = float(math.prod(input.shape[k] for k in summed))
         else:
             weight_sum = da.broadcast_to(weight, input.shape, chunks=input.chunks).sum(
-                dtype=np.float64)
+                axis=summed, dtype=np.float64, keepdims=axes is not None)
     grad_norm, grad_norm_index = None, None
     if want_grad and reduction == "mean":
         grad_norm = weight_sum
-        grad_norm_index = None if weight is None else ()
+        if weight is not None:
+            grad_norm_index = () if axes is None else kept_index
+            if axes is not None:
+                grad_norm = weight_sum.squeeze(axis=axes)
 
     loss_mode = None if not want_loss else ("sum" if reduced else "none")
     partials_only = loss_mode == "sum" and not want_grad
     element_meta = np.empty((0,) * input.ndim, dtype)
     partial_meta = np.empty((0,) * input.ndim, np.float64)
-    partial_chunks = tuple((1,) * len(sizes) for sizes in input.chunks)
+    partial_chunks = tuple((1,) * len(sizes) if k in summed else sizes
+                           for k, sizes in enumerate(input.chunks))
     token = function_name.replace("_", "-")
     blocks = da.blockwise(
         _block, index,
-        loss_kind, None, param, None, loss_mode, None, want_grad, None, n_threads, None,
+        loss_kind, None, param, param_index, loss_mode, None, want_grad, None, n_threads, None,
         input, index, target, target_index, weight, weight_index, grad_norm, grad_norm_index,
+        axes, None,
         token=token + "-block", dtype=np.float64 if partials_only else dtype,
         meta=partial_meta if partials_only else element_meta,
-        adjust_chunks={k: 1 for k in index} if partials_only else None)
+        adjust_chunks={k: 1 for k in summed} if partials_only else None)
     if want_loss and want_grad:
         # One task computes both; the two results are picked from its tuple.
         loss = blocks.map_blocks(operator.itemgetter(0),
@@ -201,7 +244,17 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
         loss, grad = blocks, None
     else:
         return blocks
-    if reduced:
+    if reduced and axes is not None:
+        total = loss.sum(axis=axes, dtype=np.float64, keepdims=True)
+        if weight_sum is None or not isinstance(weight_sum, da.Array):
+            loss = total.map_blocks(_finish_groups, weight_sum, dtype, dtype=dtype,
+                                    meta=np.empty((0,) * input.ndim, dtype))
+        else:
+            loss = da.map_blocks(_finish_groups, total, weight_sum, dtype, dtype=dtype,
+                                 meta=np.empty((0,) * input.ndim, dtype))
+        if not keepdims:
+            loss = loss.squeeze(axis=axes)
+    elif reduced:
         total = loss.sum(dtype=np.float64)
         loss = da.blockwise(_finish, (), total, (), weight_sum,
                             () if isinstance(weight_sum, da.Array) else None, dtype, None,
@@ -214,41 +267,48 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
 # The six functions
 # ---------------------------------------------------------------------------------------------
 
-def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
-                   n_threads=None):
-    return _run("smooth_l1_loss", _smoothl1.SMOOTH_L1, check_param("beta", beta, True), input,
-                target, weight, reduction, out, None, n_threads, True, False)
+def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, axis=None,
+                   keepdims=False, out=None, n_threads=None):
+    return _run("smooth_l1_loss", _smoothl1.SMOOTH_L1, beta, input,
+                target, weight, reduction, out, None, n_threads, True, False,
+                axis=axis, keepdims=keepdims)
 
 
-def smooth_l1_grad(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
-                   n_threads=None):
-    return _run("smooth_l1_grad", _smoothl1.SMOOTH_L1, check_param("beta", beta, True), input,
-                target, weight, reduction, None, out, n_threads, False, True, "out")
+def smooth_l1_grad(input, target, *, beta=1.0, reduction="mean", weight=None, axis=None,
+                   keepdims=False, out=None, n_threads=None):
+    return _run("smooth_l1_grad", _smoothl1.SMOOTH_L1, beta, input,
+                target, weight, reduction, None, out, n_threads, False, True, "out",
+                axis=axis, keepdims=keepdims)
 
 
 def smooth_l1_loss_and_grad(input, target, *, beta=1.0, reduction="mean", weight=None,
-                            out=None, grad_out=None, n_threads=None):
+                            axis=None, keepdims=False, out=None, grad_out=None,
+                            n_threads=None):
     return _run("smooth_l1_loss_and_grad", _smoothl1.SMOOTH_L1,
-                check_param("beta", beta, True), input, target, weight, reduction, out,
-                grad_out, n_threads, True, True)
+                beta, input, target, weight, reduction, out,
+                grad_out, n_threads, True, True,
+                axis=axis, keepdims=keepdims)
 
 
-def huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-               n_threads=None):
-    return _run("huber_loss", _smoothl1.HUBER, check_param("delta", delta, False), input,
-                target, weight, reduction, out, None, n_threads, True, False)
+def huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, axis=None,
+               keepdims=False, out=None, n_threads=None):
+    return _run("huber_loss", _smoothl1.HUBER, delta, input,
+                target, weight, reduction, out, None, n_threads, True, False,
+                axis=axis, keepdims=keepdims)
 
 
-def huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-               n_threads=None):
-    return _run("huber_grad", _smoothl1.HUBER, check_param("delta", delta, False), input,
-                target, weight, reduction, None, out, n_threads, False, True, "out")
+def huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, axis=None,
+               keepdims=False, out=None, n_threads=None):
+    return _run("huber_grad", _smoothl1.HUBER, delta, input,
+                target, weight, reduction, None, out, n_threads, False, True, "out",
+                axis=axis, keepdims=keepdims)
 
 
 def huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=None,
-                        out=None, grad_out=None, n_threads=None):
-    return _run("huber_loss_and_grad", _smoothl1.HUBER, check_param("delta", delta, False),
-                input, target, weight, reduction, out, grad_out, n_threads, True, True)
+                        axis=None, keepdims=False, out=None, grad_out=None, n_threads=None):
+    return _run("huber_loss_and_grad", _smoothl1.HUBER, delta,
+                input, target, weight, reduction, out, grad_out, n_threads, True, True,
+                axis=axis, keepdims=keepdims)
 
 
 _DOC = """{summary}
