@@ -17,9 +17,9 @@ How this file is built, in the order it is read:
    with log(n), not n. ``run_segment`` instantiates the loop for each mode.
 3. Plans and items. An N-d call becomes a ``Plan``: dimensions in memory order, size-1
    dimensions dropped, contiguous ones merged (a C or Fortran array is one segment). The flat
-   index space is cut into items of ``ITEM_SIZE`` elements; threads share the items out, and
-   item sums are combined pairwise in item order, so every result is bit-for-bit the same
-   whatever the number of threads.
+   index space is cut into items of ``ITEM_SIZE`` elements, which threads claim one at a time
+   (src/smoothl1_pool.h); item sums are combined pairwise in item order, so every result is
+   bit-for-bit the same whatever the number of threads.
 4. The C API: ``cdef api`` functions over pointers, lengths and element strides, for Cython and
    C callers (declared in ``smoothl1/kernels.pxd``). They call the same segment loop.
 5. The Python entry ``compute``: takes arrays already validated by ``smoothl1._validation``,
@@ -29,7 +29,6 @@ How this file is built, in the order it is read:
 from libc.math cimport copysign, fabs, frexp, isinf, NAN
 from cpython.ref cimport PyObject
 from libc.stdlib cimport malloc, free
-from cython.parallel cimport prange
 
 cimport numpy as cnp
 
@@ -42,14 +41,6 @@ ctypedef fused floating:
 cdef extern from *:
     """
     #include <fenv.h>
-    #ifdef _OPENMP
-    #include <omp.h>
-    #define SMOOTHL1_HAVE_OPENMP 1
-    static int smoothl1_max_threads(void) { return omp_get_max_threads(); }
-    #else
-    #define SMOOTHL1_HAVE_OPENMP 0
-    static int smoothl1_max_threads(void) { return 1; }
-    #endif
     #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     static int smoothl1_cpu_has_avx2(void) {
         __builtin_cpu_init();
@@ -70,8 +61,6 @@ cdef extern from *:
     """
     int smoothl1_cpu_has_avx2() noexcept nogil
     int smoothl1_cpu_has_avx512() noexcept nogil
-    const int SMOOTHL1_HAVE_OPENMP
-    int smoothl1_max_threads() noexcept nogil
     ctypedef struct fexcept_t:
         pass
     int FE_ALL_EXCEPT
@@ -637,19 +626,92 @@ cdef double run_item(const LossParams* p, const Plan* plan, int mode, double gra
     return chunked_total(&acc)
 
 
+# The thread pool (src/smoothl1_pool.h): the calling thread claims items itself and helpers join
+# as they wake, so a call never waits for a helper the OS has not scheduled.
+cdef extern from "smoothl1_pool.h":
+    ctypedef void (*smoothl1_item_fn)(void* context, Py_ssize_t item) noexcept nogil
+    int SMOOTHL1_MAX_THREADS
+    void smoothl1_pool_init()
+    void smoothl1_pool_run(smoothl1_item_fn fn, void* context, Py_ssize_t n_items,
+                           int n_threads) noexcept nogil
+    int smoothl1_pool_get_limit() noexcept nogil
+    void smoothl1_pool_set_limit(int limit) noexcept nogil
+    int smoothl1_pool_helpers() noexcept nogil
+
+smoothl1_pool_init()
+
+cdef enum:
+    PARAMS_SMOOTH_L1 = 0
+    PARAMS_POWER_OF_TWO_SMOOTH_L1 = 1
+    PARAMS_HUBER = 2
+
+ctypedef struct PlanTask:
+    # One threaded run_plan call, as the pool's threads see it: run_item's arguments, and which
+    # of its compiled instances to call (the pool calls one C function for all of them).
+    const void* params
+    int params_kind
+    bint is_double
+    const Plan* plan
+    int mode
+    double grad_scale
+    double weight_norm
+    double* item_sums
+
+
+cdef void run_task_item(void* context, Py_ssize_t item) noexcept nogil:
+    cdef const PlanTask* task = <const PlanTask*>context
+    cdef Py_ssize_t first = item * ITEM_SIZE
+    cdef Py_ssize_t last = min(task.plan.size, first + ITEM_SIZE)
+    cdef double total
+    if task.params_kind == PARAMS_HUBER:
+        if task.is_double:
+            total = run_item(<const HuberParams*>task.params, task.plan, task.mode,
+                             task.grad_scale, task.weight_norm, first, last, <double>0)
+        else:
+            total = run_item(<const HuberParams*>task.params, task.plan, task.mode,
+                             task.grad_scale, task.weight_norm, first, last, <float>0)
+    elif task.params_kind == PARAMS_POWER_OF_TWO_SMOOTH_L1:
+        if task.is_double:
+            total = run_item(<const PowerOfTwoSmoothL1Params*>task.params, task.plan, task.mode,
+                             task.grad_scale, task.weight_norm, first, last, <double>0)
+        else:
+            total = run_item(<const PowerOfTwoSmoothL1Params*>task.params, task.plan, task.mode,
+                             task.grad_scale, task.weight_norm, first, last, <float>0)
+    else:
+        if task.is_double:
+            total = run_item(<const SmoothL1Params*>task.params, task.plan, task.mode,
+                             task.grad_scale, task.weight_norm, first, last, <double>0)
+        else:
+            total = run_item(<const SmoothL1Params*>task.params, task.plan, task.mode,
+                             task.grad_scale, task.weight_norm, first, last, <float>0)
+    task.item_sums[item] = total
+
+
 cdef double run_plan(const LossParams* p, const Plan* plan, int mode, double grad_scale,
                      double weight_norm, int n_threads, double* item_sums,
                      floating dtype_tag) noexcept nogil:
     # Items are fixed by ITEM_SIZE and combined in item order: the result is the same for any
-    # n_threads. item_sums has room for one double per item. Threads take items round-robin
-    # (chunksize 1): with few items, contiguous blocks would leave one thread a whole item more.
+    # n_threads, whichever thread ran which item. item_sums has room for one double per item.
+    # Threads claim one item at a time: with few items, blocks would leave one thread a whole
+    # item more, and a thread the OS does not run would hold up its whole block.
     cdef Py_ssize_t n_items = (plan.size + ITEM_SIZE - 1) // ITEM_SIZE, item
     cdef PairwiseSum items
+    cdef PlanTask task
     if n_threads > 1:
-        for item in prange(n_items, schedule='static', chunksize=1, num_threads=n_threads):
-            item_sums[item] = run_item(p, plan, mode, grad_scale, weight_norm,
-                                       item * ITEM_SIZE,
-                                       min(plan.size, (item + 1) * ITEM_SIZE), dtype_tag)
+        task.params = p
+        if LossParams is HuberParams:
+            task.params_kind = PARAMS_HUBER
+        elif LossParams is PowerOfTwoSmoothL1Params:
+            task.params_kind = PARAMS_POWER_OF_TWO_SMOOTH_L1
+        else:
+            task.params_kind = PARAMS_SMOOTH_L1
+        task.is_double = floating is double
+        task.plan = plan
+        task.mode = mode
+        task.grad_scale = grad_scale
+        task.weight_norm = weight_norm
+        task.item_sums = item_sums
+        smoothl1_pool_run(run_task_item, &task, n_items, n_threads)
     else:
         for item in range(n_items):
             item_sums[item] = run_item(p, plan, mode, grad_scale, weight_norm,
@@ -941,7 +1003,10 @@ REDUCTION_NONE = 0
 REDUCTION_SUM = 1
 REDUCTION_MEAN = 2
 
-HAVE_OPENMP = bool(SMOOTHL1_HAVE_OPENMP)
+#: The most threads one call uses (larger n_threads are clamped to it, and to the work items).
+MAX_THREADS = SMOOTHL1_MAX_THREADS
+#: The kernels use their own thread pool (src/smoothl1_pool.h), not OpenMP.
+HAVE_OPENMP = False
 
 
 def cpu_has_avx2():
@@ -956,8 +1021,19 @@ def cpu_has_avx512():
 
 
 def max_threads():
-    """Threads OpenMP would use now (OMP_NUM_THREADS, threadpoolctl limits); 1 without OpenMP."""
-    return smoothl1_max_threads()
+    """Threads a call with n_threads=None uses on a large input: set by smoothl1._threads from
+    the environment at import, and by threadpoolctl."""
+    return smoothl1_pool_get_limit()
+
+
+def set_max_threads(int limit):
+    """Set max_threads(), clamped to [1, MAX_THREADS]."""
+    smoothl1_pool_set_limit(limit)
+
+
+def pool_helpers():
+    """Helper threads this module's pool has started (none before its first threaded call)."""
+    return smoothl1_pool_helpers()
 
 
 cdef int build_plan(Plan* plan, PyObject** operands) except -1:
@@ -1027,6 +1103,8 @@ cdef double execute(const LossParams* p, Plan* plan, int mode, double grad_scale
             raise MemoryError()
     if n_threads > n_items:
         n_threads = <int>n_items if n_items > 0 else 1
+    if n_threads > SMOOTHL1_MAX_THREADS:
+        n_threads = SMOOTHL1_MAX_THREADS
     with nogil:
         # NaN and inf inputs raise IEEE flags inside the loops; the caller's flags are restored,
         # so the library never reports floating-point exceptions of its own.
@@ -1086,7 +1164,7 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     operands[OP_GRAD] = NULL if grad_out is None else <PyObject*>grad_out
     build_plan(&plan, operands)
     if n_threads is None:
-        threads = 1 if size < _parallel_min_size else smoothl1_max_threads()
+        threads = 1 if size < _parallel_min_size else smoothl1_pool_get_limit()
     else:
         threads = n_threads
     if reduction == REDUCTION_MEAN:

@@ -36,7 +36,8 @@ COMPILED_OPTIONAL = ("smoothl1/_smoothl1_avx2.*.so", "smoothl1/_smoothl1_avx2.*.
 FORBIDDEN = ("*.c", "*.cpp", "*.pyx", "*.html", "*.pyc", "*/__pycache__/*", "tests/*",
              "*/tests/*", "*conftest.py")
 SDIST_REQUIRED = ("PKG-INFO", "pyproject.toml", "setup.py", "README.md", "src/_smoothl1.pyx",
-                  "src/_smoothl1_avx2.pyx", "src/_smoothl1_avx512.pyx", "src/smoothl1/__init__.py")
+                  "src/_smoothl1_avx2.pyx", "src/_smoothl1_avx512.pyx", "src/smoothl1_pool.h",
+                  "src/smoothl1/__init__.py")
 SDIST_FORBIDDEN = ("*.so", "*.pyd", "*.o", "build/*", "wheels/out/*", "src/_smoothl1.c", "src/_smoothl1_avx2.c",
                    "src/_smoothl1_avx512.c", "*_api.h", "*.pyc")
 
