@@ -29,6 +29,7 @@ How this file is built, in the order it is read:
 from libc.math cimport copysign, fabs, frexp, isinf, NAN
 from cpython.ref cimport PyObject
 from libc.stdlib cimport malloc, free
+from libc.stdint cimport int64_t
 
 cimport numpy as cnp
 
@@ -636,7 +637,7 @@ cdef extern from "smoothl1_pool.h":
                            int n_threads) noexcept nogil
     int smoothl1_pool_get_limit() noexcept nogil
     void smoothl1_pool_set_limit(int limit) noexcept nogil
-    int smoothl1_pool_helpers() noexcept nogil
+    void smoothl1_pool_statistics(int* helpers, int64_t* helper_items) noexcept nogil
 
 smoothl1_pool_init()
 
@@ -1031,9 +1032,13 @@ def set_max_threads(int limit):
     smoothl1_pool_set_limit(limit)
 
 
-def pool_helpers():
-    """Helper threads this module's pool has started (none before its first threaded call)."""
-    return smoothl1_pool_helpers()
+def pool_statistics():
+    """{"helpers": helper threads this module's pool has started in this process (none before
+    its first threaded call), "helper_items": work items they have run}."""
+    cdef int helpers
+    cdef int64_t helper_items
+    smoothl1_pool_statistics(&helpers, &helper_items)
+    return {"helpers": helpers, "helper_items": helper_items}
 
 
 cdef int build_plan(Plan* plan, PyObject** operands) except -1:

@@ -160,6 +160,7 @@ static struct {
     int initialised;
     int helpers;                 /* helpers started (alive, in this process) */
     int idle;                    /* helpers asleep on `work` */
+    volatile int64_t helper_items;   /* items run by helpers, ever (for tests and benchmarks) */
     smoothl1_slot slots[SMOOTHL1_POOL_SLOTS];
 } smoothl1_pool;
 
@@ -194,6 +195,7 @@ static void smoothl1_work(smoothl1_slot *slot, int64_t generation, int is_helper
     while ((item = smoothl1_claim(slot, generation)) >= 0) {
         int64_t n_items = slot->n_items;   /* this job's: it cannot end before this item */
         slot->fn(slot->context, (Py_ssize_t)item);
+        if (is_helper) smoothl1_add(&smoothl1_pool.helper_items, 1);
         if (smoothl1_add(&slot->done, 1) == n_items && is_helper) {
             smoothl1_lock_acquire(&smoothl1_pool.lock);
             smoothl1_cond_broadcast(&smoothl1_pool.finished);
@@ -246,6 +248,7 @@ static void smoothl1_pool_reset(void) {
     smoothl1_cond_init(&smoothl1_pool.finished);
     smoothl1_pool.helpers = 0;
     smoothl1_pool.idle = 0;
+    smoothl1_store(&smoothl1_pool.helper_items, 0);
     for (k = 0; k < SMOOTHL1_POOL_SLOTS; k++) {
         smoothl1_slot *slot = &smoothl1_pool.slots[k];
         /* a new generation: nothing of a job that was running in the parent stays claimable */
@@ -330,13 +333,13 @@ static void smoothl1_pool_run(smoothl1_item_fn fn, void *context, Py_ssize_t n_i
     smoothl1_lock_release(&smoothl1_pool.lock);
 }
 
-/* Helpers alive in this process (for tests: bounded, and none before the first threaded call). */
-static int smoothl1_pool_helpers(void) {
-    int helpers;
+/* Helpers started in this process (none before its first threaded call), and items they ran:
+   for tests and benchmarks, which check that helpers are bounded and really do share work. */
+static void smoothl1_pool_statistics(int *helpers, int64_t *helper_items) {
     smoothl1_lock_acquire(&smoothl1_pool.lock);
-    helpers = smoothl1_pool.helpers;
+    *helpers = smoothl1_pool.helpers;
     smoothl1_lock_release(&smoothl1_pool.lock);
-    return helpers;
+    *helper_items = smoothl1_load(&smoothl1_pool.helper_items);
 }
 
 #endif
