@@ -199,8 +199,23 @@ def shapes(draw):
     return tuple(sides)
 
 
+# Every array a test generates stays below this many elements (32 MiB of float64): the shapes
+# themselves are small, but a layout multiplies them (steps of 3 on ten axes of a 64-dimensional
+# shape would be 6**10 elements), and so would a careless wrong shape (every side + 1).
+MAX_GENERATED = 1 << 22
+
+
 def _size(shape):
-    return int(np.prod(shape, dtype=np.int64))
+    size = int(np.prod(shape, dtype=np.int64))
+    assert size <= MAX_GENERATED, f"generated shape {tuple(shape)} is too large"
+    return size
+
+
+def _steps_within_bound(shape, steps):
+    """steps, or their signs alone when the buffer they need would pass MAX_GENERATED."""
+    if int(np.prod([side * abs(step) for side, step in zip(shape, steps)])) > MAX_GENERATED:
+        return [1 if step > 0 else -1 for step in steps]
+    return steps
 
 
 @st.composite
@@ -250,6 +265,7 @@ def arrays(draw, shape, dtype, fill, styles):
         order = draw(st.permutations(range(ndim)))
         steps = [draw(st.sampled_from([1, 1, 2, 3, -1, -2])) if side > 1
                  else draw(st.sampled_from([1, -1])) for side in shape]
+        steps = _steps_within_bound(shape, steps)
         base_shape = [shape[axis] * abs(steps[axis]) for axis in order]
         owner = _cast(fill(_size(base_shape)), dtype).reshape(base_shape)
         view = owner.transpose(np.argsort(order))[tuple(slice(None, None, s) for s in steps)]
@@ -278,6 +294,7 @@ def arrays(draw, shape, dtype, fill, styles):
         reduced[axis] = 1
         steps = [draw(st.sampled_from([1, -1, 2])) if side > 1
                  else draw(st.sampled_from([1, -1])) for side in reduced]
+        steps = _steps_within_bound(reduced, steps)
         owner = _cast(fill(_size([r * abs(s) for r, s in zip(reduced, steps)])), dtype)
         owner = owner.reshape([r * abs(s) for r, s in zip(reduced, steps)])
         base = owner[tuple(slice(None, None, s) for s in steps)]
@@ -509,8 +526,12 @@ def outputs(draw, name, shape, dtype, case, reduced_loss_out, allow_bad, choices
     elif kind == "swapped":
         value = fresh.astype(SWAPPED[dtype])
     elif kind == "shape":
-        wrong = list(shape) + [1] if draw(st.booleans()) or not shape else \
-            [s + 1 for s in shape]
+        # one more axis (where NumPy allows it), or the last side one longer: never more
+        # than twice the elements of the right shape
+        if not shape or (len(shape) < MAX_DIMS and draw(st.booleans())):
+            wrong = list(shape) + [1]
+        else:
+            wrong = list(shape[:-1]) + [shape[-1] + 1]
         value = np.full(wrong, SENTINEL, dtype=dtype)
     elif kind == "readonly":
         fresh.flags.writeable = False
