@@ -9,7 +9,7 @@ import importlib
 import os
 
 from . import _smoothl1 as baseline
-from ._threads import configure
+from ._threads import configure, register_with_threadpoolctl
 
 configure(baseline)
 
@@ -36,6 +36,7 @@ if not os.environ.get("SMOOTHL1_BASELINE"):
         if _module is not None:
             kernels, build = _module, _name
             break
+register_with_threadpoolctl(kernels)
 
 
 def available_builds():

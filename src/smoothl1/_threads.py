@@ -12,11 +12,10 @@ kernel module is loaded (``configure``), in this order of precedence:
 
 Values are clamped to [1, MAX_THREADS]; a value that is not a positive integer is ignored with
 a RuntimeWarning (for ``SMOOTHL1_NUM_THREADS``) or silently (for ``OMP_NUM_THREADS``, which
-belongs to other libraries too). ``threadpoolctl`` sees each loaded kernel module as a library
+belongs to other libraries too). ``threadpoolctl`` sees the kernel build in use as a library
 with ``user_api`` and ``internal_api`` "smoothl1": ``threadpool_limits`` changes the same limit.
 """
 import os
-import sys
 import warnings
 
 #: Environment variables read for the default thread count, strongest first.
@@ -71,18 +70,9 @@ def configure(module):
     return module
 
 
-def _kernel_module(path):
-    """The loaded kernel module (baseline or SIMD build) whose file is `path`."""
-    for name, module in list(sys.modules.items()):
-        if name.startswith("smoothl1._smoothl1") and getattr(module, "__file__", None):
-            if os.path.realpath(module.__file__) == os.path.realpath(path):
-                return module
-    return None
-
-
-def _register_with_threadpoolctl():
+def register_with_threadpoolctl(kernels):
     """Let threadpoolctl (>= 3.5, which lets a library register its controller) list and limit
-    the kernels' pool. Without threadpoolctl this does nothing."""
+    `kernels`, the kernel build the Python API runs. Without threadpoolctl this does nothing."""
     try:
         import threadpoolctl
     except ImportError:
@@ -93,23 +83,20 @@ def _register_with_threadpoolctl():
     class SmoothL1Controller(threadpoolctl.LibController):
         user_api = "smoothl1"
         internal_api = "smoothl1"
-        # the compiled modules: _smoothl1.<tag>.so and its SIMD builds _smoothl1_avx2/_avx512
+        # The compiled modules _smoothl1.<tag>.so, _smoothl1_avx2... and _smoothl1_avx512...
+        # share this prefix; only the build in use is listed (its module init function is the
+        # symbol that tells them apart): the others run nothing threaded.
         filename_prefixes = ("_smoothl1",)
+        check_symbols = ("PyInit_" + kernels.__name__.rpartition(".")[2],)
 
         def get_num_threads(self):
-            module = _kernel_module(self.filepath)
-            return None if module is None else module.max_threads()
+            return kernels.max_threads()
 
         def set_num_threads(self, num_threads):
-            module = _kernel_module(self.filepath)
-            if module is not None:
-                module.set_max_threads(num_threads)
+            kernels.set_max_threads(num_threads)
 
         def get_version(self):
             from . import __version__
             return __version__
 
     threadpoolctl.register(SmoothL1Controller)
-
-
-_register_with_threadpoolctl()
