@@ -15,6 +15,7 @@ a RuntimeWarning (for ``SMOOTHL1_NUM_THREADS``) or silently (for ``OMP_NUM_THREA
 belongs to other libraries too). ``threadpoolctl`` sees the kernel build in use as a library
 with ``user_api`` and ``internal_api`` "smoothl1": ``threadpool_limits`` changes the same limit.
 """
+import importlib
 import os
 import warnings
 
@@ -58,7 +59,7 @@ def default_thread_count(environ=None):
     return usable_cpus()
 
 
-_configured = set()
+_configured: set[str] = set()
 
 
 def configure(module):
@@ -74,7 +75,7 @@ def register_with_threadpoolctl(kernels):
     """Let threadpoolctl (>= 3.5, which lets a library register its controller) list and limit
     `kernels`, the kernel build the Python API runs. Without threadpoolctl this does nothing."""
     try:
-        import threadpoolctl
+        threadpoolctl = importlib.import_module("threadpoolctl")   # optional, and untyped
     except ImportError:
         return
     if not hasattr(threadpoolctl, "register"):
