@@ -6,7 +6,8 @@
    the pool's helpers bounded (no oversubscription);
 3. controls: n_threads clamped (10**9, 40000), the environment variables, threadpoolctl;
 4. the pool's life: lazy start, helpers really share the work, fork (os.fork and multiprocessing
-   with the 'fork' start method), interpreter exit.
+   with the 'fork' start method), interpreter exit; and the pool alone under a C stress program;
+5. the samples of docs/threads.md.
 
 Everything that could hang runs in a subprocess with a timeout. No test times anything.
 """
@@ -590,6 +591,31 @@ threading.Thread(target=forever, daemon=True).start()
 print("exiting")
 """, timeout=60)
     assert out.split() == ["exiting"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the stress program uses POSIX threads and fork")
+def test_pool_stress_program(tmp_path):
+    """tests/pool/stress.c drives src/smoothl1_pool.h on its own: 16 callers at once with varying
+    item and thread counts (every item runs exactly once, helpers bounded), then forked
+    children. Needs the source tree's header and a C compiler (not there when the suite runs
+    against an installed wheel from a copy of tests/)."""
+    import shutil
+    import sysconfig
+    here = os.path.dirname(os.path.abspath(__file__))
+    header_folder = os.path.join(here, os.pardir, "src")
+    if not os.path.exists(os.path.join(header_folder, "smoothl1_pool.h")):
+        pytest.skip("src/smoothl1_pool.h is not next to tests/ (an installed-wheel run)")
+    compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
+    if shutil.which(compiler[0]) is None:
+        pytest.skip(f"no C compiler ({compiler[0]})")
+    program = str(tmp_path / "stress")
+    build = subprocess.run(compiler + ["-O2", "-pthread", "-I", header_folder,
+                                       os.path.join(here, "pool", "stress.c"), "-o", program],
+                           capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+    assert build.returncode == 0, build.stderr
+    result = subprocess.run([program], capture_output=True, text=True,
+                            timeout=SUBPROCESS_TIMEOUT)
+    assert result.returncode == 0 and result.stdout == "ok\n", result.stdout + result.stderr
 
 
 # ---------------------------------------------------------------------------------------------
