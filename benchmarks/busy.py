@@ -3,7 +3,8 @@
     python benchmarks/busy.py [--seconds 1.0] [--windows 6] [--load-per-core 2]
 
 First the idle machine: the speed-up of the default n_threads over one thread at 10^6
-elements (best of several runs). Then the script starts its own CPU-bound processes
+elements (best of several runs), and 16 Python threads calling at once, each call asking for 4
+threads, against each asking for one (throughput ratio: no collapse means about 1.0x). Then the script starts its own CPU-bound processes
 (--load-per-core per CPU, each ending by itself after a bounded time, and killed by PID when
 the measurement is done) and measures float32 and float64 smooth_l1_loss at 10^5 and 10^6
 elements: windows of --seconds each, alternating default and one thread, so both see the same
@@ -19,6 +20,7 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -81,6 +83,33 @@ def busy_rows(sizes, seconds, windows):
     return rows
 
 
+def python_threads_ratio(size, python_threads, n_threads, seconds, windows):
+    """Calls per second of `python_threads` Python threads calling at once, each call asking for
+    `n_threads` threads, over the same with n_threads=1 (alternating windows, float32)."""
+    x, t = inputs(size, np.float32)
+    calls = {n_threads: 0, 1: 0}
+    elapsed = {n_threads: 0.0, 1: 0.0}
+    for _ in range(windows):
+        for threads in (n_threads, 1):
+            counts = [0] * python_threads
+            end = time.perf_counter() + seconds
+
+            def work(index):
+                while time.perf_counter() < end:
+                    smoothl1.smooth_l1_loss(x, t, n_threads=threads)
+                    counts[index] += 1
+
+            workers = [threading.Thread(target=work, args=(i,)) for i in range(python_threads)]
+            start = time.perf_counter()
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            elapsed[threads] += time.perf_counter() - start
+            calls[threads] += sum(counts)
+    return (calls[n_threads] / elapsed[n_threads]) / (calls[1] / elapsed[1])
+
+
 def start_load(per_core, limit):
     """CPU-bound processes, per_core per CPU; each ends by itself after `limit` seconds."""
     count = per_core * (os.cpu_count() or 1)
@@ -118,6 +147,10 @@ def main(argv=None):
     speedups = idle_speedup(10**6)
     print("idle machine, 10^6 elements, speed-up of the default over one thread: "
           + ", ".join(f"{name} {value:.2f}x" for name, value in speedups.items()))
+    ratio = python_threads_ratio(10**6, 16, 4, args.seconds, args.windows)
+    print(f"16 Python threads at once, 10^6 float32 elements, each call n_threads=4: "
+          f"{ratio:.2f}x the throughput of each call n_threads=1 "
+          f"({kernels.pool_statistics()['helpers']} helper threads in the pool)")
     sizes = (10**5, 10**6)
     # the whole measurement, with margin: the load ends by itself even if this script dies
     limit = 2 * (len(sizes) * 2 * 2 * args.windows * args.seconds) + 30
