@@ -79,18 +79,25 @@ def test_robust_regression_small_env_var():
 # --- training_loop.py ----------------------------------------------------------------------
 
 
+MEMORY_HEADING = "memory allocated by one training step (tracemalloc peak, bytes):"
+
+
 def parse_training(stdout):
+    """(epoch rows, {batch: (hidden layer, this script's step, NumPy step)} in bytes)."""
+    training, memory = stdout.split(MEMORY_HEADING)
     epochs = [[float(v) for v in line.split()]
-              for line in stdout.splitlines() if re.match(r"^\s+\d+\s", line)]
-    peak = re.search(r"peak memory allocated during \d+ training steps: (\d+) bytes "
-                     r"\(the hidden layer of one batch is (\d+) bytes\)", stdout)
-    return epochs, int(peak.group(1)), int(peak.group(2))
+              for line in training.splitlines() if re.match(r"^\s+\d+\s", line)]
+    sizes = {}
+    for line in memory.strip().splitlines()[1:]:
+        batch, hidden, ours, numpy_way = (int(v.replace(",", "")) for v in line.split())
+        sizes[batch] = (hidden, ours, numpy_way)
+    return epochs, sizes
 
 
 def test_training_loop_learns():
     stdout = run_example("training_loop.py", small_env=True)
     assert stdout.startswith("2000 training samples")
-    epochs, _, _ = parse_training(stdout)
+    epochs, _ = parse_training(stdout)
     assert [int(row[0]) for row in epochs] == list(range(7))
     initial_val_loss, initial_mae = epochs[0][1:]
     final_val_loss, final_mae = epochs[-1][-2:]
@@ -98,16 +105,40 @@ def test_training_loop_learns():
     assert final_mae < 0.4 * initial_mae
 
 
-def test_training_steps_allocate_nothing_of_the_batch_size():
-    # The only allocations left are NumPy's fixed-size ufunc buffer and small Python objects:
-    # a batch 8 times larger must not allocate more, and a step stays below one hidden layer.
-    _, peak_small, hidden_small = parse_training(
-        run_example("training_loop.py", "--small", "--batch-size", "64"))
-    _, peak_large, hidden_large = parse_training(
-        run_example("training_loop.py", "--small", "--batch-size", "512"))
-    assert hidden_large == 8 * hidden_small
-    assert peak_large < hidden_large / 2
-    assert peak_large < 64 * 1024
+@pytest.mark.parametrize("batch_size", [64, 200])
+def test_training_steps_allocate_nothing_of_the_batch_size(batch_size):
+    """The printout proves the claim: at the batch size and at 8 times it, a step allocates the
+    same few bytes (small Python objects), far less than one hidden layer, while the same step
+    with NumPy temporaries allocates more than a hidden layer and grows with the batch."""
+    _, sizes = parse_training(
+        run_example("training_loop.py", "--small", "--batch-size", str(batch_size)))
+    assert sorted(sizes) == [batch_size, 8 * batch_size]
+    hidden, ours, numpy_way = sizes[batch_size]
+    hidden_8x, ours_8x, numpy_way_8x = sizes[8 * batch_size]
+    assert hidden == batch_size * 64 * 4 and hidden_8x == 8 * hidden
+    assert ours_8x <= ours + 256          # does not grow with an 8 times larger batch
+    assert ours_8x < 4096 < hidden        # a few Python objects, not a layer
+    assert numpy_way > hidden             # the measurement does see NumPy's arrays
+    assert numpy_way_8x > 4 * numpy_way   # ...and theirs grow with the batch
+
+
+def test_numpy_step_is_the_same_step():
+    """The NumPy version the printout compares with computes what train_step computes."""
+    example = load_example("training_loop.py")
+    rng = np.random.default_rng(4)
+    X, _, noisy = example.make_data(256, 0.05, rng)
+    model = example.MLP(32, rng)
+    params = [p.copy() for p in model.params]
+    momenta = [np.zeros_like(p) for p in params]
+    rows = np.arange(40, 72)
+    x_batch = np.empty((32, example.N_FEATURES), np.float32)
+    y_batch = np.empty((32, example.N_OUTPUTS), np.float32)
+    for _ in range(3):
+        loss = example.train_step(model, X, noisy, rows, x_batch, y_batch, 0.1)
+        numpy_loss = example.numpy_train_step(params, momenta, X, noisy, rows, 0.1)
+        assert float(numpy_loss) == pytest.approx(float(loss), rel=1e-5)
+    for ours, theirs in zip(model.params, params):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
 def test_training_step_matches_numpy_backprop():

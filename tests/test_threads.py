@@ -6,8 +6,8 @@
    the pool's helpers bounded (no oversubscription);
 3. controls: n_threads clamped (10**9, 40000), the environment variables, threadpoolctl;
 4. the pool's life: lazy start, helpers really share the work, fork (os.fork and multiprocessing
-   with the 'fork' start method), interpreter exit; and the pool alone under a C stress program;
-5. the samples of docs/threads.md.
+   with the 'fork' start method), interpreter exit; and the pool alone under a C stress program.
+(The samples of docs/threads.md run in tests/test_docs.py.)
 
 Everything that could hang runs in a subprocess with a timeout. No test times anything.
 """
@@ -616,37 +616,3 @@ def test_pool_stress_program(tmp_path):
     result = subprocess.run([program], capture_output=True, text=True,
                             timeout=SUBPROCESS_TIMEOUT)
     assert result.returncode == 0 and result.stdout == "ok\n", result.stdout + result.stderr
-
-
-# ---------------------------------------------------------------------------------------------
-# 5. docs/threads.md: its Python samples run and print what the page says
-# ---------------------------------------------------------------------------------------------
-
-def _doc_samples():
-    """(code, expected output) of each ```python block of docs/threads.md: the expected output
-    is the comment lines ("# ...") that directly follow a print line."""
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "threads.md")
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    samples = []
-    for block in text.split("```python\n")[1:]:
-        code = block.split("```", 1)[0]
-        expected, after_print = [], False
-        for line in code.splitlines():
-            if after_print and line.startswith("# "):
-                expected.append(line[2:])
-                continue
-            after_print = line.lstrip().startswith("print(")
-        samples.append((code, expected))
-    return samples
-
-
-def test_docs_threads_samples_run(capsys):
-    samples = _doc_samples()
-    assert len(samples) == 2
-    if "threadpoolctl" in samples[1][0]:
-        pytest.importorskip("threadpoolctl", minversion="3.5")
-    namespace = {}
-    for code, expected in samples:   # later samples use the names of earlier ones
-        exec(compile(code, "docs/threads.md", "exec"), namespace)
-        assert capsys.readouterr().out.splitlines() == expected

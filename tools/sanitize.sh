@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build smoothl1 with AddressSanitizer + UndefinedBehaviorSanitizer and run the test suite
-# against that build (README "Guarantees").
+# against that build (docs/guarantees.md).
 #
 #   bash tools/sanitize.sh                      # the whole suite (about 6 minutes here)
 #   bash tools/sanitize.sh tests/test_fuzz.py   # or any pytest arguments instead of "tests"
