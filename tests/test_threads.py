@@ -532,6 +532,7 @@ def threaded_calls():
 """
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_os_fork_child_makes_threaded_calls():
     """After threaded calls in the parent (its helpers started), a forked child's threaded
     calls work, with helpers of its own; also forks while another thread is inside calls."""
@@ -561,7 +562,7 @@ print(*statuses)
     assert out.split() == ["0"] * 5
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="no fork on Windows")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_multiprocessing_fork_pool_makes_threaded_calls():
     out = run_python(THREADED_CALLS + """
 import multiprocessing
