@@ -4,13 +4,14 @@
 
 First the idle machine: the speed-up of the default n_threads over one thread at 10^6
 elements (best of several runs), and 16 Python threads calling at once, each call asking for 4
-threads, against each asking for one (throughput ratio: no collapse means about 1.0x). Then the script starts its own CPU-bound processes
-(--load-per-core per CPU, each ending by itself after a bounded time, and killed by PID when
-the measurement is done) and measures float32 and float64 smooth_l1_loss at 10^5 and 10^6
-elements: windows of --seconds each, alternating default and one thread, so both see the same
-load. It prints, per row, the throughput ratio (calls per second, default / one thread) and the
-90th percentile of one call's latency for each. Goals (docs/contract.md section 15): ratio
->= 0.9, p90 of the default within 2x of one thread's.
+threads, against each asking for one (throughput ratio: no collapse means about 1.0x). Then
+the script starts its own CPU-bound processes (--load-per-core per CPU, each ending by itself
+after a bounded time, and killed by PID when the measurement is done) and measures float32 and
+float64 smooth_l1_loss at 10^5 and 10^6 elements: windows of --seconds each, alternating
+default and one thread, so both see the same load. It prints, per row, the throughput ratio
+(calls per second, default / one thread) and the 90th percentile of one call's latency for
+each. Goals (docs/contract.md section 15): ratio >= 0.9, p90 of the default within 2x of one
+thread's.
 
 The machine's load average before the run is printed: on a machine that is already busy the
 "idle" row is not idle. For the large-size rows against the memory floor run
@@ -29,7 +30,8 @@ import smoothl1
 from smoothl1 import _dispatch
 
 # A CPU-bound loop that stops by itself, so nothing outlives the benchmark even if it is killed.
-BUSY_LOOP = "import time\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end:\n    pass\n"
+BUSY_LOOP = ("import time\nend = time.monotonic() + {limit}\n"
+             "while time.monotonic() < end:\n    pass\n")
 
 
 def inputs(size, dtype):

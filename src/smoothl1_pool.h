@@ -210,8 +210,9 @@ static smoothl1_slot *smoothl1_job_wanting_help(void) {
     int k;
     for (k = 0; k < SMOOTHL1_POOL_SLOTS; k++) {
         smoothl1_slot *slot = &smoothl1_pool.slots[k];
+        int64_t next = smoothl1_load(&slot->state) & SMOOTHL1_ITEM_MASK;
         if (slot->in_use && slot->helpers_joined < slot->helpers_wanted
-                && (smoothl1_load(&slot->state) & SMOOTHL1_ITEM_MASK) < smoothl1_load(&slot->n_items))
+                && next < smoothl1_load(&slot->n_items))
             return slot;
     }
     return NULL;

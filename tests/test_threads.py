@@ -594,7 +594,7 @@ print("exiting")
     assert out.split() == ["exiting"]
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the stress program uses POSIX threads and fork")
+@pytest.mark.skipif(sys.platform == "win32", reason="the program uses POSIX threads and fork")
 def test_pool_stress_program(tmp_path):
     """tests/pool/stress.c drives src/smoothl1_pool.h on its own: 16 callers at once with varying
     item and thread counts (every item runs exactly once, helpers bounded), then forked
