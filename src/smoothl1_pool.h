@@ -15,8 +15,8 @@
    2. Jobs live in a few static slots, never on a caller's stack. A slot's state word holds a
       generation and the next item to claim; a helper claims by compare-and-swap only while the
       generation is the one it joined, so a helper that arrives after the job ended touches
-      nothing of it. (A wrap of the 32-bit generation while one helper stays descheduled
-      between two of its instructions is the only way to confuse it: 2**32 jobs on one slot.)
+      nothing of it. (A wrap of the 31-bit generation while one helper stays descheduled
+      between two of its instructions is the only way to confuse it: 2**31 jobs on one slot.)
       When every slot is in use, the caller runs its items alone.
    3. Helpers start lazily (first threaded call), detached, at most SMOOTHL1_MAX_THREADS - 1,
       and only as many as the largest single request needs: several Python threads calling at
