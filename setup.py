@@ -7,6 +7,7 @@ threads), not OpenMP, so no OpenMP runtime is linked or shipped. Set SMOOTHL1_DE
 turn Cython's bounds/wraparound/initialized checks back on (for sanitizer and debug runs).
 Shipped builds never use -march=native (crashes older CPUs) or -ffast-math (breaks NaN/inf).
 """
+import importlib.util
 import os
 import platform
 import shutil
@@ -114,6 +115,18 @@ def simd_variants():
     return variants
 
 
+def generate_c_api():
+    """Write the C API's `cdef api` definitions (src/_smoothl1_capi.pxi) and its .pxd
+    declarations (src/smoothl1/_smoothl1.pxd, kernels.pxd) from the one table in
+    tools/generate_capi.py; files whose text is unchanged are left alone (no rebuild)."""
+    spec = importlib.util.spec_from_file_location("generate_capi", "tools/generate_capi.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    for path in generator.generate():
+        print(f"smoothl1: generated {os.path.relpath(path)}")
+
+
+generate_c_api()
 # `cdef api` (the C API, section 4 of the .pyx) makes Cython write _smoothl1_api.h next to the
 # generated .c; the package ships a copy, found by smoothl1.get_include(). The header is generated,
 # never committed: when it is missing, Cython runs again even if the .c is up to date.

@@ -7,10 +7,11 @@ mean smooth L1 loss is not, because each point's gradient is capped at 1 whateve
     python examples/robust_regression.py            # 100,000 points
     python examples/robust_regression.py --small    # 2,000 points (or SMOOTHL1_EXAMPLES_SMALL=1)
 
-The fit is Nesterov-accelerated gradient descent. Its step reuses two buffers of the data's
-size, the prediction and the gradient of the loss with respect to it, which
+The fit is ``smoothl1.demo.fit_smooth_l1``, the one behind ``python -m smoothl1 demo``:
+Nesterov-accelerated gradient descent whose steps reuse two buffers of the data's size, the
+prediction and the gradient of the loss with respect to it, which
 ``smooth_l1_loss_and_grad(..., grad_out=...)`` fills in place: no step allocates an array of
-the data's size.
+the data's size. Read it in ``src/smoothl1/demo.py``.
 """
 import argparse
 import os
@@ -18,9 +19,10 @@ import time
 
 import numpy as np
 
-import smoothl1
+from smoothl1.demo import fit_smooth_l1
 
 TRUE_SLOPE, TRUE_INTERCEPT = 2.5, -1.0
+BETA = 0.5
 
 
 def make_data(n, outlier_fraction=0.2, seed=0):
@@ -40,31 +42,6 @@ def fit_least_squares(X, y):
     return np.linalg.lstsq(X, y, rcond=None)[0]
 
 
-def fit_smooth_l1(X, y, beta=0.5, tol=1e-9, max_steps=5000):
-    """Minimise ``mean(smooth_l1(X @ coef - y; beta))`` by accelerated gradient descent.
-
-    The loss's gradient is Lipschitz with constant ``||X||_2**2 / (n * beta)`` (the second
-    derivative of smooth L1 is at most ``1 / beta``), so ``1 / L`` is a safe step.
-    """
-    n = len(y)
-    step = n * beta / np.linalg.norm(X, 2) ** 2
-    pred = np.empty(n)        # X @ coef, rewritten in place each step
-    grad_pred = np.empty(n)   # d loss / d pred, filled by grad_out=
-    coef = np.zeros(X.shape[1])
-    previous = coef.copy()
-    lookahead = coef.copy()
-    for k in range(1, max_steps + 1):
-        np.matmul(X, lookahead, out=pred)
-        smoothl1.smooth_l1_loss_and_grad(pred, y, beta=beta, grad_out=grad_pred)
-        grad_coef = grad_pred @ X  # chain rule: two numbers
-        previous[:] = coef
-        coef[:] = lookahead - step * grad_coef
-        if np.max(np.abs(grad_coef)) < tol:
-            break
-        lookahead[:] = coef + (k - 1) / (k + 2) * (coef - previous)
-    return coef, k
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true",
@@ -80,7 +57,7 @@ def main(argv=None):
     coef_ls = fit_least_squares(X, y)
     time_ls = time.perf_counter() - start
     start = time.perf_counter()
-    coef_sl1, steps = fit_smooth_l1(X, y)
+    coef_sl1, steps = fit_smooth_l1(X, y, beta=BETA)
     time_sl1 = time.perf_counter() - start
 
     print(f"{n} points on y = {TRUE_SLOPE:g} x - {-TRUE_INTERCEPT:g}, {outliers.sum()} of them "
@@ -91,7 +68,7 @@ def main(argv=None):
                                 ("smooth L1", coef_sl1, time_sl1)):
         error = np.max(np.abs(coef - truth))
         print(f"{name:16}{coef[0]:9.4f}{coef[1]:11.4f}{error:13.4f}{1e3 * seconds:8.1f} ms")
-    print(f"\n(smooth L1, beta = 0.5: {steps} gradient steps)")
+    print(f"\n(smooth L1, beta = {BETA:g}: {steps} gradient steps)")
 
 
 if __name__ == "__main__":

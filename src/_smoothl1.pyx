@@ -21,7 +21,8 @@ How this file is built, in the order it is read:
    (src/smoothl1_pool.h); item sums are combined pairwise in item order, so every result is
    bit-for-bit the same whatever the number of threads.
 4. The C API: ``cdef api`` functions over pointers, lengths and element strides, for Cython and
-   C callers (declared in ``smoothl1/kernels.pxd``). They call the same segment loop.
+   C callers (declared in ``smoothl1/kernels.pxd``). They call the same segment loop; the
+   functions themselves are generated from one table (``tools/generate_capi.py``).
 5. The Python entry ``compute``: takes arrays already validated by ``smoothl1._validation``,
    builds a plan and runs it with the GIL released.
 """
@@ -333,6 +334,12 @@ cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
     # for "mean", else 1; dividing the weight first stays exact when the weights are tiny,
     # where 1 / weight_norm would overflow). Both inputs are read before either output is
     # written, so an output may be an input array.
+    # NaN bits: IEEE leaves open which NaN a product of two NaNs returns, and the compiled
+    # loops (SIMD builds, loop variants) order operands differently; GCC may also compile
+    # sign(d) * NaN to a sign flip. Weighted values have such products (a NaN weight, or the
+    # NaN weight sum of weights summing to 0, times a NaN loss or gradient), so a weighted NaN
+    # is stored as the canonical quiet NaN (np.nan's bits). Unweighted values have one NaN
+    # source, d, which every loop propagates alike: they need no such select.
     cdef int mode = mode_flags(mode_tag)
     cdef double weight = w[i * w_step] if Weighting is WeightedTag else 1.0
     cdef double d = <double>x[i * x_step] - <double>t[i * t_step]
@@ -341,11 +348,13 @@ cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
         loss = loss_point(d, p)
         if Weighting is WeightedTag:
             loss = weight * loss
+            loss = loss if loss == loss else NAN
         loss_out[i * loss_step] = <floating>loss
     if mode & STORE_GRAD:
         grad = grad_point(d, p)
         if Weighting is WeightedTag:
             grad = grad * (weight / weight_norm)
+            grad = grad if grad == grad else NAN
         else:
             grad = grad * grad_scale
         grad_out[i * grad_step] = <floating>grad
@@ -729,8 +738,11 @@ cdef double run_plan(const LossParams* p, const Plan* plan, int mode, double gra
 # ---------------------------------------------------------------------------------------------
 # Declared, with each function's preconditions, in smoothl1/_smoothl1.pxd (the declarations of
 # this module, which Cython checks these definitions against) and re-exported under the public
-# name smoothl1/kernels.pxd; `cdef api` also writes the C header _smoothl1_api.h. The names and
-# signatures are a stable contract, pinned by tests/cython_abi_signatures.txt.
+# name smoothl1/kernels.pxd, both generated from the same table as the definitions; `cdef api`
+# also writes the C header _smoothl1_api.h (included by the hand-written smoothl1/smoothl1.h).
+# The names and signatures are a stable contract, pinned by tests/cython_abi_signatures.txt.
+# The AVX2 and AVX-512 modules include this file and export the same functions;
+# smoothl1._dispatch points this module's __pyx_capi__ at the build in use.
 
 
 cdef inline double exported_pass(const LossParams* p, int mode, Py_ssize_t n,
@@ -784,209 +796,9 @@ cdef inline double huber_pass(double delta, int mode, Py_ssize_t n,
                          grad_out, grad_step, grad_scale)
 
 
-# Smooth L1, float32 (each contiguous function is its strided twin with strides 1)
-
-cdef api double smoothl1_smooth_l1_loss_sum_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, double beta) noexcept nogil:
-    return smooth_l1_pass(beta, SUM_LOSS, n, input, input_stride, target, target_stride,
-                          <float*>NULL, 0, <float*>NULL, 0, 1.0)
-
-cdef api void smoothl1_smooth_l1_loss_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* loss_out, Py_ssize_t loss_stride,
-        double beta) noexcept nogil:
-    smooth_l1_pass(beta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
-                   loss_stride, <float*>NULL, 0, 1.0)
-
-cdef api void smoothl1_smooth_l1_grad_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
-        double beta, double grad_scale) noexcept nogil:
-    smooth_l1_pass(beta, STORE_GRAD, n, input, input_stride, target, target_stride,
-                   <float*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_and_grad_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
-        double beta, double grad_scale) noexcept nogil:
-    return smooth_l1_pass(beta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
-                          target_stride, <float*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_sum_f32(
-        Py_ssize_t n, const float* input, const float* target, double beta) noexcept nogil:
-    return smoothl1_smooth_l1_loss_sum_f32_strided(n, input, 1, target, 1, beta)
-
-cdef api void smoothl1_smooth_l1_loss_f32(
-        Py_ssize_t n, const float* input, const float* target, float* loss_out,
-        double beta) noexcept nogil:
-    smoothl1_smooth_l1_loss_f32_strided(n, input, 1, target, 1, loss_out, 1, beta)
-
-cdef api void smoothl1_smooth_l1_grad_f32(
-        Py_ssize_t n, const float* input, const float* target, float* grad_out, double beta,
-        double grad_scale) noexcept nogil:
-    smoothl1_smooth_l1_grad_f32_strided(n, input, 1, target, 1, grad_out, 1, beta, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_and_grad_f32(
-        Py_ssize_t n, const float* input, const float* target, float* grad_out, double beta,
-        double grad_scale) noexcept nogil:
-    return smoothl1_smooth_l1_loss_and_grad_f32_strided(n, input, 1, target, 1, grad_out, 1,
-                                                        beta, grad_scale)
-
-
-# Smooth L1, float64
-
-cdef api double smoothl1_smooth_l1_loss_sum_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride, double beta) noexcept nogil:
-    return smooth_l1_pass(beta, SUM_LOSS, n, input, input_stride, target, target_stride,
-                          <double*>NULL, 0, <double*>NULL, 0, 1.0)
-
-cdef api void smoothl1_smooth_l1_loss_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* loss_out, Py_ssize_t loss_stride, double beta) noexcept nogil:
-    smooth_l1_pass(beta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
-                   loss_stride, <double*>NULL, 0, 1.0)
-
-cdef api void smoothl1_smooth_l1_grad_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* grad_out, Py_ssize_t grad_stride, double beta,
-        double grad_scale) noexcept nogil:
-    smooth_l1_pass(beta, STORE_GRAD, n, input, input_stride, target, target_stride,
-                   <double*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_and_grad_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* grad_out, Py_ssize_t grad_stride, double beta,
-        double grad_scale) noexcept nogil:
-    return smooth_l1_pass(beta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
-                          target_stride, <double*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_sum_f64(
-        Py_ssize_t n, const double* input, const double* target, double beta) noexcept nogil:
-    return smoothl1_smooth_l1_loss_sum_f64_strided(n, input, 1, target, 1, beta)
-
-cdef api void smoothl1_smooth_l1_loss_f64(
-        Py_ssize_t n, const double* input, const double* target, double* loss_out,
-        double beta) noexcept nogil:
-    smoothl1_smooth_l1_loss_f64_strided(n, input, 1, target, 1, loss_out, 1, beta)
-
-cdef api void smoothl1_smooth_l1_grad_f64(
-        Py_ssize_t n, const double* input, const double* target, double* grad_out,
-        double beta, double grad_scale) noexcept nogil:
-    smoothl1_smooth_l1_grad_f64_strided(n, input, 1, target, 1, grad_out, 1, beta, grad_scale)
-
-cdef api double smoothl1_smooth_l1_loss_and_grad_f64(
-        Py_ssize_t n, const double* input, const double* target, double* grad_out,
-        double beta, double grad_scale) noexcept nogil:
-    return smoothl1_smooth_l1_loss_and_grad_f64_strided(n, input, 1, target, 1, grad_out, 1,
-                                                        beta, grad_scale)
-
-
-# Huber, float32
-
-cdef api double smoothl1_huber_loss_sum_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, double delta) noexcept nogil:
-    return huber_pass(delta, SUM_LOSS, n, input, input_stride, target, target_stride,
-                      <float*>NULL, 0, <float*>NULL, 0, 1.0)
-
-cdef api void smoothl1_huber_loss_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* loss_out, Py_ssize_t loss_stride,
-        double delta) noexcept nogil:
-    huber_pass(delta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
-               loss_stride, <float*>NULL, 0, 1.0)
-
-cdef api void smoothl1_huber_grad_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
-        double delta, double grad_scale) noexcept nogil:
-    huber_pass(delta, STORE_GRAD, n, input, input_stride, target, target_stride, <float*>NULL,
-               0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_huber_loss_and_grad_f32_strided(
-        Py_ssize_t n, const float* input, Py_ssize_t input_stride,
-        const float* target, Py_ssize_t target_stride, float* grad_out, Py_ssize_t grad_stride,
-        double delta, double grad_scale) noexcept nogil:
-    return huber_pass(delta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
-                      target_stride, <float*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_huber_loss_sum_f32(
-        Py_ssize_t n, const float* input, const float* target, double delta) noexcept nogil:
-    return smoothl1_huber_loss_sum_f32_strided(n, input, 1, target, 1, delta)
-
-cdef api void smoothl1_huber_loss_f32(
-        Py_ssize_t n, const float* input, const float* target, float* loss_out,
-        double delta) noexcept nogil:
-    smoothl1_huber_loss_f32_strided(n, input, 1, target, 1, loss_out, 1, delta)
-
-cdef api void smoothl1_huber_grad_f32(
-        Py_ssize_t n, const float* input, const float* target, float* grad_out, double delta,
-        double grad_scale) noexcept nogil:
-    smoothl1_huber_grad_f32_strided(n, input, 1, target, 1, grad_out, 1, delta, grad_scale)
-
-cdef api double smoothl1_huber_loss_and_grad_f32(
-        Py_ssize_t n, const float* input, const float* target, float* grad_out, double delta,
-        double grad_scale) noexcept nogil:
-    return smoothl1_huber_loss_and_grad_f32_strided(n, input, 1, target, 1, grad_out, 1, delta,
-                                                    grad_scale)
-
-
-# Huber, float64
-
-cdef api double smoothl1_huber_loss_sum_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride, double delta) noexcept nogil:
-    return huber_pass(delta, SUM_LOSS, n, input, input_stride, target, target_stride,
-                      <double*>NULL, 0, <double*>NULL, 0, 1.0)
-
-cdef api void smoothl1_huber_loss_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* loss_out, Py_ssize_t loss_stride, double delta) noexcept nogil:
-    huber_pass(delta, STORE_LOSS, n, input, input_stride, target, target_stride, loss_out,
-               loss_stride, <double*>NULL, 0, 1.0)
-
-cdef api void smoothl1_huber_grad_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* grad_out, Py_ssize_t grad_stride, double delta,
-        double grad_scale) noexcept nogil:
-    huber_pass(delta, STORE_GRAD, n, input, input_stride, target, target_stride, <double*>NULL,
-               0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_huber_loss_and_grad_f64_strided(
-        Py_ssize_t n, const double* input, Py_ssize_t input_stride,
-        const double* target, Py_ssize_t target_stride,
-        double* grad_out, Py_ssize_t grad_stride, double delta,
-        double grad_scale) noexcept nogil:
-    return huber_pass(delta, SUM_LOSS | STORE_GRAD, n, input, input_stride, target,
-                      target_stride, <double*>NULL, 0, grad_out, grad_stride, grad_scale)
-
-cdef api double smoothl1_huber_loss_sum_f64(
-        Py_ssize_t n, const double* input, const double* target,
-        double delta) noexcept nogil:
-    return smoothl1_huber_loss_sum_f64_strided(n, input, 1, target, 1, delta)
-
-cdef api void smoothl1_huber_loss_f64(
-        Py_ssize_t n, const double* input, const double* target, double* loss_out,
-        double delta) noexcept nogil:
-    smoothl1_huber_loss_f64_strided(n, input, 1, target, 1, loss_out, 1, delta)
-
-cdef api void smoothl1_huber_grad_f64(
-        Py_ssize_t n, const double* input, const double* target, double* grad_out,
-        double delta, double grad_scale) noexcept nogil:
-    smoothl1_huber_grad_f64_strided(n, input, 1, target, 1, grad_out, 1, delta, grad_scale)
-
-cdef api double smoothl1_huber_loss_and_grad_f64(
-        Py_ssize_t n, const double* input, const double* target, double* grad_out,
-        double delta, double grad_scale) noexcept nogil:
-    return smoothl1_huber_loss_and_grad_f64_strided(n, input, 1, target, 1, grad_out, 1, delta,
-                                                    grad_scale)
+# The `cdef api` functions themselves: one per loss x operation x dtype x layout, generated
+# from the table in tools/generate_capi.py (the build writes the .pxi; it is not committed).
+include "_smoothl1_capi.pxi"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1217,11 +1029,71 @@ _FLOAT64_SCALAR = _numpy.float64
 
 
 def reduced_scalar(cnp.ndarray input, double value):
-    """value rounded once to input's dtype, as a NumPy scalar. A C cast, so a float32
-    overflow gives inf quietly (NumPy's own cast would warn)."""
+    """value rounded once to input's dtype, as a NumPy scalar (a NaN as np.nan). A C cast, so
+    a float32 overflow gives inf quietly (NumPy's own cast would warn), and the caller's
+    floating-point flags are kept (the cast may raise overflow, underflow or inexact)."""
+    cdef fexcept_t saved_flags
+    cdef float rounded
+    if value != value:
+        value = NAN   # np.nan: the bits of a sum of NaNs depend on the order of the additions
     if cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE:
         return _FLOAT64_SCALAR(value)
-    return _FLOAT32_SCALAR(<double><float>value)
+    fegetexceptflag(&saved_flags, FE_ALL_EXCEPT)
+    rounded = <float>value
+    fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
+    return _FLOAT32_SCALAR(<double>rounded)
+
+
+cdef class KeptFloatingPointFlags:
+    """``with KeptFloatingPointFlags():`` leaves the calling thread's floating-point status
+    flags as they were before the block: smoothl1 reports no flags of its own, inexact included
+    (docs/contract.md section 5). Around the kernel call, the conversion of Python numbers
+    and the parameter set-up."""
+    cdef fexcept_t saved_flags
+
+    def __enter__(self):
+        fegetexceptflag(&self.saved_flags, FE_ALL_EXCEPT)
+        return self
+
+    def __exit__(self, *exception_info):
+        fesetexceptflag(&self.saved_flags, FE_ALL_EXCEPT)
+        return False
+
+
+ctypedef fused wide_real:
+    double
+    long double
+
+
+cdef void narrow(const wide_real* source, floating* result, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        result[i] = <floating>source[i]
+
+
+def quiet_cast(cnp.ndarray values, cnp.ndarray like):
+    """values (real numbers of any integer or float dtype, made by np.asarray from Python
+    numbers) as a new C-ordered array of like's dtype, converted as C converts: beyond the
+    range +-inf, below it a subnormal or 0, raising nothing (NumPy's cast would warn, or raise
+    under np.errstate). Floating-point flags are left to the caller's KeptFloatingPointFlags."""
+    cdef bint long_double = cnp.PyArray_TYPE(values) == cnp.NPY_LONGDOUBLE
+    cdef cnp.ndarray source, result
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(values)
+    cdef char* data
+    # to double first, where that is exact (float16, float32) or cannot fail (integers)
+    source = values.astype(values.dtype if long_double else _numpy.float64, order="C")
+    result = _numpy.empty_like(source, like.dtype)
+    data = <char*>cnp.PyArray_DATA(source)
+    if cnp.PyArray_TYPE(like) == cnp.NPY_DOUBLE:
+        if long_double:
+            narrow(<const long double*>data, <double*>cnp.PyArray_DATA(result), n)
+        else:
+            result[...] = source
+    elif long_double:
+        narrow(<const long double*>data, <float*>cnp.PyArray_DATA(result), n)
+    else:
+        narrow(<const double*>data, <float*>cnp.PyArray_DATA(result), n)
+    return result
 
 
 def aligned(*arrays):

@@ -18,6 +18,7 @@ def test_bench_table_rows():
     for row in rows:
         assert row["seconds"] > 0 and row["vs_floor"] > 0 and row["NumPy"] > 0
     printed = printed.getvalue()
+    assert "C API" in printed and "DIFFERENT BITS" not in printed
     assert "vs floor" in printed and "x NumPy" in printed and printed.count("\n") >= 7
 
 
@@ -26,3 +27,11 @@ def test_bench_command_line_rejects_bad_dtype():
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "int8" in result.stderr
+
+
+def test_c_api_row_calls_the_capsule_and_gets_the_python_bits():
+    for dtype in (np.float32, np.float64):
+        row = bench.c_api_row(dtype, repeat=1, size=40_000)
+        assert row["dtype"] == np.dtype(dtype).name and row["size"] == 40_000
+        assert row["c_api"] > 0 and row["python_api"] > 0 and row["ratio"] > 0
+        assert row["same_bits"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import smoothl1
-from smoothl1 import cli
+from smoothl1 import demo
 
 
 def run_cli(*args, cwd=None, prelude=None):
@@ -277,7 +277,7 @@ def test_dtype_option_refuses_complex(tmp_path, arrays):
     (["--reduction", "avg"], "--reduction must be one of mean, sum, none, got 'avg'"),
     (["--delta", "2"], "--delta is Huber's parameter"),
     (["--loss", "huber", "--beta", "2"], "--beta is smooth L1's parameter"),
-    (["--threads", "0"], "n_threads must be None or an int >= 1"),
+    (["--threads", "0"], "--threads must be at least 1, got 0"),
     (["--out", "l.npy"], "--out writes elementwise losses: it needs --reduction none"),
     (["--grad-out", "no/such/dir/g.npy"], "does not exist"),
     (["--grad-out", "g.txt"], "give a name ending in .npy"),
@@ -306,16 +306,16 @@ def test_npz_without_key(tmp_path, arrays):
 def test_unreadable_and_unsupported_files(tmp_path, arrays):
     (tmp_path / "broken.npy").write_bytes(b"not an npy file")
     assert_user_error(run_cli("loss", "broken.npy", "target.npy", cwd=tmp_path),
-                      "cannot read PRED 'broken.npy'")
+                      "PRED 'broken.npy' is not a .npy file")
     (tmp_path / "t.csv").write_text("1,2,x\n")
     assert_user_error(run_cli("loss", "pred.npy", "t.csv", cwd=tmp_path),
-                      "cannot read TARGET 't.csv'")
+                      "cannot read TARGET 't.csv': line 1, column 3: 'x' is not a number")
     (tmp_path / "p.parquet").write_bytes(b"")
     assert_user_error(run_cli("loss", "p.parquet", "target.npy", cwd=tmp_path),
                       "unsupported file type '.parquet'")
     np.save(tmp_path / "obj.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
     assert_user_error(run_cli("loss", "obj.npy", "target.npy", cwd=tmp_path),
-                      "cannot read PRED 'obj.npy'")
+                      "PRED 'obj.npy' holds Python objects")
 
 
 # --- demo ----------------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def test_demo_shows_smooth_l1_is_robust(optimizer):
     result = run_cli("demo", "--n", 3000, "--seed", 3, "--optimizer", optimizer)
     assert result.returncode == 0, result.stderr
     rows = parse_demo_table(result.stdout)
-    X1, y, true_coef, is_outlier = cli.make_regression_data(3000, 3, 0.1, 3)
+    X1, y, true_coef, is_outlier = demo.make_regression_data(3000, 3, 0.1, 3)
     assert is_outlier.sum() == 300
     coef_ls = np.linalg.lstsq(X1, y, rcond=None)[0]
     names = ["intercept", "coef[1]", "coef[2]", "coef[3]"]
@@ -354,11 +354,11 @@ def test_demo_shows_smooth_l1_is_robust(optimizer):
 
 def test_demo_optimizers_reach_the_smooth_l1_minimum():
     pytest.importorskip("scipy")
-    X1, y, _, _ = cli.make_regression_data(2000, 2, 0.1, 5)
-    objective = cli.SmoothL1Objective(X1, y, beta=0.5)
+    X1, y, _, _ = demo.make_regression_data(2000, 2, 0.1, 5)
+    objective = demo.SmoothL1Objective(X1, y, beta=0.5)
     lipschitz = np.linalg.norm(X1, 2) ** 2 / (len(y) * 0.5)
-    coef_gd = cli.fit_accelerated_gd(objective, np.zeros(3), lipschitz)
-    coef_lbfgs = cli.fit_lbfgs(objective, np.zeros(3))
+    coef_gd = demo.fit_accelerated_gd(objective, np.zeros(3), lipschitz)
+    coef_lbfgs = demo.fit_lbfgs(objective, np.zeros(3))
     np.testing.assert_allclose(coef_gd, coef_lbfgs, atol=1e-6)
     # The minimum: the NumPy gradient of the mean smooth L1 vanishes there.
     _, grad = smooth_l1_reference(X1 @ coef_gd, y, 0.5)
@@ -366,8 +366,8 @@ def test_demo_optimizers_reach_the_smooth_l1_minimum():
 
 
 def test_demo_objective_reuses_its_buffers():
-    X1, y, _, _ = cli.make_regression_data(500, 2, 0.1, 0)
-    objective = cli.SmoothL1Objective(X1, y, beta=1.0)
+    X1, y, _, _ = demo.make_regression_data(500, 2, 0.1, 0)
+    objective = demo.SmoothL1Objective(X1, y, beta=1.0)
     pred, residual_grad = objective.pred, objective.residual_grad
     coef = np.array([0.5, -1.0, 2.0])
     loss, grad = objective(coef)
@@ -474,3 +474,51 @@ def test_console_script(tmp_path, arrays):
     missing = subprocess.run([script, "loss", "nope.npy", "target.npy"], cwd=tmp_path,
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2
+
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "lbfgs"])
+def test_fit_smooth_l1_reaches_the_minimum(optimizer):
+    # The one fit behind both `smoothl1 demo` and examples/robust_regression.py.
+    if optimizer == "lbfgs":
+        pytest.importorskip("scipy")
+    X1, y, _, _ = demo.make_regression_data(1500, 2, 0.1, 7)
+    coef, n_evaluations = demo.fit_smooth_l1(X1, y, beta=0.5, optimizer=optimizer)
+    _, grad = smooth_l1_reference(X1 @ coef, y, 0.5)
+    np.testing.assert_allclose(grad @ X1 / len(y), 0, atol=1e-8)
+    assert 0 < n_evaluations < 20000
+    with pytest.raises(ValueError, match="optimizer must be 'gd' or 'lbfgs', got 'sgd'"):
+        demo.fit_smooth_l1(X1, y, beta=0.5, optimizer="sgd")
+
+
+def test_demo_report_prints_to_the_stream_it_is_given(capsys):
+    import io
+
+    printed = io.StringIO()
+    demo.report(500, 2, 0.1, 0.5, 1, "gd", out=printed)
+    assert capsys.readouterr().out == ""
+    rows = parse_demo_table(printed.getvalue())
+    X1, y, true_coef, _ = demo.make_regression_data(500, 2, 0.1, 1)
+    coef_ls = np.linalg.lstsq(X1, y, rcond=None)[0]
+    assert rows["max |error|"][0] == pytest.approx(np.max(np.abs(coef_ls - true_coef)),
+                                                   abs=5e-4)
+
+
+@pytest.mark.parametrize("args, allowed", [
+    (["--help"], set()),
+    (["loss", "--help"], set()),
+    (["loss", "pred.npy", "0"], {"smoothl1._files"}),
+], ids=["help", "loss-help", "loss"])
+def test_commands_import_only_what_they_need(tmp_path, arrays, args, allowed):
+    # --help and loss start fast: the demo, the figure (matplotlib), SciPy and the benchmark
+    # are imported only by the commands that use them.
+    heavy = {"smoothl1._files", "smoothl1.demo", "smoothl1.figure", "smoothl1.bench",
+             "matplotlib", "scipy"}
+    code = (f"import contextlib, io, sys\nfrom smoothl1.cli import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    try:\n        main({args!r})\n    except SystemExit:\n        pass\n"
+            f"print(sorted(m for m in sys.modules if m in {sorted(heavy)!r}))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(sorted(allowed))

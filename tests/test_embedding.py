@@ -1,5 +1,9 @@
 """The embedding API (docs/contract.md section 9), used as a stranger would use it.
 
+The functions are those of the kernel build the Python API runs (smoothl1._dispatch): the
+tests at the end check that ``__pyx_capi__`` and both consumers hold that build's functions,
+and the baseline's under SMOOTHL1_BASELINE=1.
+
 The consumers under tests/embedding/ (a Cython extension that cimports ``smoothl1.kernels``, a C
 extension that includes ``_smoothl1_api.h``) are copied into a temporary folder, built in a
 subprocess against the *installed* package, imported, and compared with the Python API: both
@@ -7,7 +11,11 @@ losses, both dtypes, contiguous and strided data, all four operations, so every 
 exported functions is called. Results must be the Python API's bit for bit (sums: before the
 Python API rounds them to the dtype). Each consumer is built once per test session.
 """
+import ctypes
 import importlib.util
+import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +27,8 @@ import numpy as np
 import pytest
 
 import smoothl1
+import smoothl1._smoothl1
+from smoothl1 import _dispatch
 
 EMBEDDING = Path(__file__).parent / "embedding"
 CONSUMERS = {"cython": ("cython", "smoothl1_cython_consumer"),
@@ -234,7 +244,7 @@ def test_empty(consumer, dtype, strided):
 
 def test_package_ships_pxd_and_header():
     folder = Path(smoothl1.get_include())
-    for name in ("kernels.pxd", "_smoothl1.pxd", "_smoothl1_api.h"):
+    for name in ("kernels.pxd", "_smoothl1.pxd", "_smoothl1_api.h", "smoothl1.h"):
         assert (folder / name).is_file(), f"{name} is missing from {folder}"
     exported = set(smoothl1._smoothl1.__pyx_capi__)
     assert len(exported) == 32
@@ -244,3 +254,100 @@ def test_package_ships_pxd_and_header():
         assert f"    {name},\n" in kernels, f"kernels.pxd does not re-export {name}"
         assert f"#define {name} " in header, f"_smoothl1_api.h does not declare {name}"
     assert "static int import_smoothl1___smoothl1(void)" in header
+
+
+def test_hand_written_header_matches_the_package():
+    # smoothl1.h is written by hand: its version macros must follow the release, and it must
+    # include the generated declarations and define the import function it documents.
+    text = (Path(smoothl1.get_include()) / "smoothl1.h").read_text()
+    macros = dict(re.findall(r"^#define (SMOOTHL1_VERSION\w*) (.+)$", text, re.M))
+    major, minor, patch = (int(part) for part in smoothl1.__version__.split(".")[:3])
+    assert macros["SMOOTHL1_VERSION"] == f'"{smoothl1.__version__}"'
+    assert (int(macros["SMOOTHL1_VERSION_MAJOR"]), int(macros["SMOOTHL1_VERSION_MINOR"]),
+            int(macros["SMOOTHL1_VERSION_PATCH"])) == (major, minor, patch)
+    assert '#include "_smoothl1_api.h"' in text
+    assert "#define smoothl1_import() import_smoothl1___smoothl1()" in text
+
+
+_capsule_name = ctypes.pythonapi.PyCapsule_GetName
+_capsule_name.restype = ctypes.c_char_p
+_capsule_name.argtypes = [ctypes.py_object]
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = ctypes.c_void_p
+_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+
+
+def capsule_address(capsule):
+    return _capsule_pointer(capsule, _capsule_name(capsule))
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+
+def shared_object_of(address):
+    """The file of the shared object holding `address` (dladdr; Linux), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    dladdr = ctypes.CDLL(None).dladdr
+    dladdr.argtypes = [ctypes.c_void_p, ctypes.POINTER(_DlInfo)]
+    info = _DlInfo()
+    assert dladdr(address, ctypes.byref(info)) != 0, hex(address)
+    return Path(os.fsdecode(info.dli_fname)).resolve()
+
+
+def test_capsules_are_the_dispatched_builds():
+    exported = smoothl1._smoothl1.__pyx_capi__
+    chosen = _dispatch.kernels.__pyx_capi__
+    assert len(exported) == 32 and set(exported) == set(chosen)
+    chosen_file = Path(_dispatch.kernels.__file__).resolve()
+    for name, capsule in exported.items():
+        assert _capsule_name(capsule) == _capsule_name(chosen[name])
+        address = capsule_address(capsule)
+        assert address == capsule_address(chosen[name]), name
+        found = shared_object_of(address)
+        assert found in (None, chosen_file), f"{name} runs {found}, not {chosen_file}"
+
+
+# Run in a fresh interpreter: where the C API's functions and a consumer's pointer live.
+_WHERE = """
+import importlib.util, json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import test_embedding as here
+import smoothl1._smoothl1
+from smoothl1 import _dispatch
+spec = importlib.util.spec_from_file_location(sys.argv[3], sys.argv[2])
+consumer = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(consumer)
+capsule = smoothl1._smoothl1.__pyx_capi__["smoothl1_smooth_l1_loss_sum_f32"]
+address = consumer.kernel_address()
+found = here.shared_object_of(address)
+print(json.dumps({"build": _dispatch.build,
+                  "file": str(Path(_dispatch.kernels.__file__).resolve()),
+                  "capsule": here.capsule_address(capsule), "consumer": address,
+                  "found": None if found is None else str(found)}))
+"""
+
+
+@pytest.mark.parametrize("force_baseline", [False, True], ids=["dispatched", "baseline-forced"])
+def test_consumers_call_the_dispatched_build(consumer, force_baseline):
+    # A consumer built once runs whatever build the process dispatches to, without rebuilding.
+    kind, module = consumer
+    env = dict(os.environ)
+    env.pop("SMOOTHL1_BASELINE", None)
+    if force_baseline:
+        env["SMOOTHL1_BASELINE"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-c", _WHERE, str(Path(__file__).parent), module.__file__,
+         module.__name__], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    where = json.loads(result.stdout)
+    assert where["consumer"] == where["capsule"]
+    widest = next(name for name in ("avx512", "avx2", "baseline")
+                  if name in _dispatch.available_builds())
+    assert where["build"] == ("baseline" if force_baseline else widest)
+    assert where["found"] in (None, where["file"]), (kind, where)
+    if where["found"] is not None:
+        assert ("_smoothl1." in Path(where["found"]).name) == (where["build"] == "baseline")

@@ -87,12 +87,14 @@ if [[ $HAS_STUBS == 1 ]] && ! "$TEST/bin/python" -c 'import mypy' 2>/dev/null; t
     logged test-mypy "$TEST/bin/python" -m pip install mypy
 fi
 
-# The suite runs from a folder holding only a copy of tests/, so `import smoothl1` can only
-# find the installed wheel; PYTHONPATH is cleared for the same reason.
+# The suite runs from a folder holding only copies of tests/ and docs/ (whose samples tests
+# build and run), so `import smoothl1` can only find the installed wheel; PYTHONPATH is
+# cleared for the same reason.
 RUN="$WORK/run"
 mkdir "$RUN"
 [[ -d $SRC/tests ]] || die "no tests/ folder in the source tree"
 cp -r "$SRC/tests" "$RUN/tests"
+cp -r "$SRC/docs" "$RUN/docs"
 in_test_venv() { (cd "$RUN" && env -u PYTHONPATH "$TEST/bin/python" "$@"); }
 in_test_venv - "$TEST" <<'PY'
 import pathlib, sys

@@ -35,11 +35,16 @@ COMPILED_OPTIONAL = ("smoothl1/_smoothl1_avx2.*.so", "smoothl1/_smoothl1_avx2.*.
                      "smoothl1/_smoothl1_avx512.*.so", "smoothl1/_smoothl1_avx512.*.pyd")
 FORBIDDEN = ("*.c", "*.cpp", "*.pyx", "*.html", "*.pyc", "*/__pycache__/*", "tests/*",
              "*/tests/*", "*conftest.py")
+# The C API's table (tools/generate_capi.py) and templates are sources; the .pxi and .pxd
+# files the build generates from them are not.
 SDIST_REQUIRED = ("PKG-INFO", "pyproject.toml", "setup.py", "README.md", "src/_smoothl1.pyx",
-                  "src/_smoothl1_avx2.pyx", "src/_smoothl1_avx512.pyx", "src/smoothl1_pool.h",
-                  "src/smoothl1/__init__.py")
+                  "src/_smoothl1_avx2.pyx", "src/_smoothl1_avx512.pyx", "src/smoothl1/__init__.py",
+                  "src/smoothl1_pool.h", "tools/generate_capi.py", "src/_smoothl1_capi.pxi.tp",
+                  "src/smoothl1/_smoothl1.pxd.tp", "src/smoothl1/kernels.pxd.tp",
+                  "docs/embedding.md")
 SDIST_FORBIDDEN = ("*.so", "*.pyd", "*.o", "build/*", "wheels/out/*", "src/_smoothl1.c", "src/_smoothl1_avx2.c",
-                   "src/_smoothl1_avx512.c", "*_api.h", "*.pyc")
+                   "src/_smoothl1_avx512.c", "*_api.h", "*.pyc", "src/_smoothl1_capi.pxi",
+                   "src/smoothl1/_smoothl1.pxd", "src/smoothl1/kernels.pxd")
 
 
 def matches(name, patterns):

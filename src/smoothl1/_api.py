@@ -15,17 +15,21 @@ def evaluate(loss_kind, param, input, target, weight, reduction, loss_out, grad_
              n_threads, want_loss, want_grad, grad_out_name="grad_out", grad_norm=None):
     """Validate, then make one kernel call. Returns (input, reduced loss as a float or None,
     loss array or None, gradient array or None); outputs are allocated when not given.
-    grad_norm overrides the gradient's normaliser (see _smoothl1.compute)."""
+    grad_norm overrides the gradient's normaliser (see _smoothl1.compute). Given outputs are
+    returned as given (a subclass stays itself; the kernel writes through a base-class view)."""
+    given_loss_out, given_grad_out = loss_out, grad_out
     input, target, weight, reduction_code, loss_out, grad_out, n_threads = prepare(
         input, target, weight, reduction, loss_out, grad_out, n_threads, grad_out_name)
     if want_loss and reduction_code == _smoothl1.REDUCTION_NONE and loss_out is None:
-        loss_out = _empty_like(input)
+        loss_out = given_loss_out = _empty_like(input)
     if want_grad and grad_out is None:
-        grad_out = _empty_like(input)
-    total = kernels.compute(loss_kind, param, input, target, weight, reduction_code,
-                            loss_out if want_loss else None, grad_out if want_grad else None,
-                            want_loss, want_grad, n_threads, grad_norm)
-    return input, total, loss_out, grad_out
+        grad_out = given_grad_out = _empty_like(input)
+    with _smoothl1.KeptFloatingPointFlags():   # docs/contract.md section 5: no flags raised
+        total = kernels.compute(loss_kind, param, input, target, weight, reduction_code,
+                                loss_out if want_loss else None,
+                                grad_out if want_grad else None,
+                                want_loss, want_grad, n_threads, grad_norm)
+    return input, total, given_loss_out, given_grad_out
 
 
 def _run(loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,

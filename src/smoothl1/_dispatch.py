@@ -2,8 +2,12 @@
 
 On x86-64 the wheel holds three builds of src/_smoothl1.pyx: the baseline (SSE2), AVX2 and
 AVX-512 (F, DQ, VL, BW). They give bit-for-bit the same results; only speed differs.
-SMOOTHL1_BASELINE=1 in the environment forces the baseline build (for comparisons). The
-C/Cython API (smoothl1.kernels) is always the baseline module's.
+SMOOTHL1_BASELINE=1 in the environment forces the baseline build (for comparisons).
+
+The C/Cython API (smoothl1.kernels, smoothl1.h) runs the same build: C and Cython consumers
+fetch its functions by name from ``smoothl1._smoothl1.__pyx_capi__`` after importing that
+module, which imports this package (and so this module) first; below, that table is pointed at
+the chosen build's functions, which have the same names and signatures.
 """
 import importlib
 import os
@@ -36,6 +40,8 @@ if not os.environ.get("SMOOTHL1_BASELINE"):
         if _module is not None:
             kernels, build = _module, _name
             break
+if kernels is not baseline:
+    baseline.__pyx_capi__.update(kernels.__pyx_capi__)
 register_with_threadpoolctl(kernels)
 
 

@@ -7,7 +7,7 @@ and overlap handling happen only when the arguments need them.
 """
 import numbers
 import operator
-import warnings
+import sys
 
 import numpy as np
 
@@ -18,6 +18,37 @@ _FLOAT64 = np.dtype(np.float64)
 _REDUCTIONS = {"none": _smoothl1.REDUCTION_NONE, "sum": _smoothl1.REDUCTION_SUM,
                "mean": _smoothl1.REDUCTION_MEAN}
 _ndarray = np.ndarray
+_base_view = np.ndarray.view   # the base class's method: a subclass may override .view
+_TooHardError = getattr(np, "exceptions", np).TooHardError   # np.TooHardError before NumPy 1.25
+#: work bound of the exact overlap test (np.shares_memory); beyond it, overlap is assumed
+_OVERLAP_MAX_WORK = 1000
+
+
+def _as_base_array(value):
+    """value as a base-class ndarray (value itself, or a view of a subclass), or None if it is
+    not an ndarray. The kernels read the C-level shape, dtype and strides; a subclass's Python
+    properties could report others, so validation reads them from this view too. type(), not
+    isinstance(): an object can claim a __class__ it does not have."""
+    kind = type(value)
+    if kind is _ndarray:
+        return value
+    if issubclass(kind, _ndarray):
+        return _base_view(value, _ndarray)
+    return None
+
+
+def _conversion_hint(name, value):
+    """How to hand an array of another library to smoothl1, for a TypeError message. Read from
+    the type's module name, so that pandas, torch and Dask are never imported here."""
+    library = type(value).__module__.partition(".")[0]
+    if library == "pandas":
+        return f"; pass {name}.to_numpy() (smoothl1 takes NumPy arrays)"
+    if library == "torch":
+        return (f"; pass {name}.numpy() (after .detach().cpu() if it requires grad or is on a "
+                f"GPU); smoothl1 takes NumPy arrays")
+    if library == "dask":
+        return "; for Dask arrays use the functions of smoothl1.dask"
+    return ""
 
 
 def _describe_dtype(dtype):
@@ -37,20 +68,30 @@ def _check_float_dtype(name, dtype):
 
 
 def _check_array_type(name, value):
-    if isinstance(value, np.ma.MaskedArray):
+    # A MaskedArray exists only once numpy.ma is imported; np.ma itself would import it (a
+    # lazy import, which fails at interpreter shutdown).
+    masked = sys.modules.get("numpy.ma")
+    if masked is not None and issubclass(type(value), masked.MaskedArray):
         raise TypeError(f"{name} is a numpy.ma.MaskedArray: masks are not supported (the masked "
                         f"values would be used); pass {name}.filled(...) or select the "
                         f"unmasked elements")
 
 
 def check_input(input):
-    if type(input) is not _ndarray:
-        if not isinstance(input, _ndarray):
-            raise TypeError(f"input must be a numpy.ndarray of float32 or float64, got "
-                            f"{type(input).__name__}")
+    """input as a base-class ndarray of float32 or float64. A NumPy float32/float64 scalar is
+    taken as a 0-d array of its own dtype (it carries its dtype: nothing is cast)."""
+    array = _as_base_array(input)
+    if array is None:
+        if isinstance(input, (np.float32, np.float64)):
+            return np.array(input)
+        kind = (f"a numpy.{type(input).__name__} scalar" if isinstance(input, np.generic)
+                else type(input).__name__)
+        raise TypeError(f"input must be a numpy.ndarray (or NumPy scalar) of float32 or "
+                        f"float64, got {kind}{_conversion_hint('input', input)}")
+    if array is not input:
         _check_array_type("input", input)
-    _check_float_dtype("input", input.dtype)
-    return input
+    _check_float_dtype("input", array.dtype)
+    return array
 
 
 def _broadcasts_to(shape, target_shape):
@@ -62,40 +103,62 @@ def _broadcasts_to(shape, target_shape):
     return all(size == 1 or size == wanted for size, wanted in zip(shape, tail))
 
 
+def _is_real_number(item):
+    # numbers.Real (int, float, Fraction, NumPy's integer and float scalars...) but not bool,
+    # which NumPy would take as an integer; Decimal is not a numbers.Real.
+    return isinstance(item, numbers.Real) and not isinstance(item, (bool, np.bool_))
+
+
+def _converted(name, value, input):
+    """A Python number or (nested) list of numbers, or a NumPy scalar, as a new array of
+    input's dtype. Called inside KeptFloatingPointFlags."""
+    try:
+        # (NumPy < 1.24 warns before making an object array of a ragged list, refused below)
+        converted = np.asarray(value)
+        if converted.dtype == object:
+            items = list(converted.flat)
+            if any(isinstance(item, (list, tuple)) for item in items):
+                raise ValueError("the nested lists have different lengths")
+            if all(map(_is_real_number, items)):
+                # ints beyond 64 bits, Fractions, other numbers.Real: as float() converts them
+                converted = np.array([float(item) for item in items]).reshape(converted.shape)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise ValueError(f"{name} could not be converted to an array: {error}") from None
+    if converted.dtype.kind not in "iuf":
+        item = converted.flat[0] if converted.size else value
+        advice = "; convert it with float()" if converted.dtype == object else ""
+        raise TypeError(f"{name} must hold real numbers (bool and Decimal are not accepted), "
+                        f"got a {type(value).__name__} holding {type(item).__name__} (dtype "
+                        f"{converted.dtype}){advice}")
+    if converted.dtype == input.dtype:
+        return converted
+    # beyond float32's range becomes inf, below it a subnormal or 0, quietly (a C cast)
+    return _smoothl1.quiet_cast(converted, input)
+
+
 def _as_operand(name, value, input):
-    """target or weight as an array of input's dtype that broadcasts to input's shape."""
-    if isinstance(value, _ndarray):
+    """target or weight as a base-class array of input's dtype that broadcasts to input's
+    shape."""
+    array = _as_base_array(value)
+    if array is not None:
         _check_array_type(name, value)
-        if value.dtype != input.dtype:
-            _check_float_dtype(name, value.dtype)
+        if array.dtype != input.dtype:
+            _check_float_dtype(name, array.dtype)
             raise TypeError(f"{name} must have the dtype of input ({input.dtype}), got "
-                            f"{value.dtype}; convert one of them explicitly (smoothl1 never "
+                            f"{array.dtype}; convert one of them explicitly (smoothl1 never "
                             f"casts arrays silently)")
-    elif isinstance(value, (list, tuple, numbers.Real, np.number)) \
-            and not isinstance(value, (bool, np.bool_)):
-        # Python scalars and lists (and NumPy scalars) carry no array data: convert them.
-        try:
-            with warnings.catch_warnings():
-                # NumPy < 1.24 makes an object array of a ragged list, with a warning
-                warnings.simplefilter("ignore")
-                converted = np.asarray(value)
-            if converted.dtype == object:
-                items = list(converted.flat)
-                if any(isinstance(item, (list, tuple)) for item in items):
-                    raise ValueError("the nested lists have different lengths")
-                if all(isinstance(item, numbers.Integral) and not isinstance(item, bool)
-                       for item in items):
-                    converted = np.asarray(value, dtype=np.float64)   # ints beyond 64 bits
-        except (ValueError, TypeError, OverflowError) as error:
-            raise ValueError(f"{name} could not be converted to an array: {error}") from None
-        if converted.dtype.kind not in "iuf":
-            raise TypeError(f"{name} must hold real numbers, got a {type(value).__name__} "
-                            f"of dtype {converted.dtype}")
-        with np.errstate(over="ignore"):   # a number beyond float32's range becomes inf
-            value = converted.astype(input.dtype)
+        value = array
+    elif isinstance(value, (list, tuple, np.number)) or _is_real_number(value):
+        # Python numbers and lists (and NumPy scalars) carry no array data: convert them.
+        with _smoothl1.KeptFloatingPointFlags():
+            value = _converted(name, value, input)
     else:
+        given = type(value).__name__
+        if isinstance(value, (bool, np.bool_)):
+            given += " (True/False are not taken as numbers, as bool arrays are not)"
         raise TypeError(f"{name} must be a numpy.ndarray of float32 or float64, a Python "
-                        f"number or a list of numbers, got {type(value).__name__}")
+                        f"number or a list of numbers, got {given}"
+                        f"{_conversion_hint(name, value)}")
     if value.shape != input.shape:
         if not _broadcasts_to(value.shape, input.shape):
             raise ValueError(f"{name} has shape {value.shape}, which does not broadcast to "
@@ -107,10 +170,12 @@ def _as_operand(name, value, input):
 
 def check_param(name, value, allow_zero):
     if type(value) is not float:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        if not _is_real_number(value):
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__} (bool "
+                            f"and Decimal are not taken as numbers; convert with float())")
         try:
-            value = float(value)
+            with _smoothl1.KeptFloatingPointFlags():   # float(Fraction(1, 10**400)) underflows
+                value = float(value)
         except OverflowError:
             raise ValueError(f"{name} is too large for a float: {value!r:.40}") from None
     if value != value:
@@ -144,27 +209,63 @@ def check_n_threads(n_threads):
     return min(n_threads, 1 << 16)
 
 
+def _may_overlap_itself(array):
+    """Whether two elements of array may share memory: a zero stride on an axis longer than 1,
+    or strides that do not nest (NumPy's own cheap test: taken by size, each stride spans the
+    whole extent of the smaller ones). Slicing, transposing and reshaping keep strides nested;
+    only as_strided can make the rare non-overlapping layout this test cannot prove."""
+    flags = array.flags
+    if flags.c_contiguous or flags.f_contiguous or array.size == 0:   # the common case
+        return False
+    extent = array.itemsize
+    for stride, size in sorted((abs(stride), size)
+                               for stride, size in zip(array.strides, array.shape) if size > 1):
+        if stride < extent:
+            return True
+        extent += stride * (size - 1)
+    return False
+
+
 def check_output(name, value, input):
-    if not isinstance(value, _ndarray):
+    """value (an output buffer) as a base-class view; the caller returns value itself."""
+    array = _as_base_array(value)
+    if array is None:
         raise TypeError(f"{name} must be a numpy.ndarray of input's dtype ({input.dtype}) and "
-                        f"shape {input.shape}, got {type(value).__name__}")
+                        f"shape {input.shape}, got {type(value).__name__}"
+                        f"{_conversion_hint(name, value)}")
     _check_array_type(name, value)
-    if value.dtype != input.dtype:
+    if array.dtype != input.dtype:
         raise TypeError(f"{name} must have input's dtype ({input.dtype}), got "
-                        f"{_describe_dtype(value.dtype)}")
-    if value.shape != input.shape:
-        raise ValueError(f"{name} must have input's shape {input.shape}, got {value.shape}")
-    if not value.flags.writeable:
+                        f"{_describe_dtype(array.dtype)}")
+    if array.shape != input.shape:
+        raise ValueError(f"{name} must have input's shape {input.shape}, got {array.shape}")
+    if not array.flags.writeable:
         raise ValueError(f"{name} is read-only; pass a writeable array")
-    if not _smoothl1.aligned(value):
+    if not _smoothl1.aligned(array):
         raise ValueError(f"{name} is not aligned to its dtype; pass an aligned array "
                          f"(np.empty_like(input))")
-    return value
+    if _may_overlap_itself(array):
+        raise ValueError(f"{name} has elements that share memory (strides {array.strides} for "
+                         f"shape {array.shape}, e.g. a zero stride from np.broadcast_to or "
+                         f"as_strided), so no element would hold a well-defined result; pass "
+                         f"an array with one element per result (np.empty_like(input))")
+    return array
 
 
 def _same_view(a, b):
     return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
             and a.strides == b.strides)
+
+
+def _overlap(a, b):
+    """Whether a and b share an element: exact where np.shares_memory decides within a small
+    work bound (an output interleaved with an input shares none), else assumed."""
+    if not np.may_share_memory(a, b):   # memory bounds only: the common, cheap answer
+        return False
+    try:
+        return np.shares_memory(a, b, max_work=_OVERLAP_MAX_WORK)
+    except _TooHardError:
+        return True
 
 
 def _untangle(source, outputs, shape):
@@ -174,7 +275,7 @@ def _untangle(source, outputs, shape):
     The copy is of the array as given (a broadcast target is copied at its own small size).
     """
     for output in outputs:
-        if np.may_share_memory(output, source):
+        if _overlap(output, source):
             view = source if source.shape == shape else np.broadcast_to(source, shape)
             if not _same_view(view, output):
                 return source.copy()
@@ -185,8 +286,10 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
             grad_out_name="grad_out"):
     """Validate a call; return (input, target, weight, reduction code, out, grad_out, n_threads)
     with target and weight broadcast to input's shape. `out` is the loss buffer (only with
-    reduction='none'); `grad_out` the gradient buffer, called `grad_out_name` in messages."""
-    check_input(input)
+    reduction='none'); `grad_out` the gradient buffer, called `grad_out_name` in messages.
+    Every array returned is a base-class ndarray (a view of a subclass the caller gave), so the
+    kernel uses exactly what was checked."""
+    input = check_input(input)
     reduction_code = check_reduction(reduction)
     if type(target) is not _ndarray or target.dtype is not input.dtype \
             or target.shape != input.shape:
@@ -199,10 +302,12 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
         if reduction_code != _smoothl1.REDUCTION_NONE:
             raise ValueError(f"out is only accepted with reduction='none' (got reduction="
                              f"{reduction!r}): a reduced loss is a scalar")
-        outputs.append(check_output("out", out, input))
+        out = check_output("out", out, input)
+        outputs.append(out)
     if grad_out is not None:
-        outputs.append(check_output(grad_out_name, grad_out, input))
-        if out is not None and np.may_share_memory(out, grad_out):
+        grad_out = check_output(grad_out_name, grad_out, input)
+        outputs.append(grad_out)
+        if out is not None and _overlap(out, grad_out):
             raise ValueError("out and grad_out overlap; pass two separate arrays")
     if outputs or target.shape != input.shape or (weight is not None
                                                   and weight.shape != input.shape) \

@@ -15,10 +15,16 @@ timed calls. Two operations are measured:
   elements, non-contiguous). Floor: ``np.dot`` of the same strided views (BLAS with a step of
   2; for float32 that is ``sdot``). Its time over the ``loss`` row's is the cost of the layout.
 
+After the table, one row per dtype compares the C API with the Python API at 10^6 elements on
+one thread: ``smoothl1_smooth_l1_loss_sum_<f32|f64>`` called through its capsule in
+``smoothl1._smoothl1.__pyx_capi__`` (as C and Cython consumers call it; ctypes adds about a
+microsecond) against ``smooth_l1_loss(x, t, reduction="sum", n_threads=1)``, with the same bits.
+
 "vs floor" is smoothl1's time divided by the floor's (1.0 would be memory speed); the
 "x NumPy/SciPy/PyTorch" columns are the peer's time divided by smoothl1's (higher is better).
 """
 import argparse
+import ctypes
 import importlib
 import os
 import platform
@@ -28,6 +34,7 @@ import time
 import numpy as np
 
 from . import __version__, _dispatch, _smoothl1, smooth_l1_loss, smooth_l1_loss_and_grad
+from ._arguments import OneLineArgumentParser, whole_number
 
 BETA = 1.0
 
@@ -164,7 +171,43 @@ def run(sizes, dtypes, repeat, out=sys.stdout):
                 print(f"{size:>10} {row['dtype']:>7} {operation:>9} "
                       f"{_format_seconds(ours_time):>10} {row['vs_floor']:>7.2f}x "
                       + " ".join(cells), file=out)
+    print(f"\nC API ({_dispatch.build} kernels) vs Python API, one thread, loss_sum:", file=out)
+    for dtype in dtypes:
+        row = c_api_row(dtype, repeat)
+        print(f"{row['size']:>10} {row['dtype']:>7}  C API {_format_seconds(row['c_api'])}, "
+              f"smooth_l1_loss(n_threads=1) {_format_seconds(row['python_api'])}: "
+              f"{row['ratio']:.2f}x{'' if row['same_bits'] else '  DIFFERENT BITS'}", file=out)
     return rows
+
+
+def c_api_row(dtype, repeat, size=10**6):
+    """{dtype, c_api, python_api (seconds), ratio, same_bits} for the C API's loss_sum against
+    the Python API's single-thread sum at `size` elements."""
+    dtype = np.dtype(dtype)
+    name = f"smoothl1_smooth_l1_loss_sum_{'f32' if dtype == np.float32 else 'f64'}"
+    capsule = _smoothl1.__pyx_capi__[name]
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    signature = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_ssize_t, ctypes.c_void_p,
+                                 ctypes.c_void_p, ctypes.c_double)
+    kernel = signature(get_pointer(capsule, get_name(capsule)))
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(size) * 2).astype(dtype)
+    t = rng.standard_normal(size).astype(dtype)
+
+    def c_api():
+        return kernel(size, x.ctypes.data, t.ctypes.data, BETA)
+
+    def python_api():
+        return smooth_l1_loss(x, t, beta=BETA, reduction="sum", n_threads=1)
+
+    c_time, python_time = best_time(c_api, repeat), best_time(python_api, repeat)
+    return {"dtype": dtype.name, "size": size, "c_api": c_time,
+            "python_api": python_time, "ratio": c_time / python_time,
+            "same_bits": dtype.type(c_api()).tobytes() == python_api().tobytes()}
 
 
 def _format_seconds(seconds):
@@ -173,26 +216,43 @@ def _format_seconds(seconds):
     return f"{seconds * 1e3:.2f} ms"
 
 
+MAX_SIZE = 10**8  # about a dozen float64 arrays of this size are alive at once: some 10 GB
+
+
+def _sizes(text):
+    """argparse type for --sizes: ``1e3,1e5`` -> [1000, 100000], each from 1 to MAX_SIZE."""
+    sizes = [whole_number(value) for value in text.split(",")]
+    for size in sizes:
+        if not 1 <= size <= MAX_SIZE:
+            raise argparse.ArgumentTypeError(f"each size must be from 1 to {MAX_SIZE:.0e}, "
+                                             f"got {size}")
+    return sizes
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="smoothl1 bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=lambda text: [int(float(v)) for v in text.split(",")],
-                        default=[10**3, 10**5, 10**7],
-                        help="comma-separated element counts (default 1e3,1e5,1e7)")
+    parser = OneLineArgumentParser(prog="smoothl1 bench", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=_sizes, default=[10**3, 10**5, 10**7],
+                        help="comma-separated element counts (default 1e3,1e5,1e7; at most "
+                             "1e8)")
     parser.add_argument("--dtypes", default="float32,float64",
                         help="comma-separated dtypes (default float32,float64)")
-    parser.add_argument("--repeat", type=int, default=7, help="timed repeats (default 7)")
+    parser.add_argument("--repeat", type=whole_number, default=7,
+                        help="timed repeats, 1 to 1000 (default 7)")
     args = parser.parse_args(argv)
     dtypes = []
     for name in args.dtypes.split(","):
         if name not in ("float32", "float64"):
             parser.error(f"--dtypes: {name!r} is not float32 or float64")
         dtypes.append(np.dtype(name))
-    if args.repeat < 1 or any(size < 1 for size in args.sizes):
-        parser.error("--repeat and --sizes must be positive")
-    run(args.sizes, dtypes, args.repeat)
+    if not 1 <= args.repeat <= 1000:
+        parser.error(f"--repeat must be from 1 to 1000, got {args.repeat}")
+    try:
+        run(args.sizes, dtypes, args.repeat)
+    except MemoryError:
+        parser.exit(2, f"{parser.prog}: error: not enough memory for --sizes "
+                       f"{max(args.sizes)}; try smaller sizes\n")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

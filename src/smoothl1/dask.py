@@ -25,8 +25,12 @@ How this module is built, in the order it is read:
 import math
 import operator
 
-import dask.array as da
 import numpy as np
+
+try:
+    import dask.array as da
+except ImportError:   # the original error stays attached as the context
+    raise ImportError('smoothl1.dask needs Dask: install it with pip install "smoothl1[dask]"')
 
 from . import _smoothl1
 from ._api import evaluate
@@ -127,15 +131,16 @@ def _block(loss_kind, param, loss_mode, want_grad, n_threads, input, target, wei
 
 
 def _finish(total, weight_sum, dtype):
-    # As the kernel: the mean is total / weight_sum in double, rounded once to dtype.
-    with np.errstate(all="ignore"):
+    # As the kernel: the mean is total / weight_sum in double, rounded once to dtype as the
+    # NumPy functions round it (a float32 overflow is inf, with no warning and no flag).
+    with _smoothl1.KeptFloatingPointFlags():
         if weight_sum is None:
-            value = np.float64(total)
+            value = float(total)
         elif weight_sum == 0:   # weights summing to zero: undefined, NaN as in the kernel
-            value = np.float64(np.nan)
+            value = math.nan
         else:
-            value = np.float64(total) / weight_sum
-    return dtype.type(value)
+            value = float(total) / float(weight_sum)
+        return _smoothl1.reduced_scalar(_stand_in(dtype, ()), value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Build the C consumer of smoothl1's C API in place: python setup.py build_ext --inplace.
 
-The header _smoothl1_api.h comes from the installed package (smoothl1.get_include()); the
+The header smoothl1.h (and the _smoothl1_api.h it includes) comes from the installed package (smoothl1.get_include()); the
 consumer does not link against smoothl1: it fetches the functions at import time.
 """
 import numpy

@@ -1,0 +1,182 @@
+"""Every Cython and C sample of docs/embedding.md, built and run as a reader would.
+
+Each sample is copied out of the markdown (a fenced block that names its file after the
+language, ```cython boxes.pyx, and the block after it that builds it, ```python setup.py)
+into a temporary folder, built in a subprocess against the installed package, run, and
+compared with the Python API bit for bit: the Cython module ``boxes`` (including a reversed
+array, whose negative stride the sample must divide as a signed number), the C extension
+``robust``, and the standalone program ``embed``, which starts an interpreter and calls the
+kernels from its own threads.
+"""
+import array
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import smoothl1
+from test_embedding import build_in_place, compiler_check, load_extension  # noqa: F401
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "embedding.md"
+# The samples with a test below; a new sample must join them.
+SAMPLES = {"boxes.pyx": "setup.py", "robust.c": "setup.py", "embed.c": "build-embed.sh"}
+
+
+def named_blocks():
+    """[(language, file name, text)] of the fenced blocks that name a file after their
+    language (docs/README.md's convention: ```cython boxes.pyx), in document order."""
+    fences = re.findall(r"^```(\w+) +(\S+)\n(.*?)^```$", DOC.read_text(), re.M | re.S)
+    return [(language, name, text) for language, name, text in fences]
+
+
+def sample(source, folder):
+    """Write `source` and the block that builds it (the next block named SAMPLES[source]) into
+    `folder`; returns the folder."""
+    blocks = named_blocks()
+    names = [name for _, name, _ in blocks]
+    start = names.index(source)
+    builder = names.index(SAMPLES[source], start + 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / source).write_text(blocks[start][2])
+    (folder / SAMPLES[source]).write_text(blocks[builder][2])
+    return folder
+
+
+def assert_same_bits(actual, expected):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    assert actual.tobytes() == expected.tobytes(), (actual, expected)
+
+
+def test_every_cython_and_c_sample_is_tested():
+    sources = {name for language, name, _ in named_blocks() if language in ("c", "cython")}
+    assert sources == set(SAMPLES)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, compiler_check):  # noqa: F811
+    """{source: folder} where each extension sample was built in place."""
+    folders = {}
+    for source in ("boxes.pyx", "robust.c"):
+        folder = sample(source, tmp_path_factory.mktemp(source.replace(".", "_")))
+        result = build_in_place(folder)
+        assert result.returncode == 0, f"building {source} failed:\n{result.stderr}"
+        folders[source] = folder
+    return folders
+
+
+def test_boxes_huber_mean_and_grad(built):
+    boxes = load_extension(built["boxes.pyx"], "boxes")
+    rng = np.random.default_rng(7)
+    pred, target = rng.normal(size=5000) * 2, rng.normal(size=5000)
+    grad = np.empty_like(pred)
+    loss = boxes.huber_mean_and_grad(pred, target, grad, 0.5)
+    expected_loss, expected_grad = smoothl1.huber_loss_and_grad(pred, target, delta=0.5)
+    assert_same_bits(np.float64(loss), expected_loss)
+    assert_same_bits(grad, expected_grad)
+    with pytest.raises(ValueError):
+        boxes.huber_mean_and_grad(pred, target[:-1], grad, 0.5)
+
+
+def test_boxes_float32_mean_rounds_once(built):
+    boxes = load_extension(built["boxes.pyx"], "boxes")
+    rng = np.random.default_rng(8)
+    for n in (1, 7, 1000, 3 * 16384 + 5):
+        for beta in (1.0, 0.3):
+            pred = (rng.normal(size=n) * 3).astype(np.float32)
+            target = rng.normal(size=n).astype(np.float32)
+            mean = boxes.smooth_l1_mean_f32(pred, target, beta)
+            assert_same_bits(mean, smoothl1.smooth_l1_loss(pred, target, beta=beta))
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "reversed-C", "reversed-F"])
+def test_boxes_column_sums_any_layout(built, layout):
+    boxes = load_extension(built["boxes.pyx"], "boxes")
+    rng = np.random.default_rng(9)
+    b = (rng.normal(size=(999, 4)) * 2).astype(np.float32, order=layout[-1])
+    t = rng.normal(size=(999, 4)).astype(np.float32, order=layout[-1])
+    if layout.startswith("reversed"):
+        b, t = b[::-1], t[::-1]        # row stride -16 bytes, i.e. -4 elements
+        assert b.strides[0] < 0
+    sums = boxes.column_sums(b, t)
+    assert sums.dtype == np.float64 and sums.shape == (4,)
+    for j in range(4):
+        # The kernel walks the column in element order, from element 0: the Python API's
+        # order on a contiguous copy.
+        column, target = np.ascontiguousarray(b[:, j]), np.ascontiguousarray(t[:, j])
+        expected = smoothl1.smooth_l1_loss(column, target, beta=1.0 / 9, reduction="sum")
+        assert_same_bits(np.float32(sums[j]), expected)
+
+
+def test_boxes_sample_divides_strides_as_signed_numbers():
+    # `strides[0] // sizeof(float)` is an unsigned division in C: -16 // 4 would be
+    # 4611686018427387900. The sample must divide by a signed size.
+    text = dict((name, text) for _, name, text in named_blocks())["boxes.pyx"]
+    assert re.search(r"strides\[0\]\s*//\s*sizeof", text) is None
+    assert "<Py_ssize_t>sizeof(float)" in text
+
+
+def test_robust_mean_smooth_l1(built):
+    robust = load_extension(built["robust.c"], "robust")
+    rng = np.random.default_rng(10)
+    pred, target = rng.normal(size=20_000) * 2, rng.normal(size=20_000)
+    assert_same_bits(np.float64(robust.mean_smooth_l1(pred, target, 0.5)),
+                     smoothl1.smooth_l1_loss(pred, target, beta=0.5))
+    assert robust.mean_smooth_l1(array.array("d", [1.0, 3.0]), array.array("d", [0.0, 0.0])) \
+        == float(smoothl1.smooth_l1_loss(np.array([1.0, 3.0]), np.zeros(2)))
+    with pytest.raises(ValueError, match="float64"):
+        robust.mean_smooth_l1(pred.astype(np.float32), target.astype(np.float32))
+
+
+def embedding_tools():
+    """(cc, python3-config of this interpreter) or a reason to skip."""
+    if sys.platform == "win32":
+        return None, "a POSIX C compiler and python3-config are needed"
+    if not sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        return None, "this Python has no shared libpython to embed"
+    include = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not include.is_file():
+        return None, f"this Python has no headers ({include} is missing)"
+    version = sysconfig.get_config_var("LDVERSION") or sysconfig.get_python_version()
+    for folder in (Path(sys.executable).parent, Path(sysconfig.get_config_var("BINDIR") or "")):
+        config = folder / f"python{version}-config"
+        if config.is_file():
+            break
+    else:
+        return None, f"no python{version}-config next to {sys.executable}"
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None, "no C compiler (cc)"
+    return (cc, config), None
+
+
+def test_standalone_program_embeds_python_and_calls_kernels_from_threads(tmp_path):
+    tools, reason = embedding_tools()
+    if tools is None:
+        pytest.skip(reason)
+    cc, config = tools
+    folder = sample("embed.c", tmp_path)
+    script = (folder / "build-embed.sh").read_text()
+    # The sample's commands, run with this interpreter and its python3-config.
+    script = script.replace("python3-config", str(config))
+    script = script.replace("python3 -c", f"{sys.executable} -c")
+    script = re.sub(r"^cc ", f"{cc} ", script, flags=re.M)
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=folder,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4, result.stdout
+    n = 100_000
+    index = np.arange(n)
+    input = (index % 97) / 10.0 - 4.0
+    target = (index % 89) / 20.0 - 2.0
+    for number, line in enumerate(lines):
+        delta, total = (float(part.split("=")[1]) for part in line.split())
+        assert delta == 0.5 * (number + 1)
+        expected = smoothl1.huber_loss(input, target, delta=delta, reduction="sum")
+        assert_same_bits(np.float64(total), expected)

@@ -1,0 +1,258 @@
+"""Generate smoothl1's C API from one table: loss x operation x dtype x parameter x layout.
+
+    python tools/generate_capi.py      # setup.py runs this before Cython; so may you
+
+The table below is the only place where the exported functions are listed. Three Tempita
+templates (Tempita ships with Cython) turn it into the files Cython compiles and ships:
+
+    src/_smoothl1_capi.pxi.tp          -> src/_smoothl1_capi.pxi   the `cdef api` definitions,
+                                          included by src/_smoothl1.pyx in its section 4 (so
+                                          the AVX2 and AVX-512 builds, which include that
+                                          file, export the same functions)
+    src/smoothl1/_smoothl1.pxd.tp      -> src/smoothl1/_smoothl1.pxd   their declarations,
+                                          under the module's own dotted name
+    src/smoothl1/kernels.pxd.tp        -> src/smoothl1/kernels.pxd     the public cimport
+                                          name, with the contract written out
+
+The outputs are build products (listed in .gitignore, left out of the sdist) and are
+rewritten only when their text changes, so an unchanged table does not rebuild the kernels.
+The exported signatures stay pinned by the checked-in tests/cython_abi_signatures.txt, which
+tests/test_cython_abi.py compares with the built module (tools/update_abi_signatures.py
+rewrites it on request, for a reviewed diff): a change to this table that changes or removes
+a signature fails that test.
+
+Every function is named smoothl1_<loss>_<operation>_<dtype><parameter suffix>[_strided] and
+calls, in section 4 of src/_smoothl1.pyx, the pass function <loss><pass suffix>_pass(
+parameter arguments, mode, n, input, input_stride, target, target_stride, then a pointer and
+a stride for every slot of OUTPUT_SLOTS (NULL and 0 for slots the operation does not write),
+grad_scale). The contiguous function of a family is its _strided twin with every stride 1.
+
+How the next kernels join (the pyx side is the new point function and pass; here it is one or
+two lines each):
+  - a loss:       Loss("pseudo_huber", "delta", "pseudo-Huber, delta > 0"),   (LOSSES)
+                  with a pseudo_huber_pass in the pyx;
+  - an operation: Operation("grad_hess", "void", "STORE_GRAD | STORE_HESS",
+                            ("grad_out", "hess_out"), scaled=True, doc=...),  (OPERATIONS)
+                  with ("hess_out", "hess_stride") appended to OUTPUT_SLOTS (and a hess_out
+                  argument to the pass functions);
+  - per-element parameters: Parameter("_params", per_element=True, pass_suffix="_params"),
+                  (PARAMETERS): then <param> is a `const T*` and <param>_stride follows it,
+                  and <loss>_params_pass reads one parameter per element.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+from Cython import Tempita
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Loss:
+    name: str        # in the function names and in <name>_pass
+    parameter: str   # the name of its parameter argument
+    doc: str         # for kernels.pxd
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    returns: str     # "double": the sum of the losses; "void": nothing
+    mode: str        # the segment loop's mode flags (section 2 of src/_smoothl1.pyx)
+    outputs: tuple   # the OUTPUT_SLOTS it writes
+    scaled: bool     # whether it takes grad_scale (every output but the loss is scaled)
+    doc: str         # for kernels.pxd
+
+
+@dataclass(frozen=True)
+class DType:
+    suffix: str
+    ctype: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    suffix: str        # in the function names, before _strided ("" for a scalar parameter)
+    per_element: bool  # a `const T*` and a stride instead of one double
+    pass_suffix: str   # <loss><pass_suffix>_pass computes it
+
+
+# -- The table ---------------------------------------------------------------------------------
+LOSSES = (
+    Loss("smooth_l1", "beta", "smooth_l1 (parameter beta >= 0)"),
+    Loss("huber", "delta", "huber (parameter delta > 0)"),
+)
+OPERATIONS = (
+    Operation("loss_sum", "double", "SUM_LOSS", (), scaled=False,
+              doc="returns  sum_i loss(d_i)"),
+    Operation("loss", "void", "STORE_LOSS", ("loss_out",), scaled=False,
+              doc="writes   loss_out[i] = loss(d_i)"),
+    Operation("grad", "void", "STORE_GRAD", ("grad_out",), scaled=True,
+              doc="writes   grad_out[i] = grad(d_i) * grad_scale"),
+    Operation("loss_and_grad", "double", "SUM_LOSS | STORE_GRAD", ("grad_out",), scaled=True,
+              doc="writes   grad_out[i] = grad(d_i) * grad_scale,\n"
+                  "returns  sum_i loss(d_i), in one pass"),
+)
+DTYPES = (DType("f32", "float"), DType("f64", "double"))
+PARAMETERS = (Parameter("", per_element=False, pass_suffix=""),)
+LAYOUTS = ("strided", "contiguous")
+#: (pointer, stride) of every output the pass functions take, in their argument order
+OUTPUT_SLOTS = (("loss_out", "loss_stride"), ("grad_out", "grad_stride"))
+# -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Argument:
+    ctype: str
+    name: str
+    is_stride: bool = False
+
+    def __str__(self):
+        return f"{self.ctype} {self.name}"
+
+
+@dataclass(frozen=True)
+class Function:
+    """One exported function: what the templates print."""
+    name: str
+    returns: str
+    arguments: tuple
+    body: str        # the one statement of its definition
+    loss: Loss
+    operation: Operation
+    dtype: DType
+    parameter: Parameter
+    layout: str
+
+    def parameters(self, indent, tail):
+        """The argument list, wrapped so that no line, indented by `indent` and followed by
+        `tail` (what the template prints after the list), passes 99 columns."""
+        return wrap([str(argument) for argument in self.arguments], indent,
+                    99 - len(indent) - len(tail))
+
+
+def wrap(items, indent, limit):
+    """The items joined by ", " into lines of at most `limit` characters; the lines are
+    joined by a newline and `indent`."""
+    lines, line = [], ""
+    for item in items:
+        candidate = f"{line}, {item}" if line else item
+        if line and len(candidate) + 1 > limit:
+            lines.append(line + ",")
+            line = item
+        else:
+            line = candidate
+    lines.append(line)
+    return ("\n" + indent).join(lines)
+
+
+def family_arguments(loss, operation, dtype, parameter):
+    """The _strided function's arguments, in order."""
+    element = dtype.ctype
+    arguments = [Argument("Py_ssize_t", "n"),
+                 Argument(f"const {element}*", "input"),
+                 Argument("Py_ssize_t", "input_stride", True),
+                 Argument(f"const {element}*", "target"),
+                 Argument("Py_ssize_t", "target_stride", True)]
+    for pointer, stride in OUTPUT_SLOTS:
+        if pointer in operation.outputs:
+            arguments += [Argument(f"{element}*", pointer), Argument("Py_ssize_t", stride, True)]
+    if parameter.per_element:
+        arguments += [Argument(f"const {element}*", loss.parameter),
+                      Argument("Py_ssize_t", f"{loss.parameter}_stride", True)]
+    else:
+        arguments.append(Argument("double", loss.parameter))
+    if operation.scaled:
+        arguments.append(Argument("double", "grad_scale"))
+    return arguments
+
+
+def pass_call(loss, operation, dtype, parameter):
+    """The _strided function's body: its pass function, with NULL for unwritten outputs."""
+    if parameter.per_element:
+        values = [loss.parameter, f"{loss.parameter}_stride"]
+    else:
+        values = [loss.parameter]
+    values += [operation.mode, "n", "input", "input_stride", "target", "target_stride"]
+    for pointer, stride in OUTPUT_SLOTS:
+        if pointer in operation.outputs:
+            values += [pointer, stride]
+        else:
+            values += [f"<{dtype.ctype}*>NULL", "0"]
+    values.append("grad_scale" if operation.scaled else "1.0")
+    return f"{loss.name}{parameter.pass_suffix}_pass", values
+
+
+def statement(returns, callee, values):
+    prefix = "return " if returns != "void" else ""
+    head = f"    {prefix}{callee}("
+    return head + wrap(values, " " * len(head), 99 - len(head) - 1) + ")"
+
+
+def functions():
+    """Every exported function, grouped family by family (loss, dtype, parameter kind), the
+    _strided functions first."""
+    result = []
+    for loss in LOSSES:
+        for dtype in DTYPES:
+            for parameter in PARAMETERS:
+                for layout in LAYOUTS:
+                    for operation in OPERATIONS:
+                        result.append(make_function(loss, operation, dtype, parameter, layout))
+    return result
+
+
+def make_function(loss, operation, dtype, parameter, layout):
+    base = f"smoothl1_{loss.name}_{operation.name}_{dtype.suffix}{parameter.suffix}"
+    strided = family_arguments(loss, operation, dtype, parameter)
+    if layout == "strided":
+        callee, values = pass_call(loss, operation, dtype, parameter)
+        return Function(base + "_strided", operation.returns, tuple(strided),
+                        statement(operation.returns, callee, values), loss, operation, dtype,
+                        parameter, layout)
+    values = ["1" if argument.is_stride else argument.name for argument in strided]
+    return Function(base, operation.returns,
+                    tuple(argument for argument in strided if not argument.is_stride),
+                    statement(operation.returns, base + "_strided", values), loss, operation,
+                    dtype, parameter, layout)
+
+
+def families(all_functions):
+    """[(title, [functions])] in table order: one family per loss, dtype and parameter kind."""
+    grouped = {}
+    for function in all_functions:
+        key = (function.loss, function.dtype, function.parameter)
+        grouped.setdefault(key, []).append(function)
+    return [(f"{loss.name}, {dtype.ctype}"
+             + (f", per-element {loss.parameter}" if parameter.per_element else ""), members)
+            for (loss, dtype, parameter), members in grouped.items()]
+
+
+TEMPLATES = ("src/_smoothl1_capi.pxi.tp", "src/smoothl1/_smoothl1.pxd.tp",
+             "src/smoothl1/kernels.pxd.tp")
+
+
+def render(template_path):
+    template = Tempita.Template(template_path.read_text(encoding="utf-8"),
+                                name=str(template_path))
+    all_functions = functions()
+    return template.substitute(functions=all_functions, families=families(all_functions),
+                               losses=LOSSES, operations=OPERATIONS, dtypes=DTYPES)
+
+
+def generate(root=ROOT):
+    """Write every template's output next to it; returns the paths rewritten."""
+    written = []
+    for name in TEMPLATES:
+        template_path = root / name
+        output = template_path.with_suffix("")    # drops ".tp"
+        text = render(template_path)
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            output.write_text(text, encoding="utf-8")
+            written.append(output)
+    return written
+
+
+if __name__ == "__main__":
+    for path in generate():
+        print(f"generate_capi: wrote {path.relative_to(ROOT)}")
