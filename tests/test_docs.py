@@ -34,11 +34,6 @@ PAGES = sorted([ROOT / "README.md", *DOCS.glob("**/*.md")]) if DOCS.is_dir() els
 RUN = {"python", "py"}
 DOCTEST = {"pycon"}
 DOCTEST_FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
-# Pages that other work in progress adds; links to them are accepted until they exist (from
-# then on they are checked like every other page).
-PENDING_PAGES = {DOCS / "embedding.md", DOCS / "cli.md"}
-
-
 def page_id(page):
     return str(page.relative_to(ROOT))
 
@@ -113,8 +108,6 @@ def test_index_lists_every_page():
     for page in PAGES:
         if page.parent == DOCS and page.name != "README.md":
             assert f"({page.name})" in index, f"docs/README.md does not link to {page.name}"
-    for page in PENDING_PAGES:
-        assert f"({page.name})" in index, f"docs/README.md does not link to {page.name}"
 
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -130,7 +123,7 @@ def test_relative_links_lead_to_files(page):
         if re.match(r"^[a-z]+:", target) or target.startswith("#"):
             continue
         path = (page.parent / target.split("#")[0]).resolve()
-        if not path.exists() and path not in PENDING_PAGES:
+        if not path.exists():
             missing.append(target)
     assert not missing, f"{page_id(page)} links to files that do not exist: {missing}"
 

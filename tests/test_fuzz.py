@@ -19,7 +19,7 @@ arguments must return the reference result (tests/reference.py) in the given out
 and leave every input it was not told to overwrite unchanged. A crash kills the run.
 
 Default: a few hundred examples per test (seconds). SMOOTHL1_FUZZ_EXAMPLES=N runs N examples
-per test, e.g. SMOOTHL1_FUZZ_EXAMPLES=20000 (README "Guarantees").
+per test, e.g. SMOOTHL1_FUZZ_EXAMPLES=20000 (docs/guarantees.md).
 """
 import decimal
 import fractions

@@ -97,7 +97,8 @@ def _memory_mapped(rng, dtype, tmp_path):
 
 
 def _unaligned(rng, dtype, tmp_path):
-    # Arrays over a byte buffer at an odd offset: not aligned to their dtype (README: copied).
+    # Arrays over a byte buffer at an odd offset: not aligned to their dtype (such inputs are
+    # copied: docs/contract.md section 3).
     def unaligned(values):
         raw = bytearray(values.nbytes + 1)
         array = np.frombuffer(raw, dtype=values.dtype, offset=1).reshape(values.shape)
@@ -393,7 +394,8 @@ def test_many_dimensions(ndim, target_style):
 
 
 def test_new_result_keeps_memory_order():
-    """A new "none" result or gradient is an ndarray of input's shape (README: input's order)."""
+    """A new "none" result or gradient is an ndarray of input's shape, in input's memory order
+    (docs/contract.md section 2)."""
     input = np.asfortranarray(np.random.default_rng(0).normal(size=(4, 5)))
     loss, grad = call("huber", "loss_and_grad", input, 0.0, 1.0, reduction="none")
     assert loss.shape == grad.shape == (4, 5)
