@@ -22,9 +22,9 @@ How this file is built, in the order it is read:
    Fortran array is one run), broadcast operands given zero steps. Blocks follow the chunk
    grid of each group; an operand that is not one run over a block (a per-row target of
    boxes, say) is gathered into a chunk buffer, outputs scattered back. The work is cut into
-   items of whole groups or ``ITEM_SIZE`` ranges of one; threads share the items out, and
-   each group's range sums are combined pairwise in order, so every result is bit-for-bit
-   the same whatever the number of threads.
+   items of whole groups or ``ITEM_SIZE`` ranges of one; threads claim items one at a time
+   (src/smoothl1_pool.h), and each group's range sums are combined pairwise in order, so
+   every result is bit-for-bit the same whatever the number of threads.
 4. The C API: ``cdef api`` functions over pointers, lengths and element strides, for Cython and
    C callers (declared in ``smoothl1/kernels.pxd``). They call the same segment loop; the
    functions themselves are generated from one table (``tools/generate_capi.py``).
@@ -35,7 +35,7 @@ How this file is built, in the order it is read:
 from libc.math cimport copysign, fabs, frexp, isinf, NAN
 from cpython.ref cimport PyObject
 from libc.stdlib cimport malloc, free
-from cython.parallel cimport prange
+from libc.stdint cimport int64_t
 
 cimport numpy as cnp
 
@@ -48,14 +48,6 @@ ctypedef fused floating:
 cdef extern from *:
     """
     #include <fenv.h>
-    #ifdef _OPENMP
-    #include <omp.h>
-    #define SMOOTHL1_HAVE_OPENMP 1
-    static int smoothl1_max_threads(void) { return omp_get_max_threads(); }
-    #else
-    #define SMOOTHL1_HAVE_OPENMP 0
-    static int smoothl1_max_threads(void) { return 1; }
-    #endif
     #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     static int smoothl1_cpu_has_avx2(void) {
         __builtin_cpu_init();
@@ -76,8 +68,6 @@ cdef extern from *:
     """
     int smoothl1_cpu_has_avx2() noexcept nogil
     int smoothl1_cpu_has_avx512() noexcept nogil
-    const int SMOOTHL1_HAVE_OPENMP
-    int smoothl1_max_threads() noexcept nogil
     ctypedef struct fexcept_t:
         pass
     int FE_ALL_EXCEPT
@@ -951,15 +941,92 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
                 &range_sums[g - first_group])
 
 
+# The thread pool (src/smoothl1_pool.h): the calling thread claims items itself and helpers join
+# as they wake, so a call never waits for a helper the OS has not scheduled.
+cdef extern from "smoothl1_pool.h":
+    ctypedef void (*smoothl1_item_fn)(void* context, Py_ssize_t item) noexcept nogil
+    int SMOOTHL1_MAX_THREADS
+    void smoothl1_pool_init()
+    void smoothl1_pool_run(smoothl1_item_fn fn, void* context, Py_ssize_t n_items,
+                           int n_threads) noexcept nogil
+    int smoothl1_pool_get_limit() noexcept nogil
+    void smoothl1_pool_set_limit(int limit) noexcept nogil
+    void smoothl1_pool_statistics(int* helpers, int64_t* helper_items) noexcept nogil
+
+smoothl1_pool_init()
+
+# Which LossParams instance a PlanTask carries: the pool calls one C function for all of them.
+cdef enum:
+    PARAMS_SMOOTH_L1 = 0
+    PARAMS_POWER_OF_TWO_SMOOTH_L1 = 1
+    PARAMS_SMOOTH_L1_ARRAY = 2
+    PARAMS_HUBER = 3
+    PARAMS_HUBER_ARRAY = 4
+
+ctypedef struct PlanTask:
+    # One threaded run_plan call, as the pool's threads see it: run_item's arguments, and which
+    # of its compiled instances to call.
+    const void* params
+    int params_kind
+    bint is_double
+    const Plan* plan
+    int mode
+    double grad_scale
+    double weight_norm
+
+
+cdef inline int params_kind(const LossParams* p) noexcept nogil:
+    if LossParams is HuberParams:
+        return PARAMS_HUBER
+    elif LossParams is HuberArrayParams:
+        return PARAMS_HUBER_ARRAY
+    elif LossParams is PowerOfTwoSmoothL1Params:
+        return PARAMS_POWER_OF_TWO_SMOOTH_L1
+    elif LossParams is SmoothL1ArrayParams:
+        return PARAMS_SMOOTH_L1_ARRAY
+    else:
+        return PARAMS_SMOOTH_L1
+
+
+cdef inline void run_task_item_with(const LossParams* p, const PlanTask* task,
+                                    Py_ssize_t item) noexcept nogil:
+    if task.is_double:
+        run_item(p, task.plan, task.mode, task.grad_scale, task.weight_norm, item, <double>0)
+    else:
+        run_item(p, task.plan, task.mode, task.grad_scale, task.weight_norm, item, <float>0)
+
+
+cdef void run_task_item(void* context, Py_ssize_t item) noexcept nogil:
+    cdef const PlanTask* task = <const PlanTask*>context
+    if task.params_kind == PARAMS_HUBER:
+        run_task_item_with(<const HuberParams*>task.params, task, item)
+    elif task.params_kind == PARAMS_HUBER_ARRAY:
+        run_task_item_with(<const HuberArrayParams*>task.params, task, item)
+    elif task.params_kind == PARAMS_POWER_OF_TWO_SMOOTH_L1:
+        run_task_item_with(<const PowerOfTwoSmoothL1Params*>task.params, task, item)
+    elif task.params_kind == PARAMS_SMOOTH_L1_ARRAY:
+        run_task_item_with(<const SmoothL1ArrayParams*>task.params, task, item)
+    else:
+        run_task_item_with(<const SmoothL1Params*>task.params, task, item)
+
+
 cdef void run_plan(const LossParams* p, const Plan* plan, int mode, double grad_scale,
                    double weight_norm, int n_threads, floating dtype_tag) noexcept nogil:
     # Items are fixed by the plan, and each writes its own partial sums: the results are the
-    # same for any n_threads. Threads take items round-robin (chunksize 1): with few items,
-    # contiguous blocks would leave one thread a whole item more.
+    # same for any n_threads, whichever thread ran which item. Threads claim one item at a
+    # time: with few items, blocks would leave one thread a whole item more, and a thread the
+    # OS does not run would hold up its whole block.
     cdef Py_ssize_t n_items = plan.n_items, item
+    cdef PlanTask task
     if n_threads > 1:
-        for item in prange(n_items, schedule='static', chunksize=1, num_threads=n_threads):
-            run_item(p, plan, mode, grad_scale, weight_norm, item, dtype_tag)
+        task.params = p
+        task.params_kind = params_kind(p)
+        task.is_double = floating is double
+        task.plan = plan
+        task.mode = mode
+        task.grad_scale = grad_scale
+        task.weight_norm = weight_norm
+        smoothl1_pool_run(run_task_item, &task, n_items, n_threads)
     else:
         for item in range(n_items):
             run_item(p, plan, mode, grad_scale, weight_norm, item, dtype_tag)
@@ -1038,7 +1105,7 @@ include "_smoothl1_capi.pxi"
 # ---------------------------------------------------------------------------------------------
 
 # Below this many elements a call runs on one thread: starting threads costs more than it saves.
-# Measured with `python -m smoothl1 bench`; see README "Threads".
+# Measured with `python -m smoothl1 bench`; see docs/threads.md.
 PARALLEL_MIN_SIZE = 1 << 15
 cdef Py_ssize_t _parallel_min_size = PARALLEL_MIN_SIZE
 
@@ -1048,7 +1115,10 @@ REDUCTION_NONE = 0
 REDUCTION_SUM = 1
 REDUCTION_MEAN = 2
 
-HAVE_OPENMP = bool(SMOOTHL1_HAVE_OPENMP)
+#: The most threads one call uses (larger n_threads are clamped to it, and to the work items).
+MAX_THREADS = SMOOTHL1_MAX_THREADS
+#: The kernels use their own thread pool (src/smoothl1_pool.h), not OpenMP.
+HAVE_OPENMP = False
 
 
 def cpu_has_avx2():
@@ -1063,8 +1133,23 @@ def cpu_has_avx512():
 
 
 def max_threads():
-    """Threads OpenMP would use now (OMP_NUM_THREADS, threadpoolctl limits); 1 without OpenMP."""
-    return smoothl1_max_threads()
+    """Threads a call with n_threads=None uses on a large input: set by smoothl1._threads from
+    the environment at import, and by threadpoolctl."""
+    return smoothl1_pool_get_limit()
+
+
+def set_max_threads(int limit):
+    """Set max_threads(), clamped to [1, MAX_THREADS]."""
+    smoothl1_pool_set_limit(limit)
+
+
+def pool_statistics():
+    """{"helpers": helper threads this module's pool has started in this process (none before
+    its first threaded call), "helper_items": work items they have run}."""
+    cdef int helpers
+    cdef int64_t helper_items
+    smoothl1_pool_statistics(&helpers, &helper_items)
+    return {"helpers": helpers, "helper_items": helper_items}
 
 
 cdef int build_plan(Plan* plan, PyObject** operands, const bint* reduced,
@@ -1185,6 +1270,8 @@ cdef int execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
     plan.partials = partials
     if n_threads > plan.n_items:
         n_threads = <int>plan.n_items if plan.n_items > 0 else 1
+    if n_threads > SMOOTHL1_MAX_THREADS:
+        n_threads = SMOOTHL1_MAX_THREADS
     with nogil:
         # NaN and inf inputs raise IEEE flags inside the loops; the caller's flags are restored,
         # so the library never reports floating-point exceptions of its own.
@@ -1286,7 +1373,7 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
             group_weights = _numpy.empty(plan.n_groups)
             weight_sums = <double*>cnp.PyArray_DATA(group_weights)
     if n_threads is None:
-        threads = 1 if size < _parallel_min_size else smoothl1_max_threads()
+        threads = 1 if size < _parallel_min_size else smoothl1_pool_get_limit()
     else:
         threads = n_threads
     if reduction == REDUCTION_MEAN:
