@@ -1117,8 +1117,6 @@ REDUCTION_MEAN = 2
 
 #: The most threads one call uses (larger n_threads are clamped to it, and to the work items).
 MAX_THREADS = SMOOTHL1_MAX_THREADS
-#: The kernels use their own thread pool (src/smoothl1_pool.h), not OpenMP.
-HAVE_OPENMP = False
 
 
 def cpu_has_avx2():

@@ -130,7 +130,6 @@ def contenders(x, t, grad, x_wide, t_wide, torch, special):
 
 def versions(torch, scipy):
     parts = [f"smoothl1 {__version__} ({_dispatch.build} kernels, "
-             f"OpenMP {'on' if _smoothl1.HAVE_OPENMP else 'off'}, "
              f"{_smoothl1.max_threads()} threads)", f"NumPy {np.__version__}"]
     parts.append(f"SciPy {scipy.__version__}" if scipy else "SciPy not installed")
     parts.append(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
