@@ -2,8 +2,8 @@
 x86-64 their AVX2 and AVX-512 builds smoothl1._smoothl1_avx2 and smoothl1._smoothl1_avx512,
 picked at run time by smoothl1._dispatch.
 
-OpenMP is used where the compiler supports it and dropped, with a printed warning, where it
-does not: the library then runs on one thread with identical results. Set SMOOTHL1_DEBUG=1 to
+Threads come from the kernels' own pool (src/smoothl1_pool.h: POSIX threads, or Windows
+threads), not OpenMP, so no OpenMP runtime is linked or shipped. Set SMOOTHL1_DEBUG=1 to
 turn Cython's bounds/wraparound/initialized checks back on (for sanitizer and debug runs).
 Shipped builds never use -march=native (crashes older CPUs) or -ffast-math (breaks NaN/inf).
 """
@@ -41,30 +41,11 @@ def compiler_accepts(flags, source="int main(void) { return 0; }\n"):
             return False
 
 
-def openmp_flags():
-    """Return (compile_args, link_args) for OpenMP, or ([], []) if the compiler lacks it."""
-    if os.environ.get("SMOOTHL1_NO_OPENMP"):
-        print("smoothl1: OpenMP disabled by SMOOTHL1_NO_OPENMP; building single-threaded")
-        return [], []
+def thread_flags():
+    """(compile_args, link_args) for POSIX threads (src/smoothl1_pool.h); MSVC needs none."""
     if compiler_is_msvc():
-        print("smoothl1: building with OpenMP (/openmp)")
-        return ["/openmp"], []
-    if sys.platform == "darwin":
-        # Apple clang has no bundled OpenMP runtime; wheels/ documents the libomp route.
-        flags = os.environ.get("SMOOTHL1_OPENMP_FLAGS")
-        if not flags:
-            print("smoothl1: WARNING: macOS build without OpenMP (set SMOOTHL1_OPENMP_FLAGS "
-                  "to use libomp); the library runs single-threaded")
-            return [], []
-        compile_args = flags.split()
-        return compile_args, compile_args + ["-lomp"]
-    source = "#include <omp.h>\nint main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
-    ok = compiler_accepts(["-fopenmp"], source)
-    if ok:
-        print("smoothl1: building with OpenMP (-fopenmp)")
-        return ["-fopenmp"], ["-fopenmp"]
-    print("smoothl1: WARNING: the compiler does not support OpenMP; building single-threaded")
-    return [], []
+        return [], []
+    return ["-pthread"], ["-pthread"]
 
 
 def compile_args():
@@ -88,16 +69,17 @@ def compile_args():
     return args
 
 
-omp_compile, omp_link = openmp_flags()
+thread_compile, thread_link = thread_flags()
 directives = {"boundscheck": DEBUG, "wraparound": DEBUG, "initializedcheck": DEBUG}
 
 extension = Extension(
     "smoothl1._smoothl1",
     sources=["src/_smoothl1.pyx"],
+    depends=["src/smoothl1_pool.h"],
     include_dirs=[numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_23_API_VERSION")],
-    extra_compile_args=compile_args() + omp_compile,
-    extra_link_args=omp_link,
+    extra_compile_args=compile_args() + thread_compile,
+    extra_link_args=thread_link,
 )
 
 # x86-64 builds of the same kernels beyond the baseline (SSE2), chosen at run time by
@@ -128,10 +110,11 @@ def simd_variants():
         variants.append(Extension(
             f"smoothl1._smoothl1_{name}",
             sources=[f"src/_smoothl1_{name}.pyx"],
+            depends=["src/smoothl1_pool.h"],
             include_dirs=[numpy.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_23_API_VERSION")],
-            extra_compile_args=compile_args() + omp_compile + flags,
-            extra_link_args=omp_link,
+            extra_compile_args=compile_args() + thread_compile + flags,
+            extra_link_args=thread_link,
         ))
     return variants
 

@@ -12,18 +12,23 @@ How this file is built, in the order it is read:
    ``LossParams`` lets every loop below be compiled once per loss, with no runtime switch.
    Second derivatives (docs/contract.md section 11) have one point function per loss and
    curvature kind ("exact", "irls"; "one" is the constant 1), picked by ``hess_point``.
-2. The segment loop. ``segment_loop`` walks one 1-D strided run and, by compile-time flags,
-   sums losses (or weights), stores losses, stores gradients, in one pass. Sums go into
-   ``LANES`` independent lanes over chunks of ``CHUNK`` elements, so the loop vectorises, and
-   chunk sums are combined by ``PairwiseSum`` (a binary counter), so the rounding error grows
-   with log(n), not n. ``run_segment`` instantiates the loop for each mode. Gradient and
-   curvature (``STORE_GRAD | STORE_HESS_*``), elementwise with nothing summed, have their own
-   plain loop, ``grad_hess_loop``, instantiated by ``run_grad_hess_segment``.
-3. Plans and items. An N-d call becomes a ``Plan``: dimensions in memory order, size-1
-   dimensions dropped, contiguous ones merged (a C or Fortran array is one segment). The flat
-   index space is cut into items of ``ITEM_SIZE`` elements; threads share the items out, and
-   item sums are combined pairwise in item order, so every result is bit-for-bit the same
-   whatever the number of threads.
+2. The block loop. ``block_pass`` makes one pass over a block of at most ``CHUNK`` elements
+   and, by compile-time flags, sums losses (or weights), stores losses, stores gradients.
+   Sums go into ``LANES`` independent lanes, so the loop vectorises, and chunk sums are
+   combined by ``PairwiseSum`` (a binary counter), so the rounding error grows with log(n),
+   not n. ``run_mode`` instantiates the loop for each mode; ``run_segment`` walks a 1-D
+   strided run (the C API's entry) block by block. Gradient and curvature
+   (``STORE_GRAD | STORE_HESS_*``), elementwise with nothing summed, have their own plain
+   loop, ``grad_hess_loop``, instantiated by ``run_grad_hess_segment``.
+3. Plans and items. An N-d call becomes a ``Plan``: dimensions in memory order (the kept
+   ones before the reduced ones for a reduction along axes, so each group's elements are a
+   range of the flat index), size-1 dimensions dropped, contiguous ones merged (a C or
+   Fortran array is one run), broadcast operands given zero steps. Blocks follow the chunk
+   grid of each group; an operand that is not one run over a block (a per-row target of
+   boxes, say) is gathered into a chunk buffer, outputs scattered back. The work is cut into
+   items of whole groups or ``ITEM_SIZE`` ranges of one; threads claim items one at a time
+   (src/smoothl1_pool.h), and each group's range sums are combined pairwise in order, so
+   every result is bit-for-bit the same whatever the number of threads.
 4. The C API: ``cdef api`` functions over pointers, lengths and element strides, for Cython and
    C callers (declared in ``smoothl1/kernels.pxd``). They call the same segment loop; the
    functions themselves are generated from one table (``tools/generate_capi.py``).
@@ -34,7 +39,7 @@ How this file is built, in the order it is read:
 from libc.math cimport copysign, fabs, frexp, isinf, sqrt, NAN
 from cpython.ref cimport PyObject
 from libc.stdlib cimport malloc, free
-from cython.parallel cimport prange
+from libc.stdint cimport int64_t
 
 cimport numpy as cnp
 
@@ -47,14 +52,6 @@ ctypedef fused floating:
 cdef extern from *:
     """
     #include <fenv.h>
-    #ifdef _OPENMP
-    #include <omp.h>
-    #define SMOOTHL1_HAVE_OPENMP 1
-    static int smoothl1_max_threads(void) { return omp_get_max_threads(); }
-    #else
-    #define SMOOTHL1_HAVE_OPENMP 0
-    static int smoothl1_max_threads(void) { return 1; }
-    #endif
     #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     static int smoothl1_cpu_has_avx2(void) {
         __builtin_cpu_init();
@@ -123,8 +120,6 @@ cdef extern from *:
         double d, double delta, double finite_delta) noexcept nogil
     int smoothl1_cpu_has_avx2() noexcept nogil
     int smoothl1_cpu_has_avx512() noexcept nogil
-    const int SMOOTHL1_HAVE_OPENMP
-    int smoothl1_max_threads() noexcept nogil
     ctypedef struct fexcept_t:
         pass
     int FE_ALL_EXCEPT
@@ -156,9 +151,18 @@ ctypedef struct PowerOfTwoSmoothL1Params:
     double half_beta
     double inverse    # 1 / divisor, exact
 
+ctypedef struct SmoothL1ArrayParams:
+    # Smooth L1 with a beta per element (docs/contract.md section 13): the fields of
+    # SmoothL1Params, filled for each element from its own beta inside the loop.
+    double beta
+    double divisor
+    double threshold
+    double half_beta
+
 ctypedef fused SmoothL1Any:
     SmoothL1Params
     PowerOfTwoSmoothL1Params
+    SmoothL1ArrayParams
 
 ctypedef struct HuberParams:
     double delta         # > 0, may be inf
@@ -173,19 +177,57 @@ ctypedef struct PseudoHuberParams:
     double finite_delta  # delta, or 0.0 when delta is inf: r = finite_delta / z is then 0 at
                          # z = inf (the only z that reaches the outer regime), not inf / inf
 
+ctypedef struct HuberArrayParams:
+    # Huber with a delta per element: the fields of HuberParams, filled per element.
+    double delta
+    double half_delta
+    double finite_delta
+
+ctypedef fused HuberAny:
+    HuberParams
+    HuberArrayParams
+
+ctypedef struct PseudoHuberArrayParams:
+    # Pseudo-Huber with a delta per element: the fields of PseudoHuberParams, per element.
+    double delta
+    double finite_delta
+
+ctypedef fused PseudoHuberAny:
+    PseudoHuberParams
+    PseudoHuberArrayParams
+
 ctypedef fused LossParams:
     SmoothL1Params
     PowerOfTwoSmoothL1Params
+    SmoothL1ArrayParams
     HuberParams
+    HuberArrayParams
     PseudoHuberParams
+    PseudoHuberArrayParams
 
 
-cdef inline SmoothL1Params smooth_l1_params(double beta) noexcept nogil:
-    cdef SmoothL1Params p
+cdef inline void set_smooth_l1(SmoothL1Any* p, double beta) noexcept nogil:
+    # The one place the smooth L1 fields are derived from beta (scalar or per element).
     p.beta = beta
     p.divisor = beta if beta > 0 else 1.0
     p.threshold = beta if beta > 0 else 4.9406564584124654e-324
     p.half_beta = 0.0 if isinf(beta) else 0.5 * beta
+
+
+cdef inline void set_huber(HuberAny* p, double delta) noexcept nogil:
+    p.delta = delta
+    p.half_delta = 0.0 if isinf(delta) else 0.5 * delta
+    p.finite_delta = 0.0 if isinf(delta) else delta
+
+
+cdef inline void set_pseudo_huber(PseudoHuberAny* p, double delta) noexcept nogil:
+    p.delta = delta
+    p.finite_delta = 0.0 if isinf(delta) else delta
+
+
+cdef inline SmoothL1Params smooth_l1_params(double beta) noexcept nogil:
+    cdef SmoothL1Params p
+    set_smooth_l1(&p, beta)
     return p
 
 
@@ -210,17 +252,32 @@ cdef inline PowerOfTwoSmoothL1Params power_of_two_params(const SmoothL1Params* g
 
 cdef inline HuberParams huber_params(double delta) noexcept nogil:
     cdef HuberParams p
-    p.delta = delta
-    p.half_delta = 0.0 if isinf(delta) else 0.5 * delta
-    p.finite_delta = 0.0 if isinf(delta) else delta
+    set_huber(&p, delta)
     return p
 
 
 cdef inline PseudoHuberParams pseudo_huber_params(double delta) noexcept nogil:
     cdef PseudoHuberParams p
-    p.delta = delta
-    p.finite_delta = 0.0 if isinf(delta) else delta
+    set_pseudo_huber(&p, delta)
     return p
+
+
+cdef inline LossParams element_params(const LossParams* p, const floating* param_values,
+                                      Py_ssize_t i) noexcept nogil:
+    # The parameters of element i: the call's own, or built from the element's beta or delta
+    # (the division d / beta of an array parameter cannot become a multiplication).
+    cdef LossParams element
+    if LossParams is SmoothL1ArrayParams:
+        set_smooth_l1(&element, <double>param_values[i])
+        return element
+    elif LossParams is HuberArrayParams:
+        set_huber(&element, <double>param_values[i])
+        return element
+    elif LossParams is PseudoHuberArrayParams:
+        set_pseudo_huber(&element, <double>param_values[i])
+        return element
+    else:
+        return p[0]
 
 
 cdef inline double over_beta(double d, const SmoothL1Any* p) noexcept nogil:
@@ -250,7 +307,7 @@ cdef inline double smooth_l1_grad_point(double d, const SmoothL1Any* p) noexcept
     return copysign(1.0, d) if fabs(d) >= p.threshold else quadratic
 
 
-cdef inline double huber_loss_point(double d, const HuberParams* p) noexcept nogil:
+cdef inline double huber_loss_point(double d, const HuberAny* p) noexcept nogil:
     # 0.5 * z**2 if z < delta else delta * (z - 0.5 * delta)
     cdef double z = fabs(d)
     cdef double quadratic = 0.5 * d * d
@@ -258,17 +315,17 @@ cdef inline double huber_loss_point(double d, const HuberParams* p) noexcept nog
     return quadratic if z < p.delta else linear
 
 
-cdef inline double huber_grad_point(double d, const HuberParams* p) noexcept nogil:
+cdef inline double huber_grad_point(double d, const HuberAny* p) noexcept nogil:
     # d if z < delta else delta * sign(d), written as in smooth_l1_grad_point (delta > 0)
     return copysign(p.delta, d) if fabs(d) >= p.delta else d
 
 
-cdef inline double huber_exact_hess_point(double d, const HuberParams* p) noexcept nogil:
+cdef inline double huber_exact_hess_point(double d, const HuberAny* p) noexcept nogil:
     # 1 if z < delta else 0
     return 1.0 if fabs(d) < p.delta else 0.0
 
 
-cdef inline double huber_irls_hess_point(double d, const HuberParams* p) noexcept nogil:
+cdef inline double huber_irls_hess_point(double d, const HuberAny* p) noexcept nogil:
     # grad / d = min(1, delta / z): 1 at d = 0 (its limit), never 0 for finite d, 0 at inf
     cdef double z = fabs(d)
     return 1.0 if z < p.delta else p.finite_delta / z
@@ -293,7 +350,7 @@ cdef inline double smooth_l1_irls_hess_point(double d, const SmoothL1Any* p) noe
 # outside, so loss, gradient and curvature share one division and one square root (and 1 / g).
 # The formulas are the C functions smoothl1_pseudo_huber_* above (always inlined: see there).
 
-cdef inline double pseudo_huber_loss_point(double d, const PseudoHuberParams* p) noexcept nogil:
+cdef inline double pseudo_huber_loss_point(double d, const PseudoHuberAny* p) noexcept nogil:
     # delta**2 * (sqrt(1 + q**2) - 1), without the cancellation of "- 1": inside
     # z * (z / (g + 1)) (= d**2 / (sqrt(1 + q**2) + 1)), outside z * (delta / (g + r)) (the
     # same, divided through by 1/r). Nothing overflows before the result does; z = inf gives
@@ -301,20 +358,20 @@ cdef inline double pseudo_huber_loss_point(double d, const PseudoHuberParams* p)
     return c_pseudo_huber_loss(d, p.delta, p.finite_delta)
 
 
-cdef inline double pseudo_huber_grad_point(double d, const PseudoHuberParams* p) noexcept nogil:
+cdef inline double pseudo_huber_grad_point(double d, const PseudoHuberAny* p) noexcept nogil:
     # d / sqrt(1 + q**2): d * (1 / g) inside, delta * sign(d) * (1 / g) outside (±delta at
     # d = ±inf). Multiplying by 1 / g (two roundings, not one) lets the curvatures reuse it.
     return c_pseudo_huber_grad(d, p.delta, p.finite_delta)
 
 
 cdef inline double pseudo_huber_irls_hess_point(double d,
-                                                const PseudoHuberParams* p) noexcept nogil:
+                                                const PseudoHuberAny* p) noexcept nogil:
     # grad / d = 1 / sqrt(1 + q**2): 1 / g inside, r / g outside; 1 at d = 0, 0 at ±inf
     return c_pseudo_huber_irls(d, p.delta, p.finite_delta)
 
 
 cdef inline double pseudo_huber_exact_hess_point(double d,
-                                                 const PseudoHuberParams* p) noexcept nogil:
+                                                 const PseudoHuberAny* p) noexcept nogil:
     # (1 + q**2) ** -1.5, the cube of the irls curvature (a few ulps in double; 0 at ±inf)
     return c_pseudo_huber_exact(d, p.delta, p.finite_delta)
 
@@ -322,7 +379,9 @@ cdef inline double pseudo_huber_exact_hess_point(double d,
 cdef inline double loss_point(double d, const LossParams* p) noexcept nogil:
     if LossParams is HuberParams:
         return huber_loss_point(d, p)
-    elif LossParams is PseudoHuberParams:
+    elif LossParams is HuberArrayParams:
+        return huber_loss_point(d, p)
+    elif LossParams is PseudoHuberParams or LossParams is PseudoHuberArrayParams:
         return pseudo_huber_loss_point(d, p)
     else:
         return smooth_l1_loss_point(d, p)
@@ -331,7 +390,9 @@ cdef inline double loss_point(double d, const LossParams* p) noexcept nogil:
 cdef inline double grad_point(double d, const LossParams* p) noexcept nogil:
     if LossParams is HuberParams:
         return huber_grad_point(d, p)
-    elif LossParams is PseudoHuberParams:
+    elif LossParams is HuberArrayParams:
+        return huber_grad_point(d, p)
+    elif LossParams is PseudoHuberParams or LossParams is PseudoHuberArrayParams:
         return pseudo_huber_grad_point(d, p)
     else:
         return smooth_l1_grad_point(d, p)
@@ -357,16 +418,16 @@ cdef inline double hess_point(const Curvature* kind, double d, const LossParams*
     if Curvature is UnitCurvatureTag:
         hess = 1.0
     elif Curvature is ExactCurvatureTag:
-        if LossParams is HuberParams:
+        if LossParams is HuberParams or LossParams is HuberArrayParams:
             hess = huber_exact_hess_point(d, p)
-        elif LossParams is PseudoHuberParams:
+        elif LossParams is PseudoHuberParams or LossParams is PseudoHuberArrayParams:
             hess = pseudo_huber_exact_hess_point(d, p)
         else:
             hess = smooth_l1_exact_hess_point(d, p)
     else:
-        if LossParams is HuberParams:
+        if LossParams is HuberParams or LossParams is HuberArrayParams:
             hess = huber_irls_hess_point(d, p)
-        elif LossParams is PseudoHuberParams:
+        elif LossParams is PseudoHuberParams or LossParams is PseudoHuberArrayParams:
             hess = pseudo_huber_irls_hess_point(d, p)
         else:
             hess = smooth_l1_irls_hess_point(d, p)
@@ -421,18 +482,20 @@ cdef inline void pairwise_add(PairwiseSum* s, double value) noexcept nogil:
 cdef inline double pairwise_total(const PairwiseSum* s) noexcept nogil:
     cdef double total = 0.0
     cdef bint empty = True
-    cdef int level
-    for level in range(64):
+    cdef int level = 0
+    while (s.count >> level) != 0:   # up to the highest level in use (one per short group)
         if (s.count >> level) & 1:
             total = s.partial[level] if empty else s.partial[level] + total
             empty = False
+        level += 1
     return total
 
 
-# Compile-time tags. Each loop below is a fused function specialised per mode, weighting and
-# layout (as well as per loss and dtype), so that inside one instance every flag is a constant:
-# the compiler drops unused work and vectorises the contiguous instances. This does not rely on
-# the C compiler choosing to inline anything.
+# Compile-time tags. Each loop below is a fused function specialised per mode and weighting
+# (as well as per loss and dtype), so that inside one instance every flag is a constant: the
+# compiler drops unused work and vectorises the loops, which all run over contiguous blocks
+# (section 3 gathers the other layouts into buffers). This does not rely on the C compiler
+# choosing to inline anything.
 ctypedef struct SumLossTag:
     char unused
 ctypedef struct StoreLossTag:
@@ -457,17 +520,12 @@ ctypedef struct UnweightedTag:
     char unused
 ctypedef struct WeightedTag:
     char unused
+ctypedef struct GroupWeightedTag:   # weighted; the gradient's normaliser comes per element
+    char unused                     # (the weight sum of the element's group, section 3)
 ctypedef fused Weighting:
     UnweightedTag
     WeightedTag
-
-ctypedef struct ContiguousTag:   # every step is 1
-    char unused
-ctypedef struct StridedTag:
-    char unused
-ctypedef fused Layout:
-    ContiguousTag
-    StridedTag
+    GroupWeightedTag
 
 
 cdef inline int mode_flags(const Mode* tag) noexcept nogil:
@@ -485,20 +543,30 @@ cdef inline int mode_flags(const Mode* tag) noexcept nogil:
         return SUM_WEIGHT
 
 
+cdef inline bint is_weighted(const Weighting* tag) noexcept nogil:
+    if Weighting is UnweightedTag:
+        return False
+    else:
+        return True
+
+
 cdef inline double summed_value(const Mode* mode_tag, const Weighting* weighting,
                                 const LossParams* p, Py_ssize_t i,
                                 const floating* x, Py_ssize_t x_step,
                                 const floating* t, Py_ssize_t t_step,
-                                const floating* w, Py_ssize_t w_step) noexcept nogil:
+                                const floating* w, Py_ssize_t w_step,
+                                const floating* param_values) noexcept nogil:
     # What a summing pass adds up for element i: the (weighted) loss, or the weight.
-    cdef double weight = w[i * w_step] if Weighting is WeightedTag else 1.0
+    cdef double weight = w[i * w_step] if is_weighted(weighting) else 1.0
     cdef double d
+    cdef LossParams element
     if mode_flags(mode_tag) == SUM_WEIGHT:
         return weight
+    element = element_params(p, param_values, i)
     d = <double>x[i * x_step] - <double>t[i * t_step]
-    if Weighting is WeightedTag:
-        return weight * loss_point(d, p)
-    return loss_point(d, p)
+    if is_weighted(weighting):
+        return weight * loss_point(d, &element)
+    return loss_point(d, &element)
 
 
 cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
@@ -508,12 +576,13 @@ cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
                               const floating* w, Py_ssize_t w_step,
                               floating* loss_out, Py_ssize_t loss_step,
                               floating* grad_out, Py_ssize_t grad_step,
-                              double grad_scale, double weight_norm) noexcept nogil:
+                              double grad_scale, double weight_norm,
+                              const floating* param_values, const double* norms) noexcept nogil:
     # Writes the (weighted) loss and/or the scaled gradient of element i: grad * grad_scale
     # without weights, grad * (weight / weight_norm) with them (weight_norm is the weight sum
     # for "mean", else 1; dividing the weight first stays exact when the weights are tiny,
-    # where 1 / weight_norm would overflow). Both inputs are read before either output is
-    # written, so an output may be an input array.
+    # where 1 / weight_norm would overflow; norms[i] replaces it for a group-weighted pass).
+    # Both inputs are read before either output is written, so an output may be an input array.
     # NaN bits: IEEE leaves open which NaN a product of two NaNs returns, and the compiled
     # loops (SIMD builds, loop variants) order operands differently; GCC may also compile
     # sign(d) * NaN to a sign flip. Weighted values have such products (a NaN weight, or the
@@ -521,18 +590,22 @@ cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
     # is stored as the canonical quiet NaN (np.nan's bits). Unweighted values have one NaN
     # source, d, which every loop propagates alike: they need no such select.
     cdef int mode = mode_flags(mode_tag)
-    cdef double weight = w[i * w_step] if Weighting is WeightedTag else 1.0
+    cdef double weight = w[i * w_step] if is_weighted(weighting) else 1.0
     cdef double d = <double>x[i * x_step] - <double>t[i * t_step]
     cdef double loss, grad
+    cdef LossParams element = element_params(p, param_values, i)
     if mode & STORE_LOSS:
-        loss = loss_point(d, p)
-        if Weighting is WeightedTag:
+        loss = loss_point(d, &element)
+        if is_weighted(weighting):
             loss = weight * loss
             loss = loss if loss == loss else NAN
         loss_out[i * loss_step] = <floating>loss
     if mode & STORE_GRAD:
-        grad = grad_point(d, p)
-        if Weighting is WeightedTag:
+        grad = grad_point(d, &element)
+        if Weighting is GroupWeightedTag:
+            grad = grad * (weight / norms[i])
+            grad = grad if grad == grad else NAN
+        elif Weighting is WeightedTag:
             grad = grad * (weight / weight_norm)
             grad = grad if grad == grad else NAN
         else:
@@ -550,7 +623,15 @@ cdef inline double lane_sum(const double* values, Py_ssize_t n) noexcept nogil:
     # Sum of n <= CHUNK values in LANES interleaved partial sums (a SIMD-friendly order that
     # is fixed, so results are reproducible), the tail into lane 0.
     cdef double lanes[LANES]
+    cdef double total = 0.0
     cdef Py_ssize_t i, k
+    if n < LANES:
+        # everything goes to lane 0, and adding the other lanes' +0.0 changes nothing (lane 0
+        # starts at +0.0, so it is never -0.0): the same bits, for the short groups of an
+        # axis reduction (a box's 4 coordinates)
+        for i in range(n):
+            total += values[i]
+        return total
     for k in range(LANES):
         lanes[k] = 0.0
     i = 0
@@ -571,7 +652,8 @@ cdef inline double chunk_pass(const Mode* mode_tag, const Weighting* weighting,
                               const floating* w, Py_ssize_t w_step,
                               floating* loss_out, Py_ssize_t loss_step,
                               floating* grad_out, Py_ssize_t grad_step,
-                              double grad_scale, double weight_norm) noexcept nogil:
+                              double grad_scale, double weight_norm,
+                              const floating* param_values, const double* norms) noexcept nogil:
     # One whole chunk from element `start` on: returns lane_sum of its CHUNK summed values,
     # bit for bit, without storing them first (lane k adds up elements k, k + LANES, ... in
     # order), and makes the mode's stores in the same loop, so each difference is computed
@@ -583,10 +665,12 @@ cdef inline double chunk_pass(const Mode* mode_tag, const Weighting* weighting,
     for row in range(CHUNK // LANES):
         for k in range(LANES):
             i = start + row * LANES + k
-            lanes[k] += summed_value(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step)
+            lanes[k] += summed_value(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
+                                     param_values)
             if mode_flags(mode_tag) & (STORE_LOSS | STORE_GRAD):
                 store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
-                             loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm)
+                             loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm,
+                             param_values, norms)
     return lanes_total(lanes)
 
 
@@ -626,93 +710,113 @@ cdef inline double chunked_total(ChunkedSum* acc) noexcept nogil:
     return pairwise_total(&acc.chunks)
 
 
-cdef void segment_loop(const Mode* mode_tag, const Weighting* weighting, const Layout* layout,
-                       const LossParams* p, Py_ssize_t n,
-                       const floating* x, Py_ssize_t x_step,
-                       const floating* t, Py_ssize_t t_step,
-                       const floating* w, Py_ssize_t w_step,
-                       floating* loss_out, Py_ssize_t loss_step,
-                       floating* grad_out, Py_ssize_t grad_step,
-                       double grad_scale, double weight_norm, ChunkedSum* acc) noexcept nogil:
-    # One pass over a 1-D segment, adding what the mode sums to acc (NULL if it sums nothing).
-    # Summing modes go chunk by chunk, following the chunk grid of acc: a whole contiguous
-    # chunk is one vectorised loop (chunk_pass) that sums in registers and stores as it goes;
-    # otherwise the summed values go through a small buffer into acc, then the stores are
-    # made. Either way each input is read before an output can overwrite it (in-place use).
+ctypedef struct RunSteps:
+    # element steps of the operands of one strided run (input, target, weight, loss, grad)
+    Py_ssize_t x, t, w, loss, grad
+
+
+cdef double block_pass(const Mode* mode_tag, const Weighting* weighting, const LossParams* p,
+                       Py_ssize_t n, const floating* x, const floating* t, const floating* w,
+                       const floating* param_values, const double* norms,
+                       floating* loss_out, floating* grad_out, double grad_scale,
+                       double weight_norm, double* values, const RunSteps* steps) noexcept nogil:
+    # One pass over a contiguous block of n <= CHUNK elements: makes the mode's stores and,
+    # for a summing mode, returns the lane_sum of the n summed values (a whole chunk sums in
+    # registers, chunk_pass), or leaves them in `values` if that is not NULL (for the sums of
+    # groups shorter than a chunk) and returns 0. Each input is read before an output can
+    # overwrite it (in-place use). With `steps`, the operands are strided runs instead (one row
+    # of a plan, no per-element parameters or norms): the simple loops below, which GCC
+    # vectorises with gathers or if-converted code, cost less than copying the runs first.
     cdef int mode = mode_flags(mode_tag)
-    cdef bint sums = mode & (SUM_LOSS | SUM_WEIGHT)
-    cdef bint stores = mode & (STORE_LOSS | STORE_GRAD)
-    cdef double values[CHUNK]
-    cdef Py_ssize_t start, length, i
+    cdef double own_values[CHUNK]
+    cdef double* summed = values
+    cdef Py_ssize_t i
+    if values == NULL:
+        summed = &own_values[0]
     # A private copy of the parameters: a float64 output could otherwise alias them as far
     # as the compiler knows, and it would refuse to vectorise the stores.
     cdef LossParams params = p[0]
     p = &params
-    if Layout is ContiguousTag:
-        x_step = t_step = w_step = loss_step = grad_step = 1
-    if not sums:
+    if steps != NULL:
+        if mode & (SUM_LOSS | SUM_WEIGHT):
+            for i in range(n):
+                summed[i] = summed_value(mode_tag, weighting, p, i, x, steps.x, t, steps.t, w,
+                                         steps.w, param_values)
+        if mode & (STORE_LOSS | STORE_GRAD):
+            for i in range(n):
+                store_values(mode_tag, weighting, p, i, x, steps.x, t, steps.t, w, steps.w,
+                             loss_out, steps.loss, grad_out, steps.grad, grad_scale,
+                             weight_norm, param_values, norms)
+        return lane_sum(summed, n) if values == NULL else 0.0
+    if not (mode & (SUM_LOSS | SUM_WEIGHT)):
         for i in range(n):
-            store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
-                         loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm)
-        return
-    start = 0
-    while start < n:
-        length = CHUNK - acc.n_pending
-        if length > n - start:
-            length = n - start
-        if length == CHUNK and Layout is ContiguousTag:
-            pairwise_add(&acc.chunks, chunk_pass(mode_tag, weighting, p, start, x, x_step,
-                                                 t, t_step, w, w_step, loss_out, loss_step,
-                                                 grad_out, grad_step, grad_scale,
-                                                 weight_norm))
-        else:
-            # strided data (GCC vectorises this simple loop, with gathers or if-converted
-            # scalar code, but leaves chunk_pass's unrolled lanes as branches), and the pieces
-            # of a chunk cut by segment ends
-            for i in range(length):
-                values[i] = summed_value(mode_tag, weighting, p, start + i, x, x_step, t,
-                                         t_step, w, w_step)
-            chunked_add(acc, values, length)
-            if stores:
-                for i in range(start, start + length):
-                    store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
-                                 loss_out, loss_step, grad_out, grad_step, grad_scale,
-                                 weight_norm)
-        start += length
+            store_values(mode_tag, weighting, p, i, x, 1, t, 1, w, 1, loss_out, 1, grad_out, 1,
+                         grad_scale, weight_norm, param_values, norms)
+        return 0.0
+    if n == CHUNK and values == NULL:
+        return chunk_pass(mode_tag, weighting, p, 0, x, 1, t, 1, w, 1, loss_out, 1, grad_out,
+                          1, grad_scale, weight_norm, param_values, norms)
+    for i in range(n):
+        summed[i] = summed_value(mode_tag, weighting, p, i, x, 1, t, 1, w, 1, param_values)
+    if mode & (STORE_LOSS | STORE_GRAD):
+        for i in range(n):
+            store_values(mode_tag, weighting, p, i, x, 1, t, 1, w, 1, loss_out, 1, grad_out, 1,
+                         grad_scale, weight_norm, param_values, norms)
+    return lane_sum(summed, n) if values == NULL else 0.0
 
 
-cdef void run_weighting(const Weighting* weighting, const Layout* layout, int mode,
-                        const LossParams* p, Py_ssize_t n,
-                        const floating* x, Py_ssize_t x_step,
-                        const floating* t, Py_ssize_t t_step,
-                        const floating* w, Py_ssize_t w_step,
-                        floating* loss_out, Py_ssize_t loss_step,
-                        floating* grad_out, Py_ssize_t grad_step,
-                        double grad_scale, double weight_norm, ChunkedSum* acc) noexcept nogil:
+cdef double run_mode(const Weighting* weighting, int mode, const LossParams* p, Py_ssize_t n,
+                     const floating* x, const floating* t, const floating* w,
+                     const floating* param_values, const double* norms,
+                     floating* loss_out, floating* grad_out, double grad_scale,
+                     double weight_norm, double* values, const RunSteps* steps) noexcept nogil:
+    # block_pass specialised for the mode (the weighting and the loss are fused already)
     if mode == SUM_LOSS:
-        segment_loop(<SumLossTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step, w,
-                     w_step, loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm,
-                     acc)
+        return block_pass(<SumLossTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
+                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
     elif mode == STORE_LOSS:
-        segment_loop(<StoreLossTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step, w,
-                     w_step, loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm,
-                     acc)
+        return block_pass(<StoreLossTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
+                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
     elif mode == STORE_GRAD:
-        segment_loop(<StoreGradTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step, w,
-                     w_step, loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm,
-                     acc)
+        return block_pass(<StoreGradTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
+                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
     elif mode == SUM_LOSS | STORE_GRAD:
-        segment_loop(<SumLossStoreGradTag*>NULL, weighting, layout, p, n, x, x_step, t,
-                     t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
-                     weight_norm, acc)
+        return block_pass(<SumLossStoreGradTag*>NULL, weighting, p, n, x, t, w, param_values,
+                          norms, loss_out, grad_out, grad_scale, weight_norm, values, steps)
     elif mode == STORE_LOSS | STORE_GRAD:
-        segment_loop(<StoreLossStoreGradTag*>NULL, weighting, layout, p, n, x, x_step, t,
-                     t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
-                     weight_norm, acc)
-    elif mode == SUM_WEIGHT:
-        segment_loop(<SumWeightTag*>NULL, weighting, layout, p, n, x, x_step, t, t_step, w,
-                     w_step, loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm,
-                     acc)
+        return block_pass(<StoreLossStoreGradTag*>NULL, weighting, p, n, x, t, w, param_values,
+                          norms, loss_out, grad_out, grad_scale, weight_norm, values, steps)
+    else:
+        return block_pass(<SumWeightTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
+                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
+
+
+cdef enum:
+    UNWEIGHTED = 0
+    WEIGHTED = 1
+    GROUP_WEIGHTED = 2
+
+
+cdef inline double run_block(const LossParams* p, int mode, int weighting, Py_ssize_t n,
+                             const floating* x, const floating* t, const floating* w,
+                             const floating* param_values, const double* norms,
+                             floating* loss_out, floating* grad_out, double grad_scale,
+                             double weight_norm, double* values,
+                             const RunSteps* steps) noexcept nogil:
+    """One pass of `mode` over a contiguous block of n <= CHUNK elements (see block_pass).
+
+    `w` is NULL when unweighted; `param_values` holds the per-element parameters of the array
+    losses (else unused); `norms` the per-element gradient normalisers of GROUP_WEIGHTED;
+    outputs the mode does not write may be NULL; `steps` is NULL for contiguous blocks.
+    """
+    if weighting == UNWEIGHTED:
+        return run_mode(<UnweightedTag*>NULL, mode, p, n, x, t, w, param_values, norms,
+                        loss_out, grad_out, grad_scale, weight_norm, values, steps)
+    elif weighting == WEIGHTED:
+        return run_mode(<WeightedTag*>NULL, mode, p, n, x, t, w, param_values, norms,
+                        loss_out, grad_out, grad_scale, weight_norm, values, steps)
+    return run_mode(<GroupWeightedTag*>NULL, mode, p, n, x, t, w, param_values, norms,
+                    loss_out, grad_out, grad_scale, weight_norm, values, steps)
 
 
 cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
@@ -726,29 +830,55 @@ cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
 
     Adds the losses (SUM_LOSS) or weights (SUM_WEIGHT) to acc, which may be NULL for modes
     that sum nothing. `w` may be NULL (no weights) except for SUM_WEIGHT; outputs the mode
-    does not write may be NULL. Gradients are scaled as store_values says. Picks the
-    specialised loop for the mode, the weighting and the layout.
+    does not write may be NULL. Gradients are scaled as store_values says. The segment goes
+    in blocks that follow acc's chunk grid (whole chunks when nothing is pending).
     """
-    cdef bint contiguous = ((mode == SUM_WEIGHT or (x_step == 1 and t_step == 1))
-                            and (w == NULL or w_step == 1)
-                            and (not (mode & STORE_LOSS) or loss_step == 1)
-                            and (not (mode & STORE_GRAD) or grad_step == 1))
-    if w == NULL and contiguous:
-        run_weighting(<UnweightedTag*>NULL, <ContiguousTag*>NULL, mode, p, n, x, x_step, t,
-                      t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
-                      weight_norm, acc)
-    elif w == NULL:
-        run_weighting(<UnweightedTag*>NULL, <StridedTag*>NULL, mode, p, n, x, x_step, t,
-                      t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
-                      weight_norm, acc)
-    elif contiguous:
-        run_weighting(<WeightedTag*>NULL, <ContiguousTag*>NULL, mode, p, n, x, x_step, t,
-                      t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
-                      weight_norm, acc)
-    else:
-        run_weighting(<WeightedTag*>NULL, <StridedTag*>NULL, mode, p, n, x, x_step, t,
-                      t_step, w, w_step, loss_out, loss_step, grad_out, grad_step, grad_scale,
-                      weight_norm, acc)
+    cdef bint sums = mode & (SUM_LOSS | SUM_WEIGHT)
+    cdef int weighting = UNWEIGHTED if w == NULL else WEIGHTED
+    cdef double values[CHUNK]
+    cdef RunSteps steps
+    cdef const RunSteps* strided = NULL
+    cdef Py_ssize_t start = 0, length
+    steps.x = x_step
+    steps.t = t_step
+    steps.w = w_step
+    steps.loss = loss_step
+    steps.grad = grad_step
+    if not ((mode == SUM_WEIGHT or (x_step == 1 and t_step == 1)) and (w == NULL or w_step == 1)
+            and (not (mode & STORE_LOSS) or loss_step == 1)
+            and (not (mode & STORE_GRAD) or grad_step == 1)):
+        strided = &steps
+    while start < n:
+        length = CHUNK - (acc.n_pending if sums else 0)
+        if length > n - start:
+            length = n - start
+        if not sums:
+            run_block(p, mode, weighting, length, x + start * x_step, t + start * t_step,
+                      NULL if w == NULL else w + start * w_step, x, NULL,
+                      loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
+                      weight_norm, NULL, strided)
+        elif length == CHUNK:
+            pairwise_add(&acc.chunks, run_block(
+                p, mode, weighting, length, x + start * x_step, t + start * t_step,
+                NULL if w == NULL else w + start * w_step, x, NULL,
+                loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
+                weight_norm, NULL, strided))
+        else:   # a piece of a chunk cut by the segment's ends
+            run_block(p, mode, weighting, length, x + start * x_step, t + start * t_step,
+                      NULL if w == NULL else w + start * w_step, x, NULL,
+                      loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
+                      weight_norm, values, strided)
+            chunked_add(acc, values, length)
+        start += length
+
+
+ctypedef struct ContiguousTag:   # grad_hess_loop's layouts: every step is 1, or not
+    char unused
+ctypedef struct StridedTag:
+    char unused
+ctypedef fused Layout:
+    ContiguousTag
+    StridedTag
 
 
 cdef void grad_hess_loop(const Curvature* kind, const Weighting* weighting,
@@ -768,7 +898,7 @@ cdef void grad_hess_loop(const Curvature* kind, const Weighting* weighting,
         x_step = t_step = w_step = grad_step = hess_step = 1
     for i in range(n):
         d = <double>x[i * x_step] - <double>t[i * t_step]
-        if LossParams is PseudoHuberParams:
+        if LossParams is PseudoHuberParams or LossParams is PseudoHuberArrayParams:
             # the C formulas themselves, not their Cython point functions: GCC would not
             # inline those here (see smoothl1_pseudo_huber_*), and a call keeps the loop scalar
             grad = c_pseudo_huber_grad(d, p.delta, p.finite_delta)
@@ -839,13 +969,15 @@ cdef void run_grad_hess_segment(const LossParams* p, int mode, Py_ssize_t n,
 # ---------------------------------------------------------------------------------------------
 
 cdef enum:
-    N_OPERANDS = 6
+    N_OPERANDS = 7
     OP_INPUT = 0
     OP_TARGET = 1
     OP_WEIGHT = 2
-    OP_LOSS = 3
-    OP_GRAD = 4
-    OP_HESS = 5
+    OP_PARAM = 3      # the per-element beta or delta (docs/contract.md section 13)
+    OP_LOSS = 4
+    OP_GRAD = 5
+    MAX_GROUPS_PER_ITEM = ITEM_SIZE // CHUNK   # groups of >= CHUNK elements in one item
+    OP_HESS = 6       # the curvature of a grad_hess call (docs/contract.md section 11)
 
 ctypedef struct Plan:
     int ndim                              # >= 1; dimension ndim - 1 is the innermost
@@ -853,84 +985,357 @@ ctypedef struct Plan:
     Py_ssize_t shape[MAX_DIMS]
     char* data[N_OPERANDS]                # NULL for an absent operand
     Py_ssize_t steps[N_OPERANDS][MAX_DIMS]  # strides in elements
+    bint row_invariant[N_OPERANDS]        # the operand only varies along the innermost dimension
+    bint dense[N_OPERANDS]                # the operand's memory is the flat index space, step 1
+    # Groups (the sums of a reduction along axes; one group of every element otherwise): the
+    # flat index is group * group_size + position in the group, the reduced dimensions being
+    # the innermost. Items hold either up to groups_per_item whole groups of fewer than
+    # ITEM_SIZE elements, or one ITEM_SIZE range of one group (ranges_per_group per group).
+    Py_ssize_t group_size
+    Py_ssize_t n_groups
+    Py_ssize_t groups_per_item
+    Py_ssize_t ranges_per_group
+    Py_ssize_t n_tiles                    # items per range: ceil(n_groups / groups_per_item)
+    Py_ssize_t n_items
+    double* partials                      # [group * ranges_per_group + range]: written by items
+    const double* group_norms             # weight sum per group for the weighted mean's
+                                          # gradient along axes, else NULL
 
 
-cdef double run_item(const LossParams* p, const Plan* plan, int mode, double grad_scale,
-                     double weight_norm, Py_ssize_t first, Py_ssize_t last,
-                     floating dtype_tag) noexcept nogil:
-    # Elements [first, last) of the plan's flat (memory-order) index space, one segment of the
-    # innermost dimension at a time, all summed into one ChunkedSum: the item's sum does not
-    # depend on where segments begin and end.
+cdef void copy_runs(floating* buffer, floating* data, const Py_ssize_t* steps,
+                    const Plan* plan, const Py_ssize_t* start_index, Py_ssize_t n,
+                    bint gather) noexcept nogil:
+    # Copies the n elements of an operand from the multi-index start_index on (flat order)
+    # into the contiguous buffer (gather) or back from it (scatter), one run of the innermost
+    # dimension at a time; runs as short as a box's 4 coordinates cost a few instructions.
     cdef Py_ssize_t index[MAX_DIMS]
-    cdef Py_ssize_t offset[N_OPERANDS]
-    cdef Py_ssize_t rest = first, position = first, length
-    cdef int inner = plan.ndim - 1, k, op
-    cdef ChunkedSum acc
-    cdef const floating* w
-    for k in range(inner, -1, -1):
-        index[k] = rest % plan.shape[k]
-        rest = rest // plan.shape[k]
-    chunked_init(&acc)
-    while position < last:
-        length = plan.shape[inner] - index[inner]
-        if length > last - position:
-            length = last - position
-        for op in range(N_OPERANDS):
-            offset[op] = 0
-            for k in range(plan.ndim):
-                offset[op] += index[k] * plan.steps[op][k]
-        w = NULL
-        if plan.data[OP_WEIGHT] != NULL:
-            w = (<const floating*>plan.data[OP_WEIGHT]) + offset[OP_WEIGHT]
-        if mode & STORE_HESS:
-            run_grad_hess_segment(
-                p, mode, length,
-                (<const floating*>plan.data[OP_INPUT]) + offset[OP_INPUT], plan.steps[OP_INPUT][inner],
-                (<const floating*>plan.data[OP_TARGET]) + offset[OP_TARGET], plan.steps[OP_TARGET][inner],
-                w, plan.steps[OP_WEIGHT][inner],
-                (<floating*>plan.data[OP_GRAD]) + offset[OP_GRAD], plan.steps[OP_GRAD][inner],
-                (<floating*>plan.data[OP_HESS]) + offset[OP_HESS], plan.steps[OP_HESS][inner])
+    cdef int inner = plan.ndim - 1, k
+    cdef Py_ssize_t offset = 0, done = 0, length, j
+    cdef Py_ssize_t inner_step = steps[inner], row_length = plan.shape[inner]
+    cdef Py_ssize_t rows, row_step, r
+    cdef floating* source
+    if gather and inner > 0 and start_index[inner] == 0 and n % row_length == 0 \
+            and start_index[inner - 1] + n // row_length <= plan.shape[inner - 1]:
+        # whole rows of the two innermost dimensions (boxes: rows of 4). Short rows are
+        # copied column by column, so the inner loop runs over many rows, not over 4.
+        rows = n // row_length
+        row_step = steps[inner - 1]
+        source = data
+        for k in range(plan.ndim):
+            source += start_index[k] * steps[k]
+        if row_length == 4:   # (N, 4) boxes: one 4-element copy per row, unrolled
+            for r in range(rows):
+                buffer[4 * r] = source[r * row_step]
+                buffer[4 * r + 1] = source[r * row_step + inner_step]
+                buffer[4 * r + 2] = source[r * row_step + 2 * inner_step]
+                buffer[4 * r + 3] = source[r * row_step + 3 * inner_step]
+        elif row_length >= 16:
+            for r in range(rows):
+                for j in range(row_length):
+                    buffer[r * row_length + j] = source[r * row_step + j * inner_step]
         else:
-            run_segment(
-                p, mode, length,
-                (<const floating*>plan.data[OP_INPUT]) + offset[OP_INPUT], plan.steps[OP_INPUT][inner],
-                (<const floating*>plan.data[OP_TARGET]) + offset[OP_TARGET], plan.steps[OP_TARGET][inner],
-                w, plan.steps[OP_WEIGHT][inner],
-                (<floating*>plan.data[OP_LOSS]) + offset[OP_LOSS], plan.steps[OP_LOSS][inner],
-                (<floating*>plan.data[OP_GRAD]) + offset[OP_GRAD], plan.steps[OP_GRAD][inner],
-                grad_scale, weight_norm, &acc)
-        position += length
-        index[inner] += length
-        k = inner
-        while k > 0 and index[k] == plan.shape[k]:
+            for j in range(row_length):
+                for r in range(rows):
+                    buffer[r * row_length + j] = source[r * row_step + j * inner_step]
+        return
+    for k in range(plan.ndim):
+        index[k] = start_index[k]
+        offset += index[k] * steps[k]
+    length = row_length - index[inner]
+    offset -= index[inner] * inner_step   # offset of the run's first element, index[inner] = 0
+    source = data + offset + start_index[inner] * inner_step
+    while True:
+        if length > n - done:
+            length = n - done
+        if gather:
+            if inner_step == 0:
+                for j in range(length):
+                    buffer[done + j] = source[0]
+            else:
+                for j in range(length):
+                    buffer[done + j] = source[j * inner_step]
+        else:
+            for j in range(length):
+                source[j * inner_step] = buffer[done + j]
+        done += length
+        if done >= n:
+            return
+        k = inner - 1
+        index[k] += 1
+        offset += steps[k]
+        while index[k] == plan.shape[k]:
+            offset -= index[k] * steps[k]
             index[k] = 0
             k -= 1
             index[k] += 1
-    return chunked_total(&acc)
+            offset += steps[k]
+        source = data + offset
+        length = row_length
 
 
-cdef double run_plan(const LossParams* p, const Plan* plan, int mode, double grad_scale,
-                     double weight_norm, int n_threads, double* item_sums,
-                     floating dtype_tag) noexcept nogil:
-    # Items are fixed by ITEM_SIZE and combined in item order: the result is the same for any
-    # n_threads. item_sums has room for one double per item. Threads take items round-robin
-    # (chunksize 1): with few items, contiguous blocks would leave one thread a whole item more.
-    cdef Py_ssize_t n_items = (plan.size + ITEM_SIZE - 1) // ITEM_SIZE, item
-    cdef PairwiseSum items
+cdef double process_block(const LossParams* p, const Plan* plan, int mode, int weighting,
+                          Py_ssize_t first, Py_ssize_t n, double grad_scale,
+                          double weight_norm, const double* norms, double* values,
+                          floating* buffers, Py_ssize_t* cached) noexcept nogil:
+    # Elements [first, first + n) of the plan's flat index space (n <= CHUNK), as one
+    # contiguous block: each operand is its own data where that is one run with step 1, else
+    # a CHUNK-sized slice of `buffers`, gathered before (inputs) or scattered after (outputs)
+    # the pass. A row-invariant input (a per-column target, say) whose buffer already holds
+    # the same run (same start along the row, same n: cached[2 op], cached[2 op + 1]) is not
+    # gathered again. Returns run_block's value.
+    cdef Py_ssize_t index[MAX_DIMS]
+    cdef floating* blocks[N_OPERANDS]
+    cdef Py_ssize_t rest = first, offset
+    cdef int inner = plan.ndim - 1, k, op
+    cdef bint needed, is_output, contiguous
+    cdef double result
+    cdef RunSteps steps
+    for k in range(inner, -1, -1):
+        index[k] = rest % plan.shape[k]
+        rest = rest // plan.shape[k]
+    if index[inner] + n <= plan.shape[inner] and plan.data[OP_PARAM] == NULL \
+            and weighting != GROUP_WEIGHTED:
+        # The block is one run of every operand (a 1-D strided array, long rows): read and
+        # written in place, strided or not.
+        for op in range(N_OPERANDS):
+            blocks[op] = NULL
+            if plan.data[op] != NULL:
+                offset = 0
+                for k in range(plan.ndim):
+                    offset += index[k] * plan.steps[op][k]
+                blocks[op] = (<floating*>plan.data[op]) + offset
+        steps.x = plan.steps[OP_INPUT][inner]
+        steps.t = plan.steps[OP_TARGET][inner]
+        steps.w = plan.steps[OP_WEIGHT][inner]
+        steps.loss = plan.steps[OP_LOSS][inner]
+        steps.grad = plan.steps[OP_GRAD][inner]
+        if mode & STORE_HESS:   # gradient and curvature: their own loop, strided or not
+            run_grad_hess_segment(p, mode, n, blocks[OP_INPUT], steps.x, blocks[OP_TARGET],
+                                  steps.t, blocks[OP_WEIGHT], steps.w, blocks[OP_GRAD],
+                                  steps.grad, blocks[OP_HESS], plan.steps[OP_HESS][inner])
+            return 0.0
+        contiguous = ((mode == SUM_WEIGHT or (steps.x == 1 and steps.t == 1))
+                      and (blocks[OP_WEIGHT] == NULL or steps.w == 1)
+                      and (not (mode & STORE_LOSS) or steps.loss == 1)
+                      and (not (mode & STORE_GRAD) or steps.grad == 1))
+        for op in range(N_OPERANDS):
+            cached[2 * op] = -1
+        return run_block(p, mode, weighting, n, blocks[OP_INPUT], blocks[OP_TARGET],
+                         blocks[OP_WEIGHT], blocks[OP_PARAM], norms, blocks[OP_LOSS],
+                         blocks[OP_GRAD], grad_scale, weight_norm, values,
+                         NULL if contiguous else &steps)
+    for op in range(N_OPERANDS):
+        blocks[op] = NULL
+        is_output = op == OP_LOSS or op == OP_GRAD or op == OP_HESS
+        if op == OP_LOSS:
+            needed = mode & STORE_LOSS
+        elif op == OP_GRAD:
+            needed = mode & STORE_GRAD
+        elif op == OP_HESS:
+            needed = mode & STORE_HESS
+        elif op == OP_INPUT or op == OP_TARGET:
+            needed = mode != SUM_WEIGHT
+        else:
+            needed = True
+        if not needed or plan.data[op] == NULL:
+            continue
+        if plan.dense[op]:
+            blocks[op] = (<floating*>plan.data[op]) + first
+            cached[2 * op] = -1
+            continue
+        if plan.steps[op][inner] == 1 and index[inner] + n <= plan.shape[inner]:
+            offset = 0
+            for k in range(plan.ndim):
+                offset += index[k] * plan.steps[op][k]
+            blocks[op] = (<floating*>plan.data[op]) + offset
+            cached[2 * op] = -1
+            continue
+        blocks[op] = buffers + op * CHUNK
+        if is_output:
+            continue
+        if plan.row_invariant[op] and cached[2 * op] == index[inner] \
+                and cached[2 * op + 1] == n:
+            continue
+        copy_runs(blocks[op], <floating*>plan.data[op], plan.steps[op], plan, index, n, True)
+        cached[2 * op] = index[inner]
+        cached[2 * op + 1] = n
+    if mode & STORE_HESS:   # every block is one run with step 1 here
+        run_grad_hess_segment(p, mode, n, blocks[OP_INPUT], 1, blocks[OP_TARGET], 1,
+                              blocks[OP_WEIGHT], 1, blocks[OP_GRAD], 1, blocks[OP_HESS], 1)
+        result = 0.0
+    else:
+        result = run_block(p, mode, weighting, n, blocks[OP_INPUT], blocks[OP_TARGET],
+                           blocks[OP_WEIGHT], blocks[OP_PARAM], norms, blocks[OP_LOSS],
+                           blocks[OP_GRAD], grad_scale, weight_norm, values, NULL)
+    if blocks[OP_LOSS] == buffers + OP_LOSS * CHUNK:
+        copy_runs(blocks[OP_LOSS], <floating*>plan.data[OP_LOSS], plan.steps[OP_LOSS], plan,
+                  index, n, False)
+    if blocks[OP_GRAD] == buffers + OP_GRAD * CHUNK:
+        copy_runs(blocks[OP_GRAD], <floating*>plan.data[OP_GRAD], plan.steps[OP_GRAD], plan,
+                  index, n, False)
+    if blocks[OP_HESS] == buffers + OP_HESS * CHUNK:
+        copy_runs(blocks[OP_HESS], <floating*>plan.data[OP_HESS], plan.steps[OP_HESS], plan,
+                  index, n, False)
+    return result
+
+
+cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_scale,
+                   double weight_norm, Py_ssize_t item, floating dtype_tag) noexcept nogil:
+    # One item: its groups' sums (or range sums) go to plan.partials, which depend on the
+    # values alone, so not on which thread runs the item. A group's sum is the same whatever
+    # the item: chunks of CHUNK from the group's start (lane_sum each), chunk sums pairwise
+    # within an ITEM_SIZE range, range sums pairwise (execute). Blocks of whole chunks of a
+    # group; groups shorter than a chunk are packed several to a block.
+    cdef Py_ssize_t tile = item % plan.n_tiles, part = item // plan.n_tiles
+    cdef Py_ssize_t size = plan.group_size, k, j, g, first, n, start, end, per_block
+    cdef Py_ssize_t first_group = tile * plan.groups_per_item
+    cdef Py_ssize_t end_group = min(plan.n_groups, first_group + plan.groups_per_item)
+    cdef bint sums = mode & (SUM_LOSS | SUM_WEIGHT)
+    cdef int weighting = UNWEIGHTED if plan.data[OP_WEIGHT] == NULL else WEIGHTED
+    cdef bint group_norms = plan.group_norms != NULL and (mode & STORE_GRAD)
+    cdef floating buffers[N_OPERANDS * CHUNK]
+    cdef Py_ssize_t cached[2 * N_OPERANDS]
+    cdef double values[CHUNK]
+    cdef double norms[CHUNK]
+    cdef PairwiseSum range_sums[MAX_GROUPS_PER_ITEM]
+    cdef double total
+    for k in range(2 * N_OPERANDS):
+        cached[k] = -1
+    if size < CHUNK:
+        per_block = (CHUNK // size) * size
+        first = first_group * size
+        while first < end_group * size:
+            n = min(per_block, end_group * size - first)
+            if group_norms:
+                for j in range(n):
+                    norms[j] = plan.group_norms[(first + j) // size]
+            total = process_block(p, plan, mode, GROUP_WEIGHTED if group_norms else weighting,
+                                  first, n, grad_scale, weight_norm, norms,
+                                  values if sums else NULL, buffers, cached)
+            if sums:
+                for j in range(n // size):
+                    plan.partials[first // size + j] = lane_sum(values + j * size, size)
+            first += n
+        return
+    start = part * ITEM_SIZE
+    end = min(size, start + ITEM_SIZE)
+    for g in range(end_group - first_group):
+        pairwise_init(&range_sums[g])
+    while start < end:
+        n = min(<Py_ssize_t>CHUNK, end - start)
+        for g in range(first_group, end_group):
+            if group_norms:
+                weight_norm = plan.group_norms[g]
+            total = process_block(p, plan, mode, weighting, g * size + start, n, grad_scale,
+                                  weight_norm, NULL, NULL, buffers, cached)
+            if sums:
+                pairwise_add(&range_sums[g - first_group], total)
+        start += n
+    if sums:
+        for g in range(first_group, end_group):
+            plan.partials[g * plan.ranges_per_group + part] = pairwise_total(
+                &range_sums[g - first_group])
+
+
+# The thread pool (src/smoothl1_pool.h): the calling thread claims items itself and helpers join
+# as they wake, so a call never waits for a helper the OS has not scheduled.
+cdef extern from "smoothl1_pool.h":
+    ctypedef void (*smoothl1_item_fn)(void* context, Py_ssize_t item) noexcept nogil
+    int SMOOTHL1_MAX_THREADS
+    void smoothl1_pool_init()
+    void smoothl1_pool_run(smoothl1_item_fn fn, void* context, Py_ssize_t n_items,
+                           int n_threads) noexcept nogil
+    int smoothl1_pool_get_limit() noexcept nogil
+    void smoothl1_pool_set_limit(int limit) noexcept nogil
+    void smoothl1_pool_statistics(int* helpers, int64_t* helper_items) noexcept nogil
+
+smoothl1_pool_init()
+
+# Which LossParams instance a PlanTask carries: the pool calls one C function for all of them.
+cdef enum:
+    PARAMS_SMOOTH_L1 = 0
+    PARAMS_POWER_OF_TWO_SMOOTH_L1 = 1
+    PARAMS_SMOOTH_L1_ARRAY = 2
+    PARAMS_HUBER = 3
+    PARAMS_HUBER_ARRAY = 4
+    PARAMS_PSEUDO_HUBER = 5
+    PARAMS_PSEUDO_HUBER_ARRAY = 6
+
+ctypedef struct PlanTask:
+    # One threaded run_plan call, as the pool's threads see it: run_item's arguments, and which
+    # of its compiled instances to call.
+    const void* params
+    int params_kind
+    bint is_double
+    const Plan* plan
+    int mode
+    double grad_scale
+    double weight_norm
+
+
+cdef inline int params_kind(const LossParams* p) noexcept nogil:
+    if LossParams is HuberParams:
+        return PARAMS_HUBER
+    elif LossParams is HuberArrayParams:
+        return PARAMS_HUBER_ARRAY
+    elif LossParams is PseudoHuberParams:
+        return PARAMS_PSEUDO_HUBER
+    elif LossParams is PseudoHuberArrayParams:
+        return PARAMS_PSEUDO_HUBER_ARRAY
+    elif LossParams is PowerOfTwoSmoothL1Params:
+        return PARAMS_POWER_OF_TWO_SMOOTH_L1
+    elif LossParams is SmoothL1ArrayParams:
+        return PARAMS_SMOOTH_L1_ARRAY
+    else:
+        return PARAMS_SMOOTH_L1
+
+
+cdef inline void run_task_item_with(const LossParams* p, const PlanTask* task,
+                                    Py_ssize_t item) noexcept nogil:
+    if task.is_double:
+        run_item(p, task.plan, task.mode, task.grad_scale, task.weight_norm, item, <double>0)
+    else:
+        run_item(p, task.plan, task.mode, task.grad_scale, task.weight_norm, item, <float>0)
+
+
+cdef void run_task_item(void* context, Py_ssize_t item) noexcept nogil:
+    cdef const PlanTask* task = <const PlanTask*>context
+    if task.params_kind == PARAMS_HUBER:
+        run_task_item_with(<const HuberParams*>task.params, task, item)
+    elif task.params_kind == PARAMS_HUBER_ARRAY:
+        run_task_item_with(<const HuberArrayParams*>task.params, task, item)
+    elif task.params_kind == PARAMS_PSEUDO_HUBER:
+        run_task_item_with(<const PseudoHuberParams*>task.params, task, item)
+    elif task.params_kind == PARAMS_PSEUDO_HUBER_ARRAY:
+        run_task_item_with(<const PseudoHuberArrayParams*>task.params, task, item)
+    elif task.params_kind == PARAMS_POWER_OF_TWO_SMOOTH_L1:
+        run_task_item_with(<const PowerOfTwoSmoothL1Params*>task.params, task, item)
+    elif task.params_kind == PARAMS_SMOOTH_L1_ARRAY:
+        run_task_item_with(<const SmoothL1ArrayParams*>task.params, task, item)
+    else:
+        run_task_item_with(<const SmoothL1Params*>task.params, task, item)
+
+
+cdef void run_plan(const LossParams* p, const Plan* plan, int mode, double grad_scale,
+                   double weight_norm, int n_threads, floating dtype_tag) noexcept nogil:
+    # Items are fixed by the plan, and each writes its own partial sums: the results are the
+    # same for any n_threads, whichever thread ran which item. Threads claim one item at a
+    # time: with few items, blocks would leave one thread a whole item more, and a thread the
+    # OS does not run would hold up its whole block.
+    cdef Py_ssize_t n_items = plan.n_items, item
+    cdef PlanTask task
     if n_threads > 1:
-        for item in prange(n_items, schedule='static', chunksize=1, num_threads=n_threads):
-            item_sums[item] = run_item(p, plan, mode, grad_scale, weight_norm,
-                                       item * ITEM_SIZE,
-                                       min(plan.size, (item + 1) * ITEM_SIZE), dtype_tag)
+        task.params = p
+        task.params_kind = params_kind(p)
+        task.is_double = floating is double
+        task.plan = plan
+        task.mode = mode
+        task.grad_scale = grad_scale
+        task.weight_norm = weight_norm
+        smoothl1_pool_run(run_task_item, &task, n_items, n_threads)
     else:
         for item in range(n_items):
-            item_sums[item] = run_item(p, plan, mode, grad_scale, weight_norm,
-                                       item * ITEM_SIZE,
-                                       min(plan.size, (item + 1) * ITEM_SIZE), dtype_tag)
-    pairwise_init(&items)
-    for item in range(n_items):
-        pairwise_add(&items, item_sums[item])
-    return pairwise_total(&items)
+            run_item(p, plan, mode, grad_scale, weight_norm, item, dtype_tag)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1026,7 +1431,7 @@ include "_smoothl1_capi.pxi"
 # ---------------------------------------------------------------------------------------------
 
 # Below this many elements a call runs on one thread: starting threads costs more than it saves.
-# Measured with `python -m smoothl1 bench`; see README "Threads".
+# Measured with `python -m smoothl1 bench`; see docs/threads.md.
 PARALLEL_MIN_SIZE = 1 << 15
 cdef Py_ssize_t _parallel_min_size = PARALLEL_MIN_SIZE
 
@@ -1039,7 +1444,8 @@ REDUCTION_NONE = 0
 REDUCTION_SUM = 1
 REDUCTION_MEAN = 2
 
-HAVE_OPENMP = bool(SMOOTHL1_HAVE_OPENMP)
+#: The most threads one call uses (larger n_threads are clamped to it, and to the work items).
+MAX_THREADS = SMOOTHL1_MAX_THREADS
 
 
 def cpu_has_avx2():
@@ -1054,40 +1460,83 @@ def cpu_has_avx512():
 
 
 def max_threads():
-    """Threads OpenMP would use now (OMP_NUM_THREADS, threadpoolctl limits); 1 without OpenMP."""
-    return smoothl1_max_threads()
+    """Threads a call with n_threads=None uses on a large input: set by smoothl1._threads from
+    the environment at import, and by threadpoolctl."""
+    return smoothl1_pool_get_limit()
 
 
-cdef int build_plan(Plan* plan, PyObject** operands) except -1:
-    # operands[op] are arrays of the input's shape, or NULL (callers broadcast before).
-    # Dimensions are ordered by the input's |stride| (memory order, as NumPy's order='K'),
-    # size-1 dimensions are dropped, and neighbours contiguous in every operand are merged.
+def set_max_threads(int limit):
+    """Set max_threads(), clamped to [1, MAX_THREADS]."""
+    smoothl1_pool_set_limit(limit)
+
+
+def pool_statistics():
+    """{"helpers": helper threads this module's pool has started in this process (none before
+    its first threaded call), "helper_items": work items they have run}."""
+    cdef int helpers
+    cdef int64_t helper_items
+    smoothl1_pool_statistics(&helpers, &helper_items)
+    return {"helpers": helpers, "helper_items": helper_items}
+
+
+cdef int build_plan(Plan* plan, PyObject** operands, const bint* reduced,
+                    int* kept_axes) except -1:
+    # operands[op] are arrays of the input's shape or of a shape that broadcasts to it, or
+    # NULL;
+    # reduced[k] says whether dimension k is summed over (every one for a full reduction, and
+    # for "none", where the groups do not matter). Kept dimensions come first, then reduced
+    # ones, each ordered by the input's |stride| (memory order, as NumPy's order='K'): so a
+    # group is a contiguous range of the flat index. Size-1 dimensions are dropped, and
+    # neighbours contiguous in every operand are merged (a C or Fortran array is one run).
+    # kept_axes receives the kept dimensions of size > 1 in plan order (the group order).
     cdef cnp.ndarray first = <cnp.ndarray>operands[OP_INPUT]
-    cdef int ndim = cnp.PyArray_NDIM(first), k, j, op, dim, kept = 0
+    cdef int ndim = cnp.PyArray_NDIM(first), k, j, op, dim, kept = 0, n_kept = 0
     cdef cnp.npy_intp* shape = cnp.PyArray_DIMS(first)
     cdef Py_ssize_t itemsize = cnp.PyArray_ITEMSIZE(first)
     cdef Py_ssize_t steps[N_OPERANDS][MAX_DIMS]
     cdef int order[MAX_DIMS]
     cdef bint mergeable
+    cdef Py_ssize_t run
+    cdef int offset
+    cdef cnp.ndarray operand
     plan.size = cnp.PyArray_SIZE(first)
+    plan.group_size = 1
+    plan.n_groups = 1
+    for k in range(ndim):
+        if reduced[k]:
+            plan.group_size *= shape[k]
+        else:
+            plan.n_groups *= shape[k]
     for op in range(N_OPERANDS):
         plan.data[op] = NULL
         for k in range(ndim):
             steps[op][k] = 0
         if operands[op] != NULL:
-            plan.data[op] = <char*>cnp.PyArray_DATA(<cnp.ndarray>operands[op])
-            for k in range(ndim):
-                steps[op][k] = cnp.PyArray_STRIDES(<cnp.ndarray>operands[op])[k] // itemsize
+            # an operand of fewer dimensions or of size-1 ones broadcasts: step 0 there
+            operand = <cnp.ndarray>operands[op]
+            plan.data[op] = <char*>cnp.PyArray_DATA(operand)
+            offset = ndim - cnp.PyArray_NDIM(operand)
+            for k in range(offset, ndim):
+                if cnp.PyArray_DIMS(operand)[k - offset] == shape[k]:
+                    steps[op][k] = cnp.PyArray_STRIDES(operand)[k - offset] // itemsize
     for k in range(ndim):
         if shape[k] != 1:
             order[kept] = k
             kept += 1
-    # insertion sort, outermost (largest |stride|) first; stable, so C order is kept on ties
+    # insertion sort, kept before reduced, then outermost (largest |stride|) first; stable,
+    # so C order is kept on ties
     for k in range(1, kept):
         j = k
-        while j > 0 and abs(steps[OP_INPUT][order[j - 1]]) < abs(steps[OP_INPUT][order[j]]):
+        while j > 0 and ((reduced[order[j - 1]] and not reduced[order[j]])
+                         or (reduced[order[j - 1]] == reduced[order[j]]
+                             and abs(steps[OP_INPUT][order[j - 1]])
+                             < abs(steps[OP_INPUT][order[j]]))):
             order[j], order[j - 1] = order[j - 1], order[j]
             j -= 1
+    for k in range(kept):
+        if not reduced[order[k]]:
+            kept_axes[n_kept] = order[k]
+            n_kept += 1
     plan.ndim = 0
     for k in range(kept):
         dim = order[k]
@@ -1109,63 +1558,112 @@ cdef int build_plan(Plan* plan, PyObject** operands) except -1:
         plan.shape[0] = 1 if plan.size else 0
         for op in range(N_OPERANDS):
             plan.steps[op][0] = 0
-    return 0
+    for op in range(N_OPERANDS):
+        plan.row_invariant[op] = True
+        plan.dense[op] = True
+        run = 1
+        for k in range(plan.ndim - 1, -1, -1):
+            if k < plan.ndim - 1 and plan.steps[op][k] != 0:
+                plan.row_invariant[op] = False
+            if plan.steps[op][k] != run:
+                plan.dense[op] = False
+            run *= plan.shape[k]
+    plan.n_items = 0
+    plan.n_tiles = 1
+    plan.groups_per_item = 1
+    plan.ranges_per_group = 0
+    if plan.size:
+        plan.ranges_per_group = (plan.group_size + ITEM_SIZE - 1) // ITEM_SIZE
+        plan.groups_per_item = max(1, ITEM_SIZE // plan.group_size)
+        plan.n_tiles = (plan.n_groups + plan.groups_per_item - 1) // plan.groups_per_item
+        plan.n_items = plan.n_tiles * plan.ranges_per_group
+    plan.partials = NULL
+    plan.group_norms = NULL
+    return n_kept
 
 
-cdef double execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
-                    double weight_norm, int n_threads, bint is_double) except? -1.0:
-    cdef Py_ssize_t n_items = (plan.size + ITEM_SIZE - 1) // ITEM_SIZE
-    cdef double stack_sums[STACK_ITEMS]
-    cdef double* item_sums = stack_sums
-    cdef double result
+cdef int execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
+                 double weight_norm, int n_threads, bint is_double, double* totals) except -1:
+    # Runs the plan and writes each group's sum to totals (n_groups doubles, group order).
+    cdef Py_ssize_t n_partials = plan.n_groups * plan.ranges_per_group, g, k
+    cdef double stack_partials[STACK_ITEMS]
+    cdef double* partials = stack_partials
+    cdef PairwiseSum ranges
     cdef fexcept_t saved_flags
-    if n_items > STACK_ITEMS:
-        item_sums = <double*>malloc(n_items * sizeof(double))
-        if item_sums == NULL:
+    if n_partials > STACK_ITEMS:
+        partials = <double*>malloc(n_partials * sizeof(double))
+        if partials == NULL:
             raise MemoryError()
-    if n_threads > n_items:
-        n_threads = <int>n_items if n_items > 0 else 1
+    plan.partials = partials
+    if n_threads > plan.n_items:
+        n_threads = <int>plan.n_items if plan.n_items > 0 else 1
+    if n_threads > SMOOTHL1_MAX_THREADS:
+        n_threads = SMOOTHL1_MAX_THREADS
     with nogil:
         # NaN and inf inputs raise IEEE flags inside the loops; the caller's flags are restored,
         # so the library never reports floating-point exceptions of its own.
         fegetexceptflag(&saved_flags, FE_ALL_EXCEPT)
         if is_double:
-            result = run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, item_sums,
-                              <double>0)
+            run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <double>0)
         else:
-            result = run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, item_sums,
-                              <float>0)
+            run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <float>0)
         fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
-    if item_sums != stack_sums:
-        free(item_sums)
-    return result
+        if plan.ranges_per_group == 1:   # the pairwise sum of one value is that value
+            for g in range(plan.n_groups):
+                totals[g] = partials[g]
+        else:
+            for g in range(plan.n_groups):
+                pairwise_init(&ranges)
+                for k in range(plan.ranges_per_group):
+                    pairwise_add(&ranges, partials[g * plan.ranges_per_group + k])
+                totals[g] = pairwise_total(&ranges)
+    plan.partials = NULL
+    if partials != stack_partials:
+        free(partials)
+    return 0
 
 
-cdef double execute_loss(int loss_kind, double param, Plan* plan, int mode,
-                         double grad_scale, double weight_norm, int n_threads,
-                         bint is_double) except? -1.0:
+cdef int execute_loss(int loss_kind, double param, bint param_array, Plan* plan, int mode,
+                      double grad_scale, double weight_norm, int n_threads, bint is_double,
+                      double* totals) except -1:
     cdef SmoothL1Params smooth_l1
     cdef PowerOfTwoSmoothL1Params power_of_two
+    cdef SmoothL1ArrayParams smooth_l1_array
     cdef HuberParams huber
+    cdef HuberArrayParams huber_array
     cdef PseudoHuberParams pseudo_huber
+    cdef PseudoHuberArrayParams pseudo_huber_array
+    if param_array:   # each element's parameter comes from the OP_PARAM operand
+        if loss_kind == SMOOTH_L1:
+            set_smooth_l1(&smooth_l1_array, 1.0)
+            return execute(&smooth_l1_array, plan, mode, grad_scale, weight_norm, n_threads,
+                           is_double, totals)
+        if loss_kind == PSEUDO_HUBER:
+            set_pseudo_huber(&pseudo_huber_array, 1.0)
+            return execute(&pseudo_huber_array, plan, mode, grad_scale, weight_norm,
+                           n_threads, is_double, totals)
+        set_huber(&huber_array, 1.0)
+        return execute(&huber_array, plan, mode, grad_scale, weight_norm, n_threads, is_double,
+                       totals)
     if loss_kind == PSEUDO_HUBER:
         pseudo_huber = pseudo_huber_params(param)
         return execute(&pseudo_huber, plan, mode, grad_scale, weight_norm, n_threads,
-                       is_double)
+                       is_double, totals)
     if loss_kind == SMOOTH_L1:
         smooth_l1 = smooth_l1_params(param)
         if has_exact_inverse(smooth_l1.divisor):
             power_of_two = power_of_two_params(&smooth_l1)
             return execute(&power_of_two, plan, mode, grad_scale, weight_norm, n_threads,
-                           is_double)
-        return execute(&smooth_l1, plan, mode, grad_scale, weight_norm, n_threads, is_double)
+                           is_double, totals)
+        return execute(&smooth_l1, plan, mode, grad_scale, weight_norm, n_threads, is_double,
+                       totals)
     huber = huber_params(param)
-    return execute(&huber, plan, mode, grad_scale, weight_norm, n_threads, is_double)
+    return execute(&huber, plan, mode, grad_scale, weight_norm, n_threads, is_double, totals)
 
 
 cdef int choose_threads(Py_ssize_t size, object n_threads):
     if n_threads is None:
-        return 1 if size < _parallel_min_size else smoothl1_max_threads()
+        return 1 if size < _parallel_min_size else smoothl1_pool_get_limit()
     return n_threads
 
 
@@ -1174,75 +1672,130 @@ def compute_grad_hess(int loss_kind, double param, int curvature, cnp.ndarray in
                       cnp.ndarray hess_out, object n_threads):
     """Run one validated grad_hess call: writes grad_out and hess_out, elementwise.
 
-    curvature is a value of CURVATURES. Preconditions as for compute, with hess_out checked
-    like grad_out, and grad_out and hess_out not overlapping.
+    curvature is a value of CURVATURES; param a scalar beta or delta. Preconditions as for
+    compute, with hess_out checked like grad_out, and grad_out and hess_out not overlapping.
     """
     cdef Plan plan
     cdef PyObject* operands[N_OPERANDS]
     cdef bint is_double = cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE
+    cdef bint reduced[MAX_DIMS]
+    cdef int kept_axes[MAX_DIMS]
+    cdef double total = 0.0
+    cdef int k
     operands[OP_INPUT] = <PyObject*>input
     operands[OP_TARGET] = <PyObject*>target
     operands[OP_WEIGHT] = NULL if weight is None else <PyObject*>weight
+    operands[OP_PARAM] = NULL
     operands[OP_LOSS] = NULL
     operands[OP_GRAD] = <PyObject*>grad_out
     operands[OP_HESS] = <PyObject*>hess_out
-    build_plan(&plan, operands)
-    execute_loss(loss_kind, param, &plan, STORE_GRAD | curvature, 1.0, 1.0,
-                 choose_threads(cnp.PyArray_SIZE(input), n_threads), is_double)
+    for k in range(cnp.PyArray_NDIM(input)):
+        reduced[k] = True   # elementwise: one group, as reduction="none"
+    build_plan(&plan, operands, reduced, kept_axes)
+    execute_loss(loss_kind, param, False, &plan, STORE_GRAD | curvature, 1.0, 1.0,
+                 choose_threads(cnp.PyArray_SIZE(input), n_threads), is_double, &total)
 
 
 def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, object weight,
             int reduction, object loss_out, object grad_out, bint want_loss, bint want_grad,
-            object n_threads, object grad_norm=None):
-    """Run one validated call. Returns the reduced loss (a float) or None for "none".
+            object n_threads, object grad_norm=None, object param_values=None,
+            object axes=None):
+    """Run one validated call. Returns the reduced loss (a float) or None for "none"; with
+    `axes` (a tuple of distinct dimensions, reduction "sum" or "mean"), a float64 ndarray of
+    the reduced values, of input's shape without those dimensions.
 
     grad_norm, if given, replaces the gradient's normaliser (the element count or weight sum
-    of "mean", else 1): smoothl1.dask passes the global count or weight sum of all blocks.
+    of "mean", else 1): smoothl1.dask passes the global count or weight sum of all blocks
+    (with axes and weights, an array of the weight sum of each group, of the reduced shape).
+    param_values, if given, is an array of the per-element parameters (param is then unused).
 
     Preconditions (checked by smoothl1._validation, not here): input, target, weight (or None),
-    loss_out and grad_out (or None) are aligned, native-order arrays of input's shape and of
-    one dtype, float32 or float64, whose strides are multiples of the item size; outputs are
-    writeable and do not overlap inputs except as the identical array; param is valid.
+    param_values (or None), loss_out and grad_out (or None) are aligned, native-order arrays of
+    input's shape (or, for the first four, of a shape that broadcasts to it) and of one dtype, float32 or float64, whose strides are multiples of the
+    item size; outputs are writeable and do not overlap inputs except as the identical array;
+    param and every parameter value are valid.
     """
     cdef Plan plan
     cdef PyObject* operands[N_OPERANDS]
     cdef bint is_double = cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE
-    cdef int mode = 0, threads
-    cdef double total, weight_sum = 1.0, grad_scale = 1.0, weight_norm = 1.0
+    cdef bint reduced[MAX_DIMS]
+    cdef int kept_axes[MAX_DIMS]
+    cdef int mode = 0, threads, ndim = cnp.PyArray_NDIM(input), n_kept
+    cdef Py_ssize_t k
+    cdef bint weighted
+    cdef double total = 0.0, weight_total = 1.0, grad_scale = 1.0, weight_norm = 1.0
     cdef Py_ssize_t size = cnp.PyArray_SIZE(input)
+    cdef double* totals = &total
+    cdef double* weight_sums = &weight_total
+    cdef cnp.ndarray group_totals = None, group_weights = None
     operands[OP_INPUT] = <PyObject*>input
     operands[OP_TARGET] = <PyObject*>target
     operands[OP_WEIGHT] = NULL if weight is None else <PyObject*>weight
+    operands[OP_PARAM] = NULL if param_values is None else <PyObject*>param_values
     operands[OP_LOSS] = NULL if loss_out is None else <PyObject*>loss_out
     operands[OP_GRAD] = NULL if grad_out is None else <PyObject*>grad_out
     operands[OP_HESS] = NULL
-    build_plan(&plan, operands)
+    for k in range(ndim):
+        reduced[k] = axes is None or reduction == REDUCTION_NONE or k in axes
+    n_kept = build_plan(&plan, operands, reduced, kept_axes)
+    if axes is not None and reduction != REDUCTION_NONE:
+        # (execute writes every group's total; group weights only for the mean)
+        group_totals = _numpy.empty(plan.n_groups)
+        totals = <double*>cnp.PyArray_DATA(group_totals)
+        if reduction == REDUCTION_MEAN:
+            group_weights = _numpy.empty(plan.n_groups)
+            weight_sums = <double*>cnp.PyArray_DATA(group_weights)
     threads = choose_threads(size, n_threads)
     if reduction == REDUCTION_MEAN:
         if weight is None:
-            weight_sum = <double>size
-            grad_scale = 1.0 / weight_sum   # as PyTorch: a multiplication by 1/N
+            weight_total = <double>plan.group_size
+            grad_scale = 1.0 / weight_total   # as PyTorch: a multiplication by 1/N
         else:
-            weight_sum = execute_loss(loss_kind, param, &plan, SUM_WEIGHT, 1.0, 1.0, threads,
-                                      is_double)
-            if weight_sum == 0:
-                weight_sum = NAN   # the weighted mean is undefined: NaN loss and gradient
-            weight_norm = weight_sum
+            execute_loss(loss_kind, param, param_values is not None, &plan, SUM_WEIGHT, 1.0,
+                         1.0, threads, is_double, weight_sums)
+            for k in range(plan.n_groups):
+                if weight_sums[k] == 0:
+                    weight_sums[k] = NAN   # the weighted mean is undefined: NaN loss and gradient
+            weight_norm = weight_sums[0]
+            if group_weights is not None:
+                plan.group_norms = weight_sums
     if grad_norm is not None:
         if weight is None:
             grad_scale = 1.0 / <double>grad_norm
+        elif group_totals is not None:   # one weight sum per group, in input's axis order
+            if group_weights is None:
+                group_weights = _numpy.empty(plan.n_groups)
+                weight_sums = <double*>cnp.PyArray_DATA(group_weights)
+            plan_axes = [kept_axes[k] for k in range(n_kept)]
+            kept = [axis for axis in range(ndim) if axis not in axes and input.shape[axis] != 1]
+            group_weights[:] = _numpy.asarray(grad_norm, dtype=_numpy.float64).reshape(
+                [input.shape[axis] for axis in kept]).transpose(
+                [kept.index(axis) for axis in plan_axes]).ravel()
+            group_weights[group_weights == 0] = NAN
+            plan.group_norms = weight_sums
         else:
             weight_norm = NAN if grad_norm == 0 else <double>grad_norm
     if want_loss:
         mode |= STORE_LOSS if reduction == REDUCTION_NONE else SUM_LOSS
     if want_grad:
         mode |= STORE_GRAD
-    total = execute_loss(loss_kind, param, &plan, mode, grad_scale, weight_norm, threads,
-                         is_double)
+    execute_loss(loss_kind, param, param_values is not None, &plan, mode, grad_scale,
+                 weight_norm, threads, is_double, totals)
     if not want_loss or reduction == REDUCTION_NONE:
         return None
+    if group_totals is not None:
+        if reduction == REDUCTION_MEAN:
+            weighted = weight is not None
+            with nogil:
+                for k in range(plan.n_groups):
+                    totals[k] = totals[k] / (weight_sums[k] if weighted else weight_total)
+        # group order is the plan's order of the kept dimensions: back to input's order
+        plan_axes = [kept_axes[k] for k in range(n_kept)]
+        return group_totals.reshape([input.shape[axis] for axis in plan_axes]).transpose(
+            _numpy.argsort(plan_axes)).reshape(
+            [input.shape[k] for k in range(ndim) if k not in axes])
     if reduction == REDUCTION_MEAN:
-        return total / weight_sum
+        return total / weight_total
     return total
 
 

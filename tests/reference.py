@@ -1,6 +1,6 @@
 """Pure-NumPy reference implementation of smoothl1: the test oracle.
 
-Written straight from docs/contract.md sections 1, 2, 4, 5, 10 and 11, for clarity rather than speed: every value
+Written straight from docs/contract.md sections 1, 2, 4, 5, 10 to 13, for clarity rather than speed: every value
 is computed in float64 from the float64 widening of the arguments, sums are exact
 (``math.fsum``), and each result is rounded once to the input's dtype at the end.
 
@@ -24,9 +24,10 @@ REDUCTIONS = ("none", "mean", "sum")
 # ---------------------------------------------------------------------------------------------
 
 def smooth_l1_elementwise(d, beta):
-    """(loss, d loss / d input) of smooth L1 at the differences ``d = input - target``."""
+    """(loss, d loss / d input) of smooth L1 at the differences ``d = input - target``; beta is
+    a number or an array broadcasting to d's shape (one beta per element)."""
     d = np.asarray(d, dtype=np.float64)
-    beta = float(beta)
+    beta = np.asarray(beta, dtype=np.float64)
     z = np.abs(d)
     with np.errstate(all="ignore"):
         # beta == 0: `z < 0` is never true, so z / 0 is computed but never selected.
@@ -39,9 +40,10 @@ def smooth_l1_elementwise(d, beta):
 
 
 def huber_elementwise(d, delta):
-    """(loss, d loss / d input) of the Huber loss at the differences ``d = input - target``."""
+    """(loss, d loss / d input) of the Huber loss at the differences ``d = input - target``;
+    delta is a number or an array broadcasting to d's shape."""
     d = np.asarray(d, dtype=np.float64)
-    delta = float(delta)
+    delta = np.asarray(delta, dtype=np.float64)
     z = np.abs(d)
     with np.errstate(all="ignore"):
         inside = z < delta
@@ -163,12 +165,36 @@ def _round(value, dtype):
         return np.asarray(value, dtype=np.float64).astype(dtype)
 
 
-def reference(loss, input, target, param, reduction="mean", weight=None):
-    """What ``<loss>_loss_and_grad(input, target, beta|delta=param, reduction, weight)`` returns.
+def _as_param(param, dtype, shape):
+    """beta or delta as the library sees it: a Python number as a float64 scalar, an array or
+    list converted to input's dtype (the rules of weight) and broadcast, in float64."""
+    if isinstance(param, (np.ndarray, list, tuple)):
+        return _widen(param, dtype, shape)
+    return float(param)
 
-    ``loss`` is "smooth_l1" or "huber". Returns ``(loss, grad)``: for "mean" and "sum" the loss
-    is a NumPy scalar of input's dtype, else an array of input's shape; grad is always an array
-    of input's shape and dtype.
+
+def _group_sums(values, axes):
+    """Exact sums (rounded once) of values over the dimensions `axes`, keepdims=True."""
+    values = np.asarray(values, dtype=np.float64)
+    kept = [k for k in range(values.ndim) if k not in axes]
+    moved = np.transpose(values, kept + list(axes))
+    kept_shape = moved.shape[:len(kept)]
+    rows = moved.reshape(int(np.prod(kept_shape)), -1) if values.size else \
+        np.zeros((int(np.prod(kept_shape)), 0))
+    sums = np.array([exact_sum(row) for row in rows], dtype=np.float64).reshape(kept_shape)
+    return np.expand_dims(sums, tuple(axes))
+
+
+def reference(loss, input, target, param, reduction="mean", weight=None, axis=None,
+              keepdims=False):
+    """What ``<loss>_loss_and_grad(input, target, beta|delta=param, reduction, weight, axis,
+    keepdims)`` returns.
+
+    ``loss`` is "smooth_l1" or "huber"; ``param`` a number or an array (per element). Returns
+    ``(loss, grad)``: for "mean" and "sum" the loss is a NumPy scalar of input's dtype (an array
+    of NumPy's reduced shape with ``axis`` or ``keepdims``), else an array of input's shape;
+    grad is always an array of input's shape and dtype (the derivative of the sum of the
+    reduced values).
     """
     input = np.asarray(input)
     dtype = input.dtype
@@ -178,7 +204,7 @@ def reference(loss, input, target, param, reduction="mean", weight=None):
     w = None if weight is None else _widen(weight, dtype, shape)
     with np.errstate(all="ignore"):
         d = x - t
-    elem_loss, elem_grad = ELEMENTWISE[loss](d, param)
+    elem_loss, elem_grad = ELEMENTWISE[loss](d, _as_param(param, dtype, shape))
     unweighted_grad = elem_grad
     if w is not None:
         with np.errstate(all="ignore"):
@@ -186,11 +212,14 @@ def reference(loss, input, target, param, reduction="mean", weight=None):
             elem_grad = elem_grad * w
     if reduction == "none":
         return _round(elem_loss, dtype), _round(elem_grad, dtype)
+    if reduction not in ("sum", "mean"):
+        raise ValueError(reduction)
+    if axis is not None or keepdims:
+        return _reference_along_axes(x, elem_loss, elem_grad, unweighted_grad, w, reduction,
+                                     axis, keepdims, dtype)
     total = exact_sum(elem_loss)
     if reduction == "sum":
         return dtype.type(_round(total, dtype)), _round(elem_grad, dtype)
-    if reduction != "mean":
-        raise ValueError(reduction)
     count = float(x.size) if w is None else exact_sum(w)
     with np.errstate(all="ignore"):
         mean = np.float64(total) / np.float64(count)  # 0 / 0 is nan for empty input
@@ -200,12 +229,39 @@ def reference(loss, input, target, param, reduction="mean", weight=None):
     return dtype.type(_round(mean, dtype)), _round(grad, dtype)
 
 
-def reference_loss(loss, input, target, param, reduction="mean", weight=None):
-    return reference(loss, input, target, param, reduction, weight)[0]
+def _reference_along_axes(x, elem_loss, elem_grad, unweighted_grad, w, reduction, axis,
+                          keepdims, dtype):
+    """Section 12: per group sums, means Σ w·l / Σ w, gradient of the sum of the results."""
+    ndim = x.ndim
+    if axis is None:
+        axes = tuple(range(ndim))
+    else:
+        axes = tuple(sorted(a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))))
+    totals = _group_sums(elem_loss, axes)
+    grad = elem_grad
+    if reduction == "mean":
+        if w is None:
+            count = np.full(totals.shape, float(np.prod([x.shape[a] for a in axes])))
+        else:
+            count = _group_sums(w, axes)
+        with np.errstate(all="ignore"):
+            totals = totals / count
+            grad = (elem_grad * (1.0 / count) if w is None
+                    else unweighted_grad * (w / count))
+    if not keepdims:
+        totals = np.squeeze(totals, axis=axes) if axes else totals
+    loss = _round(totals, dtype)
+    if loss.ndim == 0:
+        loss = dtype.type(loss)
+    return loss, _round(grad, dtype)
 
 
-def reference_grad(loss, input, target, param, reduction="mean", weight=None):
-    return reference(loss, input, target, param, reduction, weight)[1]
+def reference_loss(loss, input, target, param, reduction="mean", weight=None, **axis_kwargs):
+    return reference(loss, input, target, param, reduction, weight, **axis_kwargs)[0]
+
+
+def reference_grad(loss, input, target, param, reduction="mean", weight=None, **axis_kwargs):
+    return reference(loss, input, target, param, reduction, weight, **axis_kwargs)[1]
 
 
 # ---------------------------------------------------------------------------------------------

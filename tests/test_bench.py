@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from smoothl1 import bench
+from smoothl1 import _bench_boxes, bench
 
 
 def test_bench_table_rows():
@@ -35,3 +35,15 @@ def test_c_api_row_calls_the_capsule_and_gets_the_python_bits():
         assert row["dtype"] == np.dtype(dtype).name and row["size"] == 40_000
         assert row["c_api"] > 0 and row["python_api"] > 0 and row["ratio"] > 0
         assert row["same_bits"]
+
+
+def test_bench_box_rows():
+    printed = io.StringIO()
+    rows = _bench_boxes.run(3000, [np.dtype(np.float32), np.dtype(np.float64)], 1,
+                            bench.best_time, printed)
+    groups = [(row["group"], row["dtype"]) for row in rows]
+    for group in ("broadcast", "axis", "per-element"):
+        assert (group, "float32") in groups and (group, "float64") in groups
+    for row in rows:
+        assert row["seconds"] > 0 and row["vs_base"] > 0 and row["NumPy"] > 0
+    assert "vs base" in printed.getvalue() and "target (N,1)" in printed.getvalue()

@@ -216,7 +216,7 @@ BAD_PARAMS = [
     ("smooth_l1", np.True_, TypeError, ["bool"]),
     ("smooth_l1", None, TypeError, ["None"]),
     ("smooth_l1", 1j, TypeError, ["complex"]),
-    ("smooth_l1", [1.0], TypeError, ["list"]),
+    ("smooth_l1", ["1.0"], TypeError, ["real numbers"]),   # lists of numbers: section 13
     ("huber", 0.0, ValueError, ["0"]),
     ("huber", 0, ValueError, ["0"]),
     ("huber", -0.0, ValueError, ["0"]),

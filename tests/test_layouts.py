@@ -1,8 +1,6 @@
 """Every function over a grid of dtype x memory layout x reduction x weight x output buffer,
-against the reference (contract §2, 3, 4, 6); in-place and overlapping outputs (contract §6); results
-independent of the number of threads (contract §8)."""
-import functools
-
+against the reference (contract §2, 3, 4, 6); in-place and overlapping outputs (contract §6). Results
+for every number of threads: tests/test_threads.py."""
 import numpy as np
 import pytest
 
@@ -565,64 +563,3 @@ def test_output_overlapping_an_input(build, reduction, loss, dtype):
     if got_grad is not None:
         assert got_grad is outputs["out" if kind == "grad" else "grad_out"]
         assert_bitwise_equal(np.asarray(got_grad), np.asarray(want_grad))
-
-
-# ---------------------------------------------------------------------------------------------
-# Threads: bit-identical results whatever n_threads (contract §8)
-# ---------------------------------------------------------------------------------------------
-
-BIG_SHAPE = (367, 401)  # 147,167 elements > 2**17: None picks several threads where it can
-
-
-@functools.lru_cache(maxsize=None)
-def _big_arrays(layout, dtype):
-    rng = np.random.default_rng(7)
-    dtype = np.dtype(dtype)
-    if layout == "contiguous-weighted":
-        arrays = (_values(rng, BIG_SHAPE, dtype), _values(rng, BIG_SHAPE, dtype),
-                  _weights(rng, BIG_SHAPE, dtype))
-    elif layout == "strided-weighted":
-        arrays = (_values(rng, (734, 803), dtype)[::2, ::-2], _values(rng, (367, 1), dtype),
-                  _weights(rng, (803, 734), dtype)[::-2, ::2].T)
-    else:
-        assert layout == "3-d-strided"
-        arrays = (_values(rng, (60, 50, 100), dtype)[::-1, :, ::2].transpose(1, 2, 0),
-                  _values(rng, (50, 1, 60), dtype), None)
-    for array in arrays:
-        if array is not None:
-            array.flags.writeable = False  # shared between tests
-    return arrays
-
-
-@pytest.mark.parametrize("layout", ["contiguous-weighted", "strided-weighted", "3-d-strided"])
-@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-@pytest.mark.parametrize("loss, kind", [(loss, kind) for loss in LOSSES for kind in KINDS],
-                         ids=[f"{loss}_{kind}" for loss in LOSSES for kind in KINDS])
-def test_threads_bit_identical(loss, kind, dtype, layout):
-    """n_threads = 1, 2, 3 and None give the same bits (contract §8), on inputs above 2**17."""
-    input, target, weight = _big_arrays(layout, dtype)
-    assert input.size > 2**17
-    for reduction in REDUCTIONS:
-        results = [call(loss, kind, input, target, PARAM, reduction=reduction, weight=weight,
-                        n_threads=n) for n in (1, 2, 3, None)]
-        for n, other in zip((2, 3, None), results[1:]):
-            for got, want in zip(_split(kind, other), _split(kind, results[0])):
-                if got is not None:
-                    assert_bitwise_equal(got, want), (reduction, n)
-        if kind == "loss" and reduction == "sum":  # and the common answer is right
-            assert_close(results[0], reference(loss, input, target, PARAM, "sum", weight)[0])
-
-
-def test_threads_with_output_buffer():
-    input, target, weight = _big_arrays("strided-weighted", np.dtype(np.float64))
-    expected = call("huber", "loss_and_grad", input, target, PARAM, reduction="none",
-                    weight=weight, n_threads=1)
-    for n in (2, 3, None):
-        out = make_output(input.shape, np.float64)[0]
-        grad_out = np.empty(input.shape, order="F")
-        loss_value, grad = call("huber", "loss_and_grad", input, target, PARAM,
-                                reduction="none", weight=weight, out=out, grad_out=grad_out,
-                                n_threads=n)
-        assert loss_value is out and grad is grad_out
-        assert_bitwise_equal(np.asarray(out), expected[0])
-        assert_bitwise_equal(np.asarray(grad_out), expected[1])

@@ -204,7 +204,7 @@ def test_memory_flat_over_many_calls():
     """10**5 calls in all (this test and the refcount test): RSS, the C heap and tracemalloc's
     total stay flat once warm."""
     all_recipes = recipes()
-    run(all_recipes, 3000)                  # warm-up: caches, OpenMP threads, lazy imports
+    run(all_recipes, 3000)                  # warm-up: caches, pool threads, lazy imports
     gc.collect()
     rss_before, heap_before = rss(), c_heap_in_use()
     made = run(all_recipes, 58_000)

@@ -38,6 +38,14 @@ assert_type(smoothl1.smooth_l1_loss(pred32, target32, reduction="none"),
 assert_type(smoothl1.huber_loss(x64, x64, reduction="none", out=np.empty_like(x64)),
             npt.NDArray[np.float64])
 
+# Reductions along axes: an array (or a scalar when every axis is reduced); array parameters.
+assert_type(smoothl1.smooth_l1_loss(x64, x64, reduction="sum", axis=-1),
+            np.float64 | npt.NDArray[np.float64])
+assert_type(smoothl1.huber_loss(x64, x64, axis=(0, 1), keepdims=True),
+            np.float64 | npt.NDArray[np.float64])
+assert_type(smoothl1.smooth_l1_loss(x64, x64, beta=np.array([0.5, 1.0])), np.float64)
+assert_type(smoothl1.huber_grad(x64, x64, delta=[0.5, 1.0], axis=0), npt.NDArray[np.float64])
+
 # Gradients are arrays of input's dtype.
 assert_type(smoothl1.smooth_l1_grad(pred32, target32), npt.NDArray[np.float32])
 assert_type(smoothl1.huber_grad(x64, 0, reduction="none", out=x64, n_threads=2),

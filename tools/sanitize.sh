@@ -22,11 +22,10 @@
 #
 # ASAN_OPTIONS has detect_leaks=0: CPython does not free everything at exit, so LeakSanitizer
 # would report the interpreter, not smoothl1 (tests/test_leaks.py checks for leaks instead).
-# OpenMP: libgomp is not instrumented; ASan (unlike ThreadSanitizer) needs no instrumented
-# runtime and reports nothing from it here, so OpenMP stays on and the threaded tests run
-# threaded (n_threads > 1 and inputs over 32768 elements) under ASan.
+# Threads: the kernels' pool (src/smoothl1_pool.h) is compiled with them, so ASan sees it, and
+# the threaded tests run threaded (n_threads > 1 and inputs over 32768 elements) under ASan.
 # Under ASan, tests/test_leaks.py skips its RSS and C-heap checks (ASan's allocator quarantines
-# freed memory) and tests/test_concurrency.py makes fewer calls; they see libasan in LD_PRELOAD.
+# freed memory) and tests/test_threads.py makes fewer calls; they see libasan in LD_PRELOAD.
 #
 # Environment: PYTHON (default python3); KEEP_WORK=1 keeps the temporary folder.
 set -euo pipefail

@@ -44,7 +44,7 @@ DIST="$WORK/dist"
 (cd "$SRC" && logged build-tree "$TOOLS/python" -m build --sdist --wheel --outdir "$DIST" .)
 SDIST=$(ls "$DIST"/smoothl1-*.tar.gz)
 WHEEL=$(ls "$DIST"/smoothl1-*.whl)
-grep -E "^smoothl1: " "$OUT/logs/build-tree.log" | sort -u || true  # OpenMP used or dropped
+grep -E "^smoothl1: " "$OUT/logs/build-tree.log" | sort -u || true  # the SIMD builds made
 echo "built $(basename "$SDIST") and $(basename "$WHEEL")"
 
 step "wheel from the sdist (the sdist must be complete)"
@@ -55,7 +55,7 @@ tar -xzf "$SDIST" -C "$WORK/from-sdist"
 WHEEL_FROM_SDIST=$(ls "$WORK"/dist-from-sdist/smoothl1-*.whl)
 echo "built $(basename "$WHEEL_FROM_SDIST") from $(basename "$SDIST")"
 
-step "auditwheel repair (vendors libgomp, sets the manylinux tag)"
+step "auditwheel repair (checks the external libraries, sets the manylinux tag)"
 logged auditwheel "$TOOLS/auditwheel" repair -w "$OUT" "$WHEEL"
 REPAIRED=$(ls "$OUT"/smoothl1-*.whl)
 [[ $(basename "$REPAIRED") == *manylinux* ]] || die "repaired wheel has no manylinux tag: $REPAIRED"
@@ -68,7 +68,8 @@ ALLOW_PENDING=()
 if [[ ${SMOOTHL1_WHEELS_ALLOW_PENDING:-0} == 1 ]]; then ALLOW_PENDING=(--allow-pending); fi
 "$TOOLS/python" "$ROOT/wheels/check_contents.py" --source "$SRC" ${ALLOW_PENDING[@]+"${ALLOW_PENDING[@]}"} \
     "$SDIST" "$REPAIRED" "$WHEEL" "$WHEEL_FROM_SDIST"
-# W009/W010 would flag the vendored smoothl1.libs/ folder that auditwheel adds.
+# W009/W010 would flag a smoothl1.libs/ folder of vendored libraries (auditwheel adds one when
+# the wheel needs a library outside the manylinux policy; smoothl1 needs none today).
 "$TOOLS/check-wheel-contents" --ignore W009,W010 "$REPAIRED" "$WHEEL_FROM_SDIST"
 "$TOOLS/twine" check --strict "$SDIST" "$REPAIRED"
 echo "files in $(basename "$REPAIRED"):"

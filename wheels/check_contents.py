@@ -39,7 +39,7 @@ FORBIDDEN = ("*.c", "*.cpp", "*.pyx", "*.html", "*.pyc", "*/__pycache__/*", "tes
 # files the build generates from them are not.
 SDIST_REQUIRED = ("PKG-INFO", "pyproject.toml", "setup.py", "README.md", "src/_smoothl1.pyx",
                   "src/_smoothl1_avx2.pyx", "src/_smoothl1_avx512.pyx", "src/smoothl1/__init__.py",
-                  "tools/generate_capi.py", "src/_smoothl1_capi.pxi.tp",
+                  "src/smoothl1_pool.h", "tools/generate_capi.py", "src/_smoothl1_capi.pxi.tp",
                   "src/smoothl1/_smoothl1.pxd.tp", "src/smoothl1/kernels.pxd.tp",
                   "docs/embedding.md")
 SDIST_FORBIDDEN = ("*.so", "*.pyd", "*.o", "build/*", "wheels/out/*", "src/_smoothl1.c", "src/_smoothl1_avx2.c",

@@ -22,135 +22,161 @@ _Reduced = Literal["mean", "sum"]
 _Reduction = Literal["mean", "sum", "none"]
 # target and weight: an array of input's dtype, or a Python number / list of numbers.
 _Operand = npt.ArrayLike
+# beta and delta: a number, or an array / list of one per element (same rules as weight).
+_Param = float | npt.ArrayLike
+# axis of a reduction: None (every dimension), an int or a tuple of ints, as in NumPy.
+_Axis = int | tuple[int, ...] | None
 
 def get_include() -> str: ...
 
 @overload
 def smooth_l1_loss(
-    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
-    reduction: _Reduced = "mean", weight: _Operand | None = None, out: None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, beta: _Param = 1.0,
+    reduction: _Reduced = "mean", weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False, out: None = None,
     n_threads: int | None = None,
 ) -> _Float: ...
 @overload
 def smooth_l1_loss(
-    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
-    reduction: Literal["none"], weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, beta: _Param = 1.0,
+    reduction: Literal["none"], weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> npt.NDArray[_Float]: ...
 @overload
 def smooth_l1_loss(
-    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
-    reduction: str = "mean", weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, beta: _Param = 1.0,
+    reduction: str = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> _Float | npt.NDArray[_Float]: ...
 def smooth_l1_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
-    reduction: _Reduction = "mean", weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, beta: _Param = 1.0,
+    reduction: _Reduction = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> npt.NDArray[_Float]: ...
 @overload
 def smooth_l1_loss_and_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
-    reduction: _Reduced = "mean", weight: _Operand | None = None, out: None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, beta: _Param = 1.0,
+    reduction: _Reduced = "mean", weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False, out: None = None,
     grad_out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> tuple[_Float, npt.NDArray[_Float]]: ...
 @overload
 def smooth_l1_loss_and_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
-    reduction: Literal["none"], weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, beta: _Param = 1.0,
+    reduction: Literal["none"], weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False,
     out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,
 ) -> tuple[npt.NDArray[_Float], npt.NDArray[_Float]]: ...
 @overload
 def smooth_l1_loss_and_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
-    reduction: str = "mean", weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, beta: _Param = 1.0,
+    reduction: str = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,
 ) -> tuple[_Float | npt.NDArray[_Float], npt.NDArray[_Float]]: ...
 @overload
 def huber_loss(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: _Reduced = "mean", weight: _Operand | None = None, out: None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: _Reduced = "mean", weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False, out: None = None,
     n_threads: int | None = None,
 ) -> _Float: ...
 @overload
 def huber_loss(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: Literal["none"], weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: Literal["none"], weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> npt.NDArray[_Float]: ...
 @overload
 def huber_loss(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: str = "mean", weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: str = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> _Float | npt.NDArray[_Float]: ...
 def huber_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: _Reduction = "mean", weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: _Reduction = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> npt.NDArray[_Float]: ...
 @overload
 def huber_loss_and_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: _Reduced = "mean", weight: _Operand | None = None, out: None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: _Reduced = "mean", weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False, out: None = None,
     grad_out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> tuple[_Float, npt.NDArray[_Float]]: ...
 @overload
 def huber_loss_and_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: Literal["none"], weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: Literal["none"], weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False,
     out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,
 ) -> tuple[npt.NDArray[_Float], npt.NDArray[_Float]]: ...
 @overload
 def huber_loss_and_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: str = "mean", weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: str = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,
 ) -> tuple[_Float | npt.NDArray[_Float], npt.NDArray[_Float]]: ...
+
 @overload
 def pseudo_huber_loss(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: _Reduced = "mean", weight: _Operand | None = None, out: None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: _Reduced = "mean", weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False, out: None = None,
     n_threads: int | None = None,
 ) -> _Float: ...
 @overload
 def pseudo_huber_loss(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: Literal["none"], weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: Literal["none"], weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> npt.NDArray[_Float]: ...
 @overload
 def pseudo_huber_loss(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: str = "mean", weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: str = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> _Float | npt.NDArray[_Float]: ...
 def pseudo_huber_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: _Reduction = "mean", weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: _Reduction = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> npt.NDArray[_Float]: ...
 @overload
 def pseudo_huber_loss_and_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: _Reduced = "mean", weight: _Operand | None = None, out: None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: _Reduced = "mean", weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False, out: None = None,
     grad_out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> tuple[_Float, npt.NDArray[_Float]]: ...
 @overload
 def pseudo_huber_loss_and_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: Literal["none"], weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: Literal["none"], weight: _Operand | None = None, axis: None = None,
+    keepdims: Literal[False] = False,
     out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,
 ) -> tuple[npt.NDArray[_Float], npt.NDArray[_Float]]: ...
 @overload
 def pseudo_huber_loss_and_grad(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
-    reduction: str = "mean", weight: _Operand | None = None,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
+    reduction: str = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,
 ) -> tuple[_Float | npt.NDArray[_Float], npt.NDArray[_Float]]: ...

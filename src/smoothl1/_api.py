@@ -1,8 +1,10 @@
 """The loss functions (smooth L1, Huber, pseudo-Huber; loss, grad, loss_and_grad): validation
 (``_validation.prepare``), then one kernel call."""
+import numpy as np
+
 from . import _smoothl1
 from ._dispatch import kernels
-from ._validation import check_param, prepare
+from ._validation import prepare
 
 __all__ = [
     "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
@@ -14,32 +16,55 @@ _empty_like = kernels.empty_like
 
 
 def evaluate(loss_kind, param, input, target, weight, reduction, loss_out, grad_out,
-             n_threads, want_loss, want_grad, grad_out_name="grad_out", grad_norm=None):
-    """Validate, then make one kernel call. Returns (input, reduced loss as a float or None,
-    loss array or None, gradient array or None); outputs are allocated when not given.
-    grad_norm overrides the gradient's normaliser (see _smoothl1.compute). Given outputs are
-    returned as given (a subclass stays itself; the kernel writes through a base-class view)."""
+             n_threads, want_loss, want_grad, grad_out_name="grad_out", grad_norm=None,
+             axis=None, keepdims=False):
+    """Validate, then make one kernel call. Returns (input, reduced loss as a float, a float64
+    ndarray of the reduced values along axes, or None, loss array or None, gradient array or
+    None, axes); outputs are allocated when not given (the loss along axes is not: see
+    _reduced_loss). param is the raw beta or delta (a number or an array). grad_norm overrides
+    the gradient's normaliser (see _smoothl1.compute). Given outputs are returned as given (a
+    subclass stays itself; the kernel writes through a base-class view)."""
     given_loss_out, given_grad_out = loss_out, grad_out
-    input, target, weight, reduction_code, loss_out, grad_out, n_threads = prepare(
-        input, target, weight, reduction, loss_out, grad_out, n_threads, grad_out_name)
+    (input, target, weight, reduction_code, loss_out, grad_out, n_threads, param,
+     param_values, axes) = prepare(input, target, weight, reduction, loss_out, grad_out,
+                                   n_threads, grad_out_name, param,
+                                   loss_kind == _smoothl1.SMOOTH_L1, axis, keepdims)
     if want_loss and reduction_code == _smoothl1.REDUCTION_NONE and loss_out is None:
         loss_out = given_loss_out = _empty_like(input)
     if want_grad and grad_out is None:
         grad_out = given_grad_out = _empty_like(input)
+    elementwise_out = loss_out if axes is None else None
     with _smoothl1.KeptFloatingPointFlags():   # docs/contract.md section 5: no flags raised
-        total = kernels.compute(loss_kind, param, input, target, weight, reduction_code,
-                                loss_out if want_loss else None,
-                                grad_out if want_grad else None,
-                                want_loss, want_grad, n_threads, grad_norm)
-    return input, total, given_loss_out, given_grad_out
+        total = kernels.compute(loss_kind, 1.0 if param is None else param, input, target,
+                                weight, reduction_code, elementwise_out if want_loss else None,
+                                grad_out if want_grad else None, want_loss, want_grad,
+                                n_threads, grad_norm, param_values, axes)
+    return input, total, given_loss_out, given_grad_out, axes
+
+
+def _reduced_loss(input, values, axes, keepdims, out):
+    """The loss reduced along axes: values (float64, reduced shape without keepdims) rounded
+    once to input's dtype, into out if given; a NumPy scalar when nothing is left, as NumPy."""
+    shape = tuple(1 if k in axes else size for k, size in enumerate(input.shape)
+                  if keepdims or k not in axes)
+    with np.errstate(over="ignore"):   # a float32 overflow is inf, quietly (as a scalar)
+        if out is not None:
+            np.asarray(out)[...] = values.reshape(shape)
+            return out
+        if not shape:
+            return kernels.reduced_scalar(input, float(values))
+        return values.reshape(shape).astype(input.dtype, copy=False)
 
 
 def _run(loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,
-         want_loss, want_grad, grad_out_name="grad_out"):
-    input, total, loss_out, grad_out = evaluate(
+         want_loss, want_grad, grad_out_name="grad_out", axis=None, keepdims=False):
+    input, total, loss_out, grad_out, axes = evaluate(
         loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,
-        want_loss, want_grad, grad_out_name)
-    loss = loss_out if total is None else kernels.reduced_scalar(input, total)
+        want_loss, want_grad, grad_out_name, axis=axis, keepdims=keepdims)
+    if axes is not None and want_loss:
+        loss = _reduced_loss(input, total, axes, keepdims, loss_out)
+    else:
+        loss = loss_out if total is None else kernels.reduced_scalar(input, total)
     if want_loss and want_grad:
         return loss, grad_out
     return loss if want_loss else grad_out
@@ -85,12 +110,19 @@ _PARAMETERS = """
         Same dtype as ``input``; its shape must broadcast to ``input``'s without changing it
         (``(N, 1)`` against ``(N,)`` is refused). Python numbers and lists are converted to
         ``input``'s dtype.
-    {param} : float, keyword-only
-        {param_doc}
+    {param} : float, or ndarray or list, keyword-only
+        {param_doc} An array or list gives one {param} per element, with the rules of
+        ``weight`` (every element checked).
     reduction : {{"mean", "sum", "none"}}, keyword-only
         ``"mean"`` (default) averages over all elements, or is the weighted average
         ``sum(w * loss) / sum(w)`` with ``weight``; ``"sum"`` adds up; ``"none"`` keeps the
         elementwise values. Sums are accumulated in double precision, pairwise.
+    axis : None, int or tuple of ints, keyword-only
+        With ``"mean"``/``"sum"``: the dimensions to reduce, as in NumPy (``None``: all). The
+        loss is then an array of NumPy's reduced shape (a weighted mean per group), and the
+        gradient that of the sum of the reduced values.
+    keepdims : bool, keyword-only
+        Keep the reduced dimensions with size 1, as in NumPy.
     weight : ndarray, Python number or list, optional, keyword-only
         Elementwise weights, same rules as ``target``; each loss and derivative is multiplied
         by its weight. Weights summing to zero make the ``"mean"`` (and its gradient) NaN.
@@ -123,8 +155,9 @@ def _document(function, summary, formula, param, param_doc, extra, returns):
 
 
 _LOSS_OUT = """    out : ndarray, optional, keyword-only
-        With ``reduction="none"`` only: a writeable array of ``input``'s shape and dtype (any
-        layout, may be ``input`` or ``target`` itself) that receives the losses.
+        With ``reduction="none"``: a writeable array of ``input``'s shape and dtype (any
+        layout, may be ``input`` or ``target`` itself) that receives the losses; with ``axis``,
+        an array of the reduced shape that receives the reduced loss.
 """
 _GRAD_OUT = """    out : ndarray, optional, keyword-only
         A writeable array of ``input``'s shape and dtype (any layout, may be ``input`` or
@@ -140,8 +173,9 @@ _LOSS_RETURNS = """
     -------
     loss : numpy.float32 or numpy.float64, or ndarray
         A NumPy scalar of ``input``'s dtype for ``"mean"`` and ``"sum"`` (NaN for the mean of
-        nothing, 0 for the sum of nothing); an array of ``input``'s shape (``out`` if given,
-        else a new array in ``input``'s memory order) for ``"none"``.
+        nothing, 0 for the sum of nothing), an array of the reduced shape with ``axis`` or
+        ``keepdims``; an array of ``input``'s shape (``out`` if given, else a new array in
+        ``input``'s memory order) for ``"none"``.
 """
 _GRAD_RETURNS = """
     Returns
@@ -160,58 +194,69 @@ _BOTH_RETURNS = """
 """
 
 
-def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
-                   n_threads=None):
-    return _run(_smoothl1.SMOOTH_L1, check_param("beta", beta, True), input, target, weight,
-                reduction, out, None, n_threads, True, False)
+def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, axis=None,
+                   keepdims=False, out=None, n_threads=None):
+    return _run(_smoothl1.SMOOTH_L1, beta, input, target, weight,
+                reduction, out, None, n_threads, True, False,
+                axis=axis, keepdims=keepdims)
 
 
-def smooth_l1_grad(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
-                   n_threads=None):
-    return _run(_smoothl1.SMOOTH_L1, check_param("beta", beta, True), input, target, weight,
-                reduction, None, out, n_threads, False, True, "out")
+def smooth_l1_grad(input, target, *, beta=1.0, reduction="mean", weight=None, axis=None,
+                   keepdims=False, out=None, n_threads=None):
+    return _run(_smoothl1.SMOOTH_L1, beta, input, target, weight,
+                reduction, None, out, n_threads, False, True, "out",
+                axis=axis, keepdims=keepdims)
 
 
 def smooth_l1_loss_and_grad(input, target, *, beta=1.0, reduction="mean", weight=None,
-                            out=None, grad_out=None, n_threads=None):
-    return _run(_smoothl1.SMOOTH_L1, check_param("beta", beta, True), input, target, weight,
-                reduction, out, grad_out, n_threads, True, True)
+                            axis=None, keepdims=False, out=None, grad_out=None,
+                            n_threads=None):
+    return _run(_smoothl1.SMOOTH_L1, beta, input, target, weight,
+                reduction, out, grad_out, n_threads, True, True,
+                axis=axis, keepdims=keepdims)
 
 
-def huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-               n_threads=None):
-    return _run(_smoothl1.HUBER, check_param("delta", delta, False), input, target, weight,
-                reduction, out, None, n_threads, True, False)
+def huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, axis=None,
+               keepdims=False, out=None, n_threads=None):
+    return _run(_smoothl1.HUBER, delta, input, target, weight,
+                reduction, out, None, n_threads, True, False,
+                axis=axis, keepdims=keepdims)
 
 
-def huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-               n_threads=None):
-    return _run(_smoothl1.HUBER, check_param("delta", delta, False), input, target, weight,
-                reduction, None, out, n_threads, False, True, "out")
+def huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, axis=None,
+               keepdims=False, out=None, n_threads=None):
+    return _run(_smoothl1.HUBER, delta, input, target, weight,
+                reduction, None, out, n_threads, False, True, "out",
+                axis=axis, keepdims=keepdims)
 
 
 def huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=None,
-                        out=None, grad_out=None, n_threads=None):
-    return _run(_smoothl1.HUBER, check_param("delta", delta, False), input, target, weight,
-                reduction, out, grad_out, n_threads, True, True)
+                        axis=None, keepdims=False, out=None, grad_out=None, n_threads=None):
+    return _run(_smoothl1.HUBER, delta, input, target, weight,
+                reduction, out, grad_out, n_threads, True, True,
+                axis=axis, keepdims=keepdims)
 
 
-def pseudo_huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-                      n_threads=None):
-    return _run(_smoothl1.PSEUDO_HUBER, check_param("delta", delta, False), input, target,
-                weight, reduction, out, None, n_threads, True, False)
+def pseudo_huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, axis=None,
+                      keepdims=False, out=None, n_threads=None):
+    return _run(_smoothl1.PSEUDO_HUBER, delta, input, target, weight,
+                reduction, out, None, n_threads, True, False,
+                axis=axis, keepdims=keepdims)
 
 
-def pseudo_huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-                      n_threads=None):
-    return _run(_smoothl1.PSEUDO_HUBER, check_param("delta", delta, False), input, target,
-                weight, reduction, None, out, n_threads, False, True, "out")
+def pseudo_huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, axis=None,
+                      keepdims=False, out=None, n_threads=None):
+    return _run(_smoothl1.PSEUDO_HUBER, delta, input, target, weight,
+                reduction, None, out, n_threads, False, True, "out",
+                axis=axis, keepdims=keepdims)
 
 
 def pseudo_huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=None,
-                               out=None, grad_out=None, n_threads=None):
-    return _run(_smoothl1.PSEUDO_HUBER, check_param("delta", delta, False), input, target,
-                weight, reduction, out, grad_out, n_threads, True, True)
+                               axis=None, keepdims=False, out=None, grad_out=None,
+                               n_threads=None):
+    return _run(_smoothl1.PSEUDO_HUBER, delta, input, target, weight,
+                reduction, out, grad_out, n_threads, True, True,
+                axis=axis, keepdims=keepdims)
 
 
 _document(smooth_l1_loss, "Smooth L1 loss (PyTorch's ``F.smooth_l1_loss``).",

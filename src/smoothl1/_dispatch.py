@@ -13,6 +13,9 @@ import importlib
 import os
 
 from . import _smoothl1 as baseline
+from ._threads import configure, register_with_threadpoolctl
+
+configure(baseline)
 
 #: (build name, whether this CPU runs it), widest first
 _CANDIDATES = (("avx512", baseline.cpu_has_avx512), ("avx2", baseline.cpu_has_avx2))
@@ -23,7 +26,7 @@ def _load(name, cpu_has):
     if not cpu_has():
         return None
     try:
-        return importlib.import_module(f"smoothl1._smoothl1_{name}")
+        return configure(importlib.import_module(f"smoothl1._smoothl1_{name}"))
     except ImportError:   # built without the variant (older compiler, SMOOTHL1_NO_SIMD)
         return None
 
@@ -39,6 +42,7 @@ if not os.environ.get("SMOOTHL1_BASELINE"):
             break
 if kernels is not baseline:
     baseline.__pyx_capi__.update(kernels.__pyx_capi__)
+register_with_threadpoolctl(kernels)
 
 
 def available_builds():

@@ -15,8 +15,9 @@ def grad_hess(loss_kind, param, input, target, weight, curvature, grad_out, hess
     (check_param)."""
     curvature_code = check_curvature(curvature)
     given_grad_out, given_hess_out = grad_out, hess_out
-    input, target, weight, _, hess_out, grad_out, n_threads = prepare(
-        input, target, weight, "none", hess_out, grad_out, n_threads, out_name="hess_out")
+    input, target, weight, _, hess_out, grad_out, n_threads, _, _, _ = prepare(
+        input, target, weight, "none", hess_out, grad_out, n_threads, param=param,
+        allow_zero=loss_kind == _smoothl1.SMOOTH_L1, out_name="hess_out")
     if grad_out is None:
         grad_out = given_grad_out = kernels.empty_like(input)
     if hess_out is None:

@@ -186,6 +186,61 @@ def check_param(name, value, allow_zero):
     return value
 
 
+def check_param_values(name, value, input, allow_zero):
+    """A per-element beta or delta (docs/contract.md section 13): an array or list with the
+    rules of weight, every element checked. Returns (scalar, None) for a Python or NumPy
+    number, (None, array) otherwise; an array of a single element is returned as its scalar
+    (the same results, bit for bit, without a per-element division)."""
+    if not isinstance(value, (_ndarray, list, tuple)):
+        return check_param(name, value, allow_zero), None
+    array = _as_operand(name, value, input)
+    if array.size == 0:
+        return None, array
+    lowest = array.min()   # NaN propagates; no temporary of the array's size
+    if lowest != lowest:
+        raise ValueError(f"{name} must be a number at every element, got nan")
+    if lowest < 0 or (lowest == 0 and not allow_zero):
+        accepted = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {accepted} at every element (inf is allowed), got "
+                         f"{float(lowest)!r}")
+    if array.size == 1:
+        return float(array.reshape(())), None
+    return None, array
+
+
+def check_axis(axis, ndim, keepdims):
+    """axis as a sorted tuple of distinct dimensions in [0, ndim), or None for every
+    dimension without keepdims (docs/contract.md section 12; negative values count from the
+    end, as in NumPy)."""
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"keepdims must be True or False, got {type(keepdims).__name__}")
+    if axis is None:
+        return tuple(range(ndim)) if keepdims else None
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    normalized = []
+    for value in axes:
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError("axis must be None, an int or a tuple of ints, got bool")
+        try:
+            value = operator.index(value)
+        except TypeError:
+            raise TypeError(f"axis must be None, an int or a tuple of ints, got "
+                            f"{type(value).__name__}") from None
+        if not -ndim <= value < ndim:
+            raise ValueError(f"axis {value} is out of bounds for input of {ndim} "
+                             f"dimension{'s' if ndim != 1 else ''}")
+        value %= ndim
+        if value in normalized:
+            raise ValueError(f"axis contains dimension {value} more than once: {axis!r}")
+        normalized.append(value)
+    return tuple(sorted(normalized))
+
+
+def reduced_shape(shape, axes, keepdims):
+    return tuple(1 if k in axes else size for k, size in enumerate(shape) if keepdims
+                 or k not in axes)
+
+
 def check_reduction(reduction):
     try:
         return _REDUCTIONS[reduction]
@@ -226,19 +281,22 @@ def _may_overlap_itself(array):
     return False
 
 
-def check_output(name, value, input):
-    """value (an output buffer) as a base-class view; the caller returns value itself."""
+def check_output(name, value, input, shape=None):
+    """value (an output buffer) as a base-class view; the caller returns value itself. shape:
+    what the output must have when it is not input's (a reduction along axes)."""
+    expected = input.shape if shape is None else shape
+    described = "input's shape" if shape is None else "the reduced shape"
     array = _as_base_array(value)
     if array is None:
         raise TypeError(f"{name} must be a numpy.ndarray of input's dtype ({input.dtype}) and "
-                        f"shape {input.shape}, got {type(value).__name__}"
+                        f"shape {expected}, got {type(value).__name__}"
                         f"{_conversion_hint(name, value)}")
     _check_array_type(name, value)
     if array.dtype != input.dtype:
         raise TypeError(f"{name} must have input's dtype ({input.dtype}), got "
                         f"{_describe_dtype(array.dtype)}")
-    if array.shape != input.shape:
-        raise ValueError(f"{name} must have input's shape {input.shape}, got {array.shape}")
+    if array.shape != expected:
+        raise ValueError(f"{name} must have {described} {expected}, got {array.shape}")
     if not array.flags.writeable:
         raise ValueError(f"{name} is read-only; pass a writeable array")
     if not _smoothl1.aligned(array):
@@ -292,13 +350,17 @@ def check_curvature(curvature):
 
 
 def prepare(input, target, weight, reduction, out, grad_out, n_threads,
-            grad_out_name="grad_out", out_name="out"):
-    """Validate a call; return (input, target, weight, reduction code, out, grad_out, n_threads)
-    with target and weight broadcast to input's shape. `out` is the loss buffer (only with
-    reduction='none'), or the curvature buffer of a grad_hess call, called `out_name` in
-    messages; `grad_out` the gradient buffer, called `grad_out_name`. Every array returned is
-    a base-class ndarray (a view of a subclass the caller gave), so the kernel uses exactly
-    what was checked."""
+            grad_out_name="grad_out", param=1.0, allow_zero=True, axis=None, keepdims=False,
+            out_name="out"):
+    """Validate a call; return (input, target, weight, reduction code, out, grad_out, n_threads,
+    param, param_values, axes); target, weight and param_values broadcast to input's shape.
+    `out` is the loss buffer (reduction='none', or the reduced loss along `axis`), or the
+    curvature buffer of a grad_hess call, called `out_name` in messages; `grad_out` the
+    gradient buffer, called `grad_out_name`. `param` (named "beta" if allow_zero, else
+    "delta") is a number, or an array giving param_values (param is then None; None given
+    skips it); axes are the reduced dimensions (None: all, without keepdims). Every array
+    returned is a base-class ndarray (a view of a subclass the caller gave), so the kernel
+    uses exactly what was checked."""
     input = check_input(input)
     reduction_code = check_reduction(reduction)
     if type(target) is not _ndarray or target.dtype is not input.dtype \
@@ -306,14 +368,23 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
         target = _as_operand("target", target, input)
     if weight is not None:
         weight = _as_operand("weight", weight, input)
+    param, param_values = check_param_values("beta" if allow_zero else "delta", param, input,
+                                             allow_zero)
+    axes = check_axis(axis, input.ndim, keepdims)
+    if axes is not None and reduction_code == _smoothl1.REDUCTION_NONE:
+        raise ValueError("axis and keepdims are only accepted with reduction='mean' or 'sum' "
+                         "(reduction='none' keeps every element)")
     n_threads = check_n_threads(n_threads)
     outputs = []
     if out is not None:
-        if reduction_code != _smoothl1.REDUCTION_NONE:
-            raise ValueError(f"out is only accepted with reduction='none' (got reduction="
-                             f"{reduction!r}): a reduced loss is a scalar")
-        out = check_output(out_name, out, input)
-        outputs.append(out)
+        if axes is not None:   # the reduced loss, written after the kernels ran
+            check_output("out", out, input, reduced_shape(input.shape, axes, keepdims))
+        elif reduction_code != _smoothl1.REDUCTION_NONE:
+            raise ValueError(f"out is only accepted with reduction='none' or with axis (got "
+                             f"reduction={reduction!r}): a reduced loss is a scalar")
+        else:
+            out = check_output(out_name, out, input)
+            outputs.append(out)
     if grad_out is not None:
         grad_out = check_output(grad_out_name, grad_out, input)
         outputs.append(grad_out)
@@ -322,8 +393,8 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
                              f"arrays")
     if outputs or target.shape != input.shape or (weight is not None
                                                   and weight.shape != input.shape) \
-            or not _smoothl1.aligned(input, target, weight):
-        operands = [input, target, weight]
+            or param_values is not None or not _smoothl1.aligned(input, target, weight):
+        operands = [input, target, weight, param_values]
         for k, operand in enumerate(operands):
             if operand is not None:
                 if outputs:
@@ -332,8 +403,7 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
                     # the kernels step in whole elements: a misaligned input (from a raw
                     # byte buffer) is copied; a misaligned output is refused (check_output)
                     operand = np.array(operand, copy=True)
-                if operand.shape != input.shape:
-                    operand = np.broadcast_to(operand, input.shape)
-                operands[k] = operand
-        input, target, weight = operands
-    return input, target, weight, reduction_code, out, grad_out, n_threads
+                operands[k] = operand   # broadcast by the kernels (zero steps)
+        input, target, weight, param_values = operands
+    return (input, target, weight, reduction_code, out, grad_out, n_threads, param,
+            param_values, axes)

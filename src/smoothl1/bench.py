@@ -20,6 +20,10 @@ one thread: ``smoothl1_smooth_l1_loss_sum_<f32|f64>`` called through its capsule
 ``smoothl1._smoothl1.__pyx_capi__`` (as C and Cython consumers call it; ctypes adds about a
 microsecond) against ``smooth_l1_loss(x, t, reduction="sum", n_threads=1)``, with the same bits.
 
+Then the box rows (``--boxes N``, see ``smoothl1._bench_boxes``): ``(N, 4)`` arrays with
+broadcast operands, reductions along an axis and per-element parameters, each against the
+same call with a full-size operand, a full reduction or a scalar parameter.
+
 "vs floor" is smoothl1's time divided by the floor's (1.0 would be memory speed); the
 "x NumPy/SciPy/PyTorch" columns are the peer's time divided by smoothl1's (higher is better).
 """
@@ -33,7 +37,8 @@ import time
 
 import numpy as np
 
-from . import __version__, _dispatch, _smoothl1, smooth_l1_loss, smooth_l1_loss_and_grad
+from . import (__version__, _bench_boxes, _dispatch, _smoothl1, smooth_l1_loss,
+               smooth_l1_loss_and_grad)
 from ._arguments import OneLineArgumentParser, whole_number
 
 BETA = 1.0
@@ -125,7 +130,6 @@ def contenders(x, t, grad, x_wide, t_wide, torch, special):
 
 def versions(torch, scipy):
     parts = [f"smoothl1 {__version__} ({_dispatch.build} kernels, "
-             f"OpenMP {'on' if _smoothl1.HAVE_OPENMP else 'off'}, "
              f"{_smoothl1.max_threads()} threads)", f"NumPy {np.__version__}"]
     parts.append(f"SciPy {scipy.__version__}" if scipy else "SciPy not installed")
     parts.append(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
@@ -239,6 +243,8 @@ def main(argv=None):
                         help="comma-separated dtypes (default float32,float64)")
     parser.add_argument("--repeat", type=whole_number, default=7,
                         help="timed repeats, 1 to 1000 (default 7)")
+    parser.add_argument("--boxes", type=whole_number, default=1 << 20,
+                        help="N of the (N, 4) box rows (default 1048576; 0 skips them)")
     args = parser.parse_args(argv)
     dtypes = []
     for name in args.dtypes.split(","):
@@ -249,9 +255,12 @@ def main(argv=None):
         parser.error(f"--repeat must be from 1 to 1000, got {args.repeat}")
     try:
         run(args.sizes, dtypes, args.repeat)
+        if args.boxes > 0:
+            _bench_boxes.run(min(args.boxes, MAX_SIZE // 4), dtypes, args.repeat, best_time,
+                             sys.stdout)
     except MemoryError:
         parser.exit(2, f"{parser.prog}: error: not enough memory for --sizes "
-                       f"{max(args.sizes)}; try smaller sizes\n")
+                       f"{max(args.sizes)} or --boxes {args.boxes}; try smaller ones\n")
     return 0
 
 if __name__ == "__main__":

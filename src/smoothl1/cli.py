@@ -315,8 +315,7 @@ def version_text():
     import numpy as np
 
     from . import __version__, _dispatch, _smoothl1
-    return (f"smoothl1 {__version__} (kernels: {_dispatch.build}, OpenMP: "
-            f"{'yes' if _smoothl1.HAVE_OPENMP else 'no'}, threads: "
+    return (f"smoothl1 {__version__} (kernels: {_dispatch.build}, threads: "
             f"{_smoothl1.max_threads()}), numpy {np.__version__}, "
             f"Python {platform.python_version()}")
 

@@ -34,14 +34,13 @@ except ImportError:   # the original error stays attached as the context
 
 from . import _smoothl1
 from ._api import evaluate
-from ._grad_hess import grad_hess
 from ._validation import (
     _as_operand,
     _check_array_type,
     _check_float_dtype,
-    check_curvature,
+    check_axis,
     check_n_threads,
-    check_param,
+    check_param_values,
     check_reduction,
     prepare,
 )
@@ -119,16 +118,21 @@ def _operand(name, value, input):
 # ---------------------------------------------------------------------------------------------
 
 def _block(loss_kind, param, loss_mode, want_grad, n_threads, input, target, weight,
-           grad_norm):
+           grad_norm, axes=None):
     """One kernel call on one block. loss_mode: None, "none" (elementwise loss) or "sum" (the
-    block's loss sum in double, as an array of shape (1,) * ndim). The gradient is normalised
-    by grad_norm (the global element count or weight sum of "mean") if given, exactly as the
-    NumPy path normalises it."""
+    block's loss sums in double: of the whole block as an array of shape (1,) * ndim, or, with
+    axes, of each group, keepdims-shaped). The gradient is normalised by grad_norm (the global
+    element count or weight sum of "mean", per group with axes and weights) if given, exactly
+    as the NumPy path normalises it. param is a number or the block of a parameter array."""
     reduction = "none" if loss_mode == "none" else "sum"
-    input, total, loss_out, grad_out = evaluate(
+    input, total, loss_out, grad_out, _ = evaluate(
         loss_kind, param, input, target, weight, reduction, None, None, n_threads,
-        loss_mode is not None, want_grad, grad_norm=grad_norm)
-    loss = np.full((1,) * input.ndim, total) if loss_mode == "sum" else loss_out
+        loss_mode is not None, want_grad, grad_norm=grad_norm, axis=axes)
+    if loss_mode == "sum" and axes is not None:
+        loss = np.asarray(total).reshape([1 if k in axes else size
+                                          for k, size in enumerate(input.shape)])
+    else:
+        loss = np.full((1,) * input.ndim, total) if loss_mode == "sum" else loss_out
     if loss_mode is None:
         return grad_out
     return (loss, grad_out) if want_grad else loss
@@ -151,12 +155,42 @@ def _finish(total, weight_sum, dtype):
 # 4. The lazy graph
 # ---------------------------------------------------------------------------------------------
 
+def _finish_groups(total, weight_sum, dtype):
+    # _finish for the keepdims-shaped group sums of a reduction along axes
+    with np.errstate(all="ignore"):
+        value = np.asarray(total, dtype=np.float64)
+        if weight_sum is not None:
+            weight_sum = np.where(np.asarray(weight_sum) == 0, np.nan, weight_sum)
+            value = value / weight_sum
+        return value.astype(dtype)
+
+
+def _parameter(name, param, input, allow_zero):
+    """beta or delta: (number, None) or (Dask array chunked like input, its index). NumPy
+    arrays and lists are checked element by element here; a Dask array's values are checked
+    block by block when computed (its metadata here)."""
+    if isinstance(param, da.Array):
+        return _operand(name, param, input)
+    value, values = check_param_values(name, param, _stand_in(input.dtype, input.shape),
+                                       allow_zero)
+    if values is None:
+        return value, None
+    return _operand(name, values, input)
+
+
 def _run(function_name, loss_kind, param, input, target, weight, reduction, out, grad_out,
-         n_threads, want_loss, want_grad, grad_out_name="grad_out"):
+         n_threads, want_loss, want_grad, grad_out_name="grad_out", axis=None,
+         keepdims=False):
     _check_input(input, function_name)
     _check_no_output("out", out, function_name)
     _check_no_output(grad_out_name, grad_out, function_name)
     check_reduction(reduction)
+    param, param_index = _parameter("beta" if loss_kind == _smoothl1.SMOOTH_L1 else "delta",
+                                    param, input, loss_kind == _smoothl1.SMOOTH_L1)
+    axes = check_axis(axis, input.ndim, keepdims)
+    if axes is not None and reduction == "none":
+        raise ValueError("axis and keepdims are only accepted with reduction='mean' or 'sum' "
+                         "(reduction='none' keeps every element)")
     target, target_index = _operand("target", target, input)
     if weight is not None:
         weight, weight_index = _operand("weight", weight, input)
@@ -169,30 +203,37 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
     index = tuple(range(input.ndim))
     reduced = reduction != "none"
     weight_sum = None
+    summed = tuple(range(input.ndim)) if axes is None else axes
+    kept_index = tuple(k for k in index if k not in summed)
     if reduction == "mean":
         if weight is None:
-            weight_sum = float(math.prod(input.shape))
+            weight_sum = float(math.prod(input.shape[k] for k in summed))
         else:
             weight_sum = da.broadcast_to(weight, input.shape, chunks=input.chunks).sum(
-                dtype=np.float64)
+                axis=summed, dtype=np.float64, keepdims=axes is not None)
     grad_norm, grad_norm_index = None, None
     if want_grad and reduction == "mean":
         grad_norm = weight_sum
-        grad_norm_index = None if weight is None else ()
+        if weight is not None:
+            grad_norm_index = () if axes is None else kept_index
+            if axes is not None:
+                grad_norm = weight_sum.squeeze(axis=axes)
 
     loss_mode = None if not want_loss else ("sum" if reduced else "none")
     partials_only = loss_mode == "sum" and not want_grad
     element_meta = np.empty((0,) * input.ndim, dtype)
     partial_meta = np.empty((0,) * input.ndim, np.float64)
-    partial_chunks = tuple((1,) * len(sizes) for sizes in input.chunks)
+    partial_chunks = tuple((1,) * len(sizes) if k in summed else sizes
+                           for k, sizes in enumerate(input.chunks))
     token = function_name.replace("_", "-")
     blocks = da.blockwise(
         _block, index,
-        loss_kind, None, param, None, loss_mode, None, want_grad, None, n_threads, None,
+        loss_kind, None, param, param_index, loss_mode, None, want_grad, None, n_threads, None,
         input, index, target, target_index, weight, weight_index, grad_norm, grad_norm_index,
+        axes, None,
         token=token + "-block", dtype=np.float64 if partials_only else dtype,
         meta=partial_meta if partials_only else element_meta,
-        adjust_chunks={k: 1 for k in index} if partials_only else None)
+        adjust_chunks={k: 1 for k in summed} if partials_only else None)
     if want_loss and want_grad:
         # One task computes both; the two results are picked from its tuple.
         loss = blocks.map_blocks(operator.itemgetter(0),
@@ -205,7 +246,17 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
         loss, grad = blocks, None
     else:
         return blocks
-    if reduced:
+    if reduced and axes is not None:
+        total = loss.sum(axis=axes, dtype=np.float64, keepdims=True)
+        if weight_sum is None or not isinstance(weight_sum, da.Array):
+            loss = total.map_blocks(_finish_groups, weight_sum, dtype, dtype=dtype,
+                                    meta=np.empty((0,) * input.ndim, dtype))
+        else:
+            loss = da.map_blocks(_finish_groups, total, weight_sum, dtype, dtype=dtype,
+                                 meta=np.empty((0,) * input.ndim, dtype))
+        if not keepdims:
+            loss = loss.squeeze(axis=axes)
+    elif reduced:
         total = loss.sum(dtype=np.float64)
         loss = da.blockwise(_finish, (), total, (), weight_sum,
                             () if isinstance(weight_sum, da.Array) else None, dtype, None,
@@ -214,115 +265,58 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
     return loss if grad is None else (loss, grad)
 
 
-def _run_grad_hess(function_name, loss_kind, param, input, target, weight, curvature,
-                   grad_out, hess_out, n_threads):
-    """(grad, hess) as two Dask arrays of input's chunks, from one task per block that runs
-    smoothl1._grad_hess.grad_hess, the NumPy functions' own path."""
-    _check_input(input, function_name)
-    _check_no_output("grad_out", grad_out, function_name)
-    _check_no_output("hess_out", hess_out, function_name)
-    check_curvature(curvature)
-    target, target_index = _operand("target", target, input)
-    weight, weight_index = (None, None) if weight is None else _operand("weight", weight, input)
-    n_threads = check_n_threads(n_threads) or 1
-    index, meta = tuple(range(input.ndim)), np.empty((0,) * input.ndim, input.dtype)
-    blocks = da.blockwise(
-        grad_hess, index, loss_kind, None, param, None, input, index, target, target_index,
-        weight, weight_index, curvature, None, None, None, None, None, n_threads, None,
-        token=function_name.replace("_", "-") + "-block", dtype=input.dtype, meta=meta)
-    return tuple(blocks.map_blocks(operator.itemgetter(k), dtype=input.dtype, meta=meta)
-                 for k in (0, 1))
-
-
 # ---------------------------------------------------------------------------------------------
 # The functions
 # ---------------------------------------------------------------------------------------------
 
-def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
-                   n_threads=None):
-    return _run("smooth_l1_loss", _smoothl1.SMOOTH_L1, check_param("beta", beta, True), input,
-                target, weight, reduction, out, None, n_threads, True, False)
+def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, axis=None,
+                   keepdims=False, out=None, n_threads=None):
+    return _run("smooth_l1_loss", _smoothl1.SMOOTH_L1, beta, input,
+                target, weight, reduction, out, None, n_threads, True, False,
+                axis=axis, keepdims=keepdims)
 
 
-def smooth_l1_grad(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
-                   n_threads=None):
-    return _run("smooth_l1_grad", _smoothl1.SMOOTH_L1, check_param("beta", beta, True), input,
-                target, weight, reduction, None, out, n_threads, False, True, "out")
+def smooth_l1_grad(input, target, *, beta=1.0, reduction="mean", weight=None, axis=None,
+                   keepdims=False, out=None, n_threads=None):
+    return _run("smooth_l1_grad", _smoothl1.SMOOTH_L1, beta, input,
+                target, weight, reduction, None, out, n_threads, False, True, "out",
+                axis=axis, keepdims=keepdims)
 
 
 def smooth_l1_loss_and_grad(input, target, *, beta=1.0, reduction="mean", weight=None,
-                            out=None, grad_out=None, n_threads=None):
+                            axis=None, keepdims=False, out=None, grad_out=None,
+                            n_threads=None):
     return _run("smooth_l1_loss_and_grad", _smoothl1.SMOOTH_L1,
-                check_param("beta", beta, True), input, target, weight, reduction, out,
-                grad_out, n_threads, True, True)
+                beta, input, target, weight, reduction, out,
+                grad_out, n_threads, True, True,
+                axis=axis, keepdims=keepdims)
 
 
-def huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-               n_threads=None):
-    return _run("huber_loss", _smoothl1.HUBER, check_param("delta", delta, False), input,
-                target, weight, reduction, out, None, n_threads, True, False)
+def huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, axis=None,
+               keepdims=False, out=None, n_threads=None):
+    return _run("huber_loss", _smoothl1.HUBER, delta, input,
+                target, weight, reduction, out, None, n_threads, True, False,
+                axis=axis, keepdims=keepdims)
 
 
-def huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-               n_threads=None):
-    return _run("huber_grad", _smoothl1.HUBER, check_param("delta", delta, False), input,
-                target, weight, reduction, None, out, n_threads, False, True, "out")
+def huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, axis=None,
+               keepdims=False, out=None, n_threads=None):
+    return _run("huber_grad", _smoothl1.HUBER, delta, input,
+                target, weight, reduction, None, out, n_threads, False, True, "out",
+                axis=axis, keepdims=keepdims)
 
 
 def huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=None,
-                        out=None, grad_out=None, n_threads=None):
-    return _run("huber_loss_and_grad", _smoothl1.HUBER, check_param("delta", delta, False),
-                input, target, weight, reduction, out, grad_out, n_threads, True, True)
+                        axis=None, keepdims=False, out=None, grad_out=None, n_threads=None):
+    return _run("huber_loss_and_grad", _smoothl1.HUBER, delta,
+                input, target, weight, reduction, out, grad_out, n_threads, True, True,
+                axis=axis, keepdims=keepdims)
 
 
-def pseudo_huber_loss(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-                      n_threads=None):
-    return _run("pseudo_huber_loss", _smoothl1.PSEUDO_HUBER, check_param("delta", delta, False),
-                input, target, weight, reduction, out, None, n_threads, True, False)
-
-
-def pseudo_huber_grad(input, target, *, delta=1.0, reduction="mean", weight=None, out=None,
-                      n_threads=None):
-    return _run("pseudo_huber_grad", _smoothl1.PSEUDO_HUBER, check_param("delta", delta, False),
-                input, target, weight, reduction, None, out, n_threads, False, True, "out")
-
-
-def pseudo_huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", weight=None,
-                               out=None, grad_out=None, n_threads=None):
-    return _run("pseudo_huber_loss_and_grad", _smoothl1.PSEUDO_HUBER,
-                check_param("delta", delta, False), input, target, weight, reduction, out,
-                grad_out, n_threads, True, True)
-
-
-def smooth_l1_grad_hess(input, target, *, beta=1.0, weight=None, curvature="exact",
-                        grad_out=None, hess_out=None, n_threads=None):
-    return _run_grad_hess("smooth_l1_grad_hess", _smoothl1.SMOOTH_L1,
-                          check_param("beta", beta, True), input, target, weight, curvature,
-                          grad_out, hess_out, n_threads)
-
-
-def huber_grad_hess(input, target, *, delta=1.0, weight=None, curvature="exact",
-                    grad_out=None, hess_out=None, n_threads=None):
-    return _run_grad_hess("huber_grad_hess", _smoothl1.HUBER,
-                          check_param("delta", delta, False), input, target, weight, curvature,
-                          grad_out, hess_out, n_threads)
-
-
-def pseudo_huber_grad_hess(input, target, *, delta=1.0, weight=None, curvature="exact",
-                           grad_out=None, hess_out=None, n_threads=None):
-    return _run_grad_hess("pseudo_huber_grad_hess", _smoothl1.PSEUDO_HUBER,
-                          check_param("delta", delta, False), input, target, weight, curvature,
-                          grad_out, hess_out, n_threads)
-
-
-_GRAD_HESS_DOC = """Gradient and curvature of the {loss} loss of Dask arrays, lazily: the Dask
-    version of ``smoothl1.{name}`` (same arguments, rules and errors; ``grad_out``/``hess_out``
-    raise ``TypeError``), returning two Dask arrays of ``input``'s shape, dtype and chunks from
-    one task per block; ``n_threads=None`` means one kernel thread per block."""
-for _grad_hess_function, _loss in ((smooth_l1_grad_hess, "smooth L1"), (huber_grad_hess, "Huber"),
-                                   (pseudo_huber_grad_hess, "pseudo-Huber")):
-    _grad_hess_function.__doc__ = _GRAD_HESS_DOC.format(loss=_loss,
-                                                        name=_grad_hess_function.__name__)
+# pseudo-Huber and grad_hess live in their own module (this one would pass 400 lines)
+from ._dask_pseudo_huber_grad_hess import (  # noqa: E402
+    huber_grad_hess, pseudo_huber_grad, pseudo_huber_grad_hess, pseudo_huber_loss,
+    pseudo_huber_loss_and_grad, smooth_l1_grad_hess)
 
 _DOC = """{summary}
 
