@@ -75,7 +75,8 @@ def lightgbm_models(lgb, rounds, seed):
 
 def catboost_models(catboost, rounds, seed):
     common = dict(iterations=rounds, learning_rate=0.1, depth=4, thread_count=1,
-                  random_seed=seed, verbose=0, boost_from_average=False)
+                  random_seed=seed, verbose=0, boost_from_average=False,
+                  allow_writing_files=False)
     yield SQUARED, catboost.CatBoostRegressor(loss_function="RMSE", **common)
     yield HUBER, catboost.CatBoostRegressor(loss_function="Huber:delta=1.0", **common)
     yield ABSOLUTE, catboost.CatBoostRegressor(loss_function="MAE", **common)

@@ -145,7 +145,7 @@ def test_catboost_trains_and_resists_outliers():
     X, y, w = dataset(n=1500, outliers=0.08)
     X_test, y_test, _ = dataset(n=1000, seed=31)     # clean test labels
     common = dict(iterations=150, learning_rate=0.2, depth=4, verbose=0, thread_count=1,
-                  random_seed=0)
+                  random_seed=0, allow_writing_files=False)
     robust = catboost.CatBoostRegressor(
         loss_function=boosting.catboost_objective("huber", delta=1.0, curvature="irls"),
         eval_metric="RMSE", **common).fit(X, y)
