@@ -7,8 +7,8 @@ whose training labels carry outliers. Prints the test RMSE (on clean labels) of 
 
 The data: Friedman's first function of five uniform features, with noise of standard
 deviation 1; 10% of the training labels get an outlier of size 20 to 60 (either sign); the
-test labels are the noise-free function. Every model fits the labels minus their training median (and adds it
-back), so custom and built-in objectives start from the same point. Library settings are
+test labels are the noise-free function. Every model fits the labels minus their training
+median (and adds it back), so custom and built-in objectives start from the same point. Library settings are
 their defaults except: learning rate 0.1, depth 4 (LightGBM: 15 leaves), one thread, the
 seed; delta = 1 for Huber and pseudo-Huber (and the built-ins: huber_slope, alpha, delta),
 beta = 2 for smooth L1 (with beta = 1 it is Huber with delta = 1, row for row).
