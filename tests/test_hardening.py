@@ -156,7 +156,7 @@ def test_output_lying_about_writeable_is_refused():
 
 
 def test_output_lying_about_its_address_is_untangled():
-    """_same_view reads the data address; an out claiming the input's address while sitting
+    """_overlap._same_view reads the data address; an out claiming the input's address while sitting
     four elements further still gets the result of separate buffers."""
     buffer = np.linspace(-3, 3, 40)
     input = buffer[:30]

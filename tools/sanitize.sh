@@ -74,6 +74,7 @@ grep -q -- "-fsanitize=address,undefined" "$WORK/build.log" \
 RUN="$WORK/run"
 mkdir "$RUN"
 cp -r "$SRC/tests" "$RUN/tests"
+cp -r "$SRC/docs" "$RUN/docs"      # the samples tests/test_embedding_docs.py and test_cli_docs.py run
 cp "$SRC/pyproject.toml" "$RUN/"   # the pytest settings; nothing else of the tree
 LOGS="$WORK/sanitizer-logs"
 mkdir "$LOGS"

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from . import _smoothl1
+from ._overlap import may_overlap_itself, overlap, untangle
 
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
@@ -19,9 +20,6 @@ _REDUCTIONS = {"none": _smoothl1.REDUCTION_NONE, "sum": _smoothl1.REDUCTION_SUM,
                "mean": _smoothl1.REDUCTION_MEAN}
 _ndarray = np.ndarray
 _base_view = np.ndarray.view   # the base class's method: a subclass may override .view
-_TooHardError = getattr(np, "exceptions", np).TooHardError   # np.TooHardError before NumPy 1.25
-#: work bound of the exact overlap test (np.shares_memory); beyond it, overlap is assumed
-_OVERLAP_MAX_WORK = 1000
 
 
 def _as_base_array(value):
@@ -264,23 +262,6 @@ def check_n_threads(n_threads):
     return min(n_threads, 1 << 16)
 
 
-def _may_overlap_itself(array):
-    """Whether two elements of array may share memory: a zero stride on an axis longer than 1,
-    or strides that do not nest (NumPy's own cheap test: taken by size, each stride spans the
-    whole extent of the smaller ones). Slicing, transposing and reshaping keep strides nested;
-    only as_strided can make the rare non-overlapping layout this test cannot prove."""
-    flags = array.flags
-    if flags.c_contiguous or flags.f_contiguous or array.size == 0:   # the common case
-        return False
-    extent = array.itemsize
-    for stride, size in sorted((abs(stride), size)
-                               for stride, size in zip(array.strides, array.shape) if size > 1):
-        if stride < extent:
-            return True
-        extent += stride * (size - 1)
-    return False
-
-
 def check_output(name, value, input, shape=None):
     """value (an output buffer) as a base-class view; the caller returns value itself. shape:
     what the output must have when it is not input's (a reduction along axes)."""
@@ -302,42 +283,12 @@ def check_output(name, value, input, shape=None):
     if not _smoothl1.aligned(array):
         raise ValueError(f"{name} is not aligned to its dtype; pass an aligned array "
                          f"(np.empty_like(input))")
-    if _may_overlap_itself(array):
+    if may_overlap_itself(array):
         raise ValueError(f"{name} has elements that share memory (strides {array.strides} for "
                          f"shape {array.shape}, e.g. a zero stride from np.broadcast_to or "
                          f"as_strided), so no element would hold a well-defined result; pass "
                          f"an array with one element per result (np.empty_like(input))")
     return array
-
-
-def _same_view(a, b):
-    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
-            and a.strides == b.strides)
-
-
-def _overlap(a, b):
-    """Whether a and b share an element: exact where np.shares_memory decides within a small
-    work bound (an output interleaved with an input shares none), else assumed."""
-    if not np.may_share_memory(a, b):   # memory bounds only: the common, cheap answer
-        return False
-    try:
-        return np.shares_memory(a, b, max_work=_OVERLAP_MAX_WORK)
-    except _TooHardError:
-        return True
-
-
-def _untangle(source, outputs, shape):
-    """source, or a private copy of it if it overlaps an output other than as the same view.
-
-    NumPy ufuncs give the same answer for overlapping arguments as for separate ones; so do we.
-    The copy is of the array as given (a broadcast target is copied at its own small size).
-    """
-    for output in outputs:
-        if _overlap(output, source):
-            view = source if source.shape == shape else np.broadcast_to(source, shape)
-            if not _same_view(view, output):
-                return source.copy()
-    return source
 
 
 def check_curvature(curvature):
@@ -388,7 +339,7 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
     if grad_out is not None:
         grad_out = check_output(grad_out_name, grad_out, input)
         outputs.append(grad_out)
-        if out is not None and _overlap(out, grad_out):
+        if out is not None and overlap(out, grad_out):
             raise ValueError(f"{out_name} and {grad_out_name} overlap; pass two separate "
                              f"arrays")
     if outputs or target.shape != input.shape or (weight is not None
@@ -398,7 +349,7 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
         for k, operand in enumerate(operands):
             if operand is not None:
                 if outputs:
-                    operand = _untangle(operand, outputs, input.shape)
+                    operand = untangle(operand, outputs, input.shape)
                 if not _smoothl1.aligned(operand):
                     # the kernels step in whole elements: a misaligned input (from a raw
                     # byte buffer) is copied; a misaligned output is refused (check_output)
