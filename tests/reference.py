@@ -68,7 +68,9 @@ def pseudo_huber_elementwise(d, delta):
         q = z / delta
         h = np.hypot(1.0, q)
         near = q <= 1e8
-        loss = np.where(near, delta * delta * (q * q / (h + 1.0)), delta * (z - delta))
+        # delta**2 * q**2 / (h + 1) as (z * q) * (delta / (h + 1)): delta**2 alone overflows
+        # for a huge delta, where the loss itself is small (0 at d = 0)
+        loss = np.where(near, (z * q) * (delta / (h + 1.0)), delta * (z - delta))
         loss = np.where(near & (q > 1.0), delta * delta * (h - 1.0), loss)
         # d / sqrt(1 + q**2); far out, delta * sign(d) / sqrt(1 + 1/q**2)
         grad = np.where(near, d / h, np.sign(d) * delta / np.hypot(1.0, delta / z))

@@ -1,7 +1,8 @@
-"""Fuzzing of the six public functions: bad input must give the documented error and
-change nothing; good input must give the reference result and change nothing it should not.
+"""Fuzzing of the nine loss functions (smooth L1, Huber, pseudo-Huber): bad input must give the
+documented error and change nothing; good input must give the reference result and change
+nothing it should not.
 
-Each example is one call of one of the six functions, built from random choices of: dtype (also
+Each example is one call of one of those functions, built from random choices of: dtype (also
 bad ones and non-arrays), shape (0-d to 4-d, empty, sizes around the chunk and work-item
 boundaries, up to 64 dimensions), memory layout (C, Fortran, permuted, step-sliced with negative
 steps, offset into a bigger buffer, read-only, misaligned, zero strides from np.broadcast_to and
@@ -563,7 +564,7 @@ OUTPUT_CHOICES = ["none"] * 4 + ["fresh"] * 3 + ["alias"] * 3
 def cases(draw, allow_bad=True, aliasing=False):
     """One call. allow_bad: arguments may be bad; aliasing: elementwise results only, written
     to outputs that mostly alias the inputs."""
-    loss = draw(st.sampled_from(["smooth_l1", "huber"]))
+    loss = draw(st.sampled_from(["smooth_l1", "huber", "pseudo_huber"]))
     kind = draw(st.sampled_from(["loss", "grad", "loss_and_grad"]))
     dtype = draw(st.sampled_from(FLOATS))
     shape = draw(shapes())
@@ -752,7 +753,8 @@ def test_fuzz_outputs_alias_inputs(case):
 
 @pytest.mark.parametrize("function", ["smooth_l1_loss", "smooth_l1_grad",
                                       "smooth_l1_loss_and_grad", "huber_loss", "huber_grad",
-                                      "huber_loss_and_grad"])
+                                      "huber_loss_and_grad", "pseudo_huber_loss",
+                                      "pseudo_huber_grad", "pseudo_huber_loss_and_grad"])
 def test_huge_int_parameter(function):
     import smoothl1
     name = "beta" if function.startswith("smooth_l1") else "delta"

@@ -1,4 +1,4 @@
-"""No leaks: 10**5 calls spread over the six public functions, good calls and calls
+"""No leaks: 10**5 calls spread over the nine loss functions, good calls and calls
 that raise, leave the process's memory where it was.
 
 - resident set size (/proc/self/statm) and, on glibc, the C heap in use (mallinfo2: catches a
@@ -25,7 +25,15 @@ import smoothl1
 UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 FUNCTIONS = ["smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad", "huber_loss",
-             "huber_grad", "huber_loss_and_grad"]
+             "huber_grad", "huber_loss_and_grad", "pseudo_huber_loss", "pseudo_huber_grad",
+             "pseudo_huber_loss_and_grad"]
+
+
+def operation(name):
+    """What a function of FUNCTIONS computes: "loss", "grad" or "loss_and_grad"."""
+    return next(name[len(loss):] for loss in ("smooth_l1_", "pseudo_huber_", "huber_")
+                if name.startswith(loss))
+
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/statm"),
                                 reason="needs /proc/self/statm (Linux)")
@@ -103,7 +111,7 @@ def recipes():
     for name in FUNCTIONS:
         f = getattr(smoothl1, name)
         p = "beta" if name.startswith("smooth_l1") else "delta"
-        kind = name.removeprefix("smooth_l1_").removeprefix("huber_")
+        kind = operation(name)
         good = [("mean", (x, t), {p: param}),
                 ("sum-weighted", (x, t), {p: param, "reduction": "sum", "weight": w}),
                 ("float32-strided", (x32, t32), {"reduction": "mean", "weight": 2.0}),
