@@ -55,8 +55,9 @@ def huber_elementwise(d, delta):
 
 def pseudo_huber_elementwise(d, delta):
     """(loss, d loss / d input) of pseudo-Huber, ``delta**2 * (sqrt(1 + q**2) - 1)`` with
-    ``q = d / delta``. ``sqrt(1 + q**2) - 1`` is evaluated as ``q**2 / (hypot(1, q) + 1)``
-    (no cancellation); where ``|q| > 1e8`` the asymptote ``delta * (|d| - delta)`` is used
+    ``q = d / delta``, evaluated as ``z * (z / (hypot(1, q) + 1))`` where ``|q| <= 1`` (no
+    cancellation, and no over- or underflow the loss has not) and as ``delta**2 * (hypot(1, q)
+    - 1)`` beyond; where ``|q| > 1e8`` the asymptote ``delta * (|d| - delta)`` is used
     instead (the terms it drops are below 1e-16 relatively), so that a ``q`` beyond double's
     range (tiny delta) still gives the right value. ``delta = inf`` is ``0.5 * d**2``."""
     d = np.asarray(d, dtype=np.float64)
@@ -68,9 +69,10 @@ def pseudo_huber_elementwise(d, delta):
         q = z / delta
         h = np.hypot(1.0, q)
         near = q <= 1e8
-        # delta**2 * q**2 / (h + 1) as (z * q) * (delta / (h + 1)): delta**2 alone overflows
-        # for a huge delta, where the loss itself is small (0 at d = 0)
-        loss = np.where(near, (z * q) * (delta / (h + 1.0)), delta * (z - delta))
+        # delta**2 * q**2 / (h + 1) is z * (z / (h + 1)): no delta**2, which overflows for a
+        # huge delta where the loss is small, and no q**2, which underflows there; the
+        # product overflows or underflows only where the loss itself does
+        loss = np.where(near, z * (z / (h + 1.0)), delta * (z - delta))
         loss = np.where(near & (q > 1.0), delta * delta * (h - 1.0), loss)
         # d / sqrt(1 + q**2); far out, delta * sign(d) / sqrt(1 + 1/q**2)
         grad = np.where(near, d / h, np.sign(d) * delta / np.hypot(1.0, delta / z))
