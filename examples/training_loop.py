@@ -65,6 +65,9 @@ class MLP:
         # on every call; a copy into these rows (np.copyto allocates nothing) avoids it.
         self.hidden_bias = np.empty((batch_size, N_HIDDEN), DTYPE)
         self.pred_bias = np.empty((batch_size, N_OUTPUTS), DTYPE)
+        # Column sums (the bias gradients) as a product with a row of ones: np.sum(axis=0,
+        # out=...) makes NumPy 2.2 and older allocate such a buffer on every call as well.
+        self.ones = np.ones(batch_size, DTYPE)
 
     def forward(self, x):
         W1, b1, W2, b2 = self.params
@@ -82,14 +85,14 @@ class MLP:
         W1, _, W2, _ = self.params
         gW1, gb1, gW2, gb2 = self.grads
         np.matmul(self.hidden.T, self.grad_pred, out=gW2)
-        np.sum(self.grad_pred, axis=0, out=gb2)
+        np.matmul(self.ones, self.grad_pred, out=gb2)
         np.matmul(self.grad_pred, W2.T, out=self.grad_hidden)
         # ReLU's slope is 1 where the output is > 0, else 0: the sign of the (>= 0) output, as
         # float32, since multiplying by a bool mask would cast it in a buffer on every call.
         np.sign(self.hidden, out=self.relu_slope)
         self.grad_hidden *= self.relu_slope
         np.matmul(x.T, self.grad_hidden, out=gW1)
-        np.sum(self.grad_hidden, axis=0, out=gb1)
+        np.matmul(self.ones, self.grad_hidden, out=gb1)
 
     def sgd_step(self, learning_rate, momentum=0.9):
         for param, grad, velocity in zip(self.params, self.grads, self.momenta):
