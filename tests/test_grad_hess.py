@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import smoothl1
+from allocations import peak_allocation
 from reference import (CURVATURES, LOSSES, PARAM_NAME, assert_bitwise_equal, assert_close,
                        reference_grad_hess)
 
@@ -293,29 +294,17 @@ def test_smooth_l1_accepts_beta_zero_only_there():
 # No temporaries: NumPy reports its data buffers to tracemalloc
 # ---------------------------------------------------------------------------------------------
 
-def _peak_allocation(function):
-    import tracemalloc
-    function()   # warm up (first-call caches)
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        function()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("loss", LOSSES)
 def test_no_temporary_of_the_input_size(loss):
     n = 1 << 18                                        # 2 MB of float64
     rng = np.random.default_rng(27)
     x, t, w = rng.standard_normal(n), rng.standard_normal(n), rng.random(n)
     grad_out, hess_out = np.empty(n), np.empty(n)
-    into_buffers = _peak_allocation(lambda: grad_hess(loss, x, t, 1.0, weight=w,
+    into_buffers = peak_allocation(lambda: grad_hess(loss, x, t, 1.0, weight=w,
                                                       curvature="irls", grad_out=grad_out,
                                                       hess_out=hess_out))
     assert into_buffers < n * 8 // 16, into_buffers
-    allocating = _peak_allocation(lambda: grad_hess(loss, x, t, 1.0, weight=w))
+    allocating = peak_allocation(lambda: grad_hess(loss, x, t, 1.0, weight=w))
     assert allocating < 2 * n * 8 + n * 8 // 16, allocating      # the two results only
 
 
@@ -328,8 +317,8 @@ def test_boosting_objective_allocates_only_its_results(label_dtype):
     labels = rng.standard_normal(n).astype(label_dtype)       # LightGBM: float32 labels
     weights = rng.random(n).astype(np.float32)
     objective = boosting.lightgbm_objective("pseudo_huber", delta=1.0)
-    peak = _peak_allocation(lambda: objective(labels, preds, weights))
+    peak = peak_allocation(lambda: objective(labels, preds, weights))
     assert peak < 2 * n * 8 + n * 8 // 16, peak
-    ders = _peak_allocation(lambda: boosting.catboost_objective("huber").calc_ders_range(
+    ders = peak_allocation(lambda: boosting.catboost_objective("huber").calc_ders_range(
         preds, labels, weights))
     assert ders < 2 * n * 8 + n * 8 // 16, ders

@@ -4,14 +4,14 @@ against each other in test_dispatch.py, thread counts against each other in test
 import math
 import threading
 import time
-import tracemalloc
 
 import numpy as np
 import pytest
 
 import smoothl1
 
-from reference import ELEMENTWISE  # tests/ is on sys.path (conftest.py)
+from allocations import peak_allocation  # tests/ is on sys.path (conftest.py)
+from reference import ELEMENTWISE
 
 
 def test_float32_sum_is_the_correctly_rounded_exact_sum():
@@ -31,17 +31,6 @@ def test_float64_sum_relative_error_below_2e_15():
     assert abs(ours - exact) / exact < 2e-15
 
 
-def _peak_allocation(function):
-    function()   # warm caches of NumPy and Python
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        function()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("case", ["contiguous", "strided", "broadcast", "weighted"])
 def test_reductions_allocate_no_temporaries(case):
     rng = np.random.default_rng(5)
@@ -55,15 +44,15 @@ def test_reductions_allocate_no_temporaries(case):
     elif case == "weighted":
         kwargs["weight"] = np.broadcast_to(np.float64(2.0), x.shape)
     for function in (smoothl1.smooth_l1_loss, smoothl1.huber_loss):
-        assert _peak_allocation(lambda: function(x, t, reduction="mean", **kwargs)) < 64 * 1024
+        assert peak_allocation(lambda: function(x, t, reduction="mean", **kwargs)) < 64 * 1024
     grad = np.empty_like(x)
-    assert _peak_allocation(lambda: smoothl1.smooth_l1_loss_and_grad(
+    assert peak_allocation(lambda: smoothl1.smooth_l1_loss_and_grad(
         x, t, grad_out=grad, **kwargs)) < 64 * 1024
 
 
 def test_gradient_allocates_only_its_result():
     x = np.ones(1_000_000)
-    peak = _peak_allocation(lambda: smoothl1.smooth_l1_grad(x, 0.0))
+    peak = peak_allocation(lambda: smoothl1.smooth_l1_grad(x, 0.0))
     assert x.nbytes <= peak < x.nbytes + 64 * 1024
 
 
