@@ -265,16 +265,23 @@ cdef inline PseudoHuberParams pseudo_huber_params(double delta) noexcept nogil:
 cdef inline LossParams element_params(const LossParams* p, const floating* param_values,
                                       Py_ssize_t i) noexcept nogil:
     # The parameters of element i: the call's own, or built from the element's beta or delta
-    # (the division d / beta of an array parameter cannot become a multiplication).
+    # (the division d / beta of an array parameter cannot become a multiplication). An invalid
+    # beta (< 0) or delta (<= 0), or NaN, becomes NaN, which makes the element's loss NaN: a
+    # reduction that writes nothing but its result has its parameters checked after the call,
+    # and only when the result is NaN (smoothl1._api.evaluate), which saves a pass over them.
     cdef LossParams element
+    cdef double value
     if LossParams is SmoothL1ArrayParams:
-        set_smooth_l1(&element, <double>param_values[i])
+        value = <double>param_values[i]
+        set_smooth_l1(&element, value if value >= 0 else NAN)
         return element
     elif LossParams is HuberArrayParams:
-        set_huber(&element, <double>param_values[i])
+        value = <double>param_values[i]
+        set_huber(&element, value if value > 0 else NAN)
         return element
     elif LossParams is PseudoHuberArrayParams:
-        set_pseudo_huber(&element, <double>param_values[i])
+        value = <double>param_values[i]
+        set_pseudo_huber(&element, value if value > 0 else NAN)
         return element
     else:
         return p[0]
@@ -444,6 +451,7 @@ cdef enum:
     ITEM_SIZE = 16384  # elements per work item: the unit of threading and of determinism
     MAX_DIMS = 64      # NPY_MAXDIMS of NumPy 2 (NumPy 1 allows 32)
     STACK_ITEMS = 64   # item sums kept on the stack; larger calls allocate n / ITEM_SIZE doubles
+    MAX_COLUMNS = 16   # the most interleaved groups column_pass sums at once (see there)
 
 # Modes of a pass, combined as bit flags.
 cdef enum:
@@ -765,6 +773,38 @@ cdef double block_pass(const Mode* mode_tag, const Weighting* weighting, const L
     return lane_sum(summed, n) if values == NULL else 0.0
 
 
+cdef void column_pass(const Mode* mode_tag, const Weighting* weighting, const LossParams* p,
+                      Py_ssize_t rows, Py_ssize_t columns, const floating* x,
+                      const floating* t, const floating* w, const floating* param_values,
+                      double* totals) noexcept nogil:
+    # The sums of the columns of a C-ordered (rows, columns) block (rows <= CHUNK, columns <=
+    # MAX_COLUMNS), as lane_sum gives them, bit for bit, for each column copied out: the
+    # per-column sums of a reduction along axis 0 of boxes, read in memory order. Lane k of
+    # column c is acc[k * columns + c], the position of row k's element of column c in every
+    # block of LANES rows, so one contiguous vector loop adds whole blocks; the rows after the
+    # last whole block go to lane 0, in order, as in lane_sum (with fewer than LANES rows,
+    # lane 0 is the sequential sum and the other lanes add +0.0, which changes nothing).
+    cdef double acc[LANES * MAX_COLUMNS]
+    cdef double lanes[LANES]
+    cdef Py_ssize_t width = LANES * columns, end = rows // LANES * width, block = 0, m, c, k
+    cdef LossParams params = p[0]   # a private copy, as in block_pass
+    p = &params
+    for m in range(width):
+        acc[m] = 0.0
+    while block < end:
+        for m in range(width):
+            acc[m] += summed_value(mode_tag, weighting, p, block + m, x, 1, t, 1, w, 1,
+                                   param_values)
+        block += width
+    for m in range(end, rows * columns):
+        acc[m % columns] += summed_value(mode_tag, weighting, p, m, x, 1, t, 1, w, 1,
+                                         param_values)
+    for c in range(columns):
+        for k in range(LANES):
+            lanes[k] = acc[k * columns + c]
+        totals[c] = lanes_total(lanes)
+
+
 cdef double run_mode(const Weighting* weighting, int mode, const LossParams* p, Py_ssize_t n,
                      const floating* x, const floating* t, const floating* w,
                      const floating* param_values, const double* norms,
@@ -996,10 +1036,21 @@ ctypedef struct Plan:
     Py_ssize_t groups_per_item
     Py_ssize_t ranges_per_group
     Py_ssize_t n_tiles                    # items per range: ceil(n_groups / groups_per_item)
+    # 2 to MAX_COLUMNS when the groups are the interleaved columns of a (group_size, columns)
+    # C-ordered block that every operand reads in full (boxes summed along axis 0): sums then
+    # go through column_pass, an item holding every column; else 0
+    Py_ssize_t columns
     Py_ssize_t n_items
     double* partials                      # [group * ranges_per_group + range]: written by items
     const double* group_norms             # weight sum per group for the weighted mean's
                                           # gradient along axes, else NULL
+    # Where each group's total goes (store_group_totals): results[group], rounded once to
+    # float or double, after division by result_divisors[group] (or by result_divisor when
+    # that is NULL); with results NULL, the total itself to partials[group].
+    void* results
+    bint results_double
+    const double* result_divisors
+    double result_divisor
 
 
 cdef void copy_runs(floating* buffer, floating* data, const Py_ssize_t* steps,
@@ -1179,6 +1230,77 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
     return result
 
 
+cdef void store_group_totals(const Plan* plan, Py_ssize_t first_group, Py_ssize_t n,
+                             const double* totals) noexcept nogil:
+    # The totals of groups first_group, ..., first_group + n - 1, as Plan.results says; a NaN
+    # result as np.nan (its bits would depend on the order of the additions, as in
+    # reduced_scalar). Each loop is simple enough to vectorise: an axis reduction of boxes has
+    # a group every four elements, and a division or a conversion per group must not cost a
+    # scalar instruction.
+    cdef Py_ssize_t j
+    cdef double divisor = plan.result_divisor, value
+    cdef const double* divisors = plan.result_divisors
+    cdef double* doubles = <double*>plan.results
+    cdef float* floats = <float*>plan.results
+    if plan.results == NULL:
+        for j in range(n):
+            plan.partials[first_group + j] = totals[j]
+    elif divisors != NULL and plan.results_double:
+        for j in range(n):
+            value = totals[j] / divisors[first_group + j]
+            doubles[first_group + j] = value if value == value else NAN
+    elif divisors != NULL:
+        for j in range(n):
+            value = totals[j] / divisors[first_group + j]
+            floats[first_group + j] = <float>(value if value == value else NAN)
+    elif plan.results_double:
+        for j in range(n):
+            value = totals[j] / divisor
+            doubles[first_group + j] = value if value == value else NAN
+    else:
+        for j in range(n):
+            value = totals[j] / divisor
+            floats[first_group + j] = <float>(value if value == value else NAN)
+
+
+cdef inline void short_group_sums(const double* values, Py_ssize_t n_groups, Py_ssize_t size,
+                                  double* totals) noexcept nogil:
+    # lane_sum of each of n_groups consecutive groups of size < CHUNK values. A box's 4
+    # coordinates (the loss per box) are summed by a loop of its own, which the compiler
+    # vectorises across groups (it knows the stride); its additions are lane_sum's for n = 4.
+    cdef Py_ssize_t j
+    if size == 4:
+        for j in range(n_groups):
+            totals[j] = (((0.0 + values[4 * j]) + values[4 * j + 1]) + values[4 * j + 2]) \
+                + values[4 * j + 3]
+        return
+    for j in range(n_groups):
+        totals[j] = lane_sum(values + j * size, size)
+
+
+cdef void run_columns(const LossParams* p, const Plan* plan, int mode, Py_ssize_t start,
+                      Py_ssize_t rows, double* totals, floating dtype_tag) noexcept nogil:
+    # column_pass over rows [start, start + rows) of every column (a summing mode, no stores)
+    cdef Py_ssize_t offset = start * plan.columns
+    cdef const floating* x = (<const floating*>plan.data[OP_INPUT]) + offset
+    cdef const floating* t = (<const floating*>plan.data[OP_TARGET]) + offset
+    cdef const floating* w = NULL
+    cdef const floating* param_values = NULL
+    if plan.data[OP_WEIGHT] != NULL:
+        w = (<const floating*>plan.data[OP_WEIGHT]) + offset
+    if plan.data[OP_PARAM] != NULL:
+        param_values = (<const floating*>plan.data[OP_PARAM]) + offset
+    if mode == SUM_WEIGHT:
+        column_pass(<SumWeightTag*>NULL, <WeightedTag*>NULL, p, rows, plan.columns, x, t, w,
+                    param_values, totals)
+    elif w == NULL:
+        column_pass(<SumLossTag*>NULL, <UnweightedTag*>NULL, p, rows, plan.columns, x, t, w,
+                    param_values, totals)
+    else:
+        column_pass(<SumLossTag*>NULL, <WeightedTag*>NULL, p, rows, plan.columns, x, t, w,
+                    param_values, totals)
+
+
 cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_scale,
                    double weight_norm, Py_ssize_t item, floating dtype_tag) noexcept nogil:
     # One item: its groups' sums (or range sums) go to plan.partials, which depend on the
@@ -1198,6 +1320,7 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
     cdef double values[CHUNK]
     cdef double norms[CHUNK]
     cdef PairwiseSum range_sums[MAX_GROUPS_PER_ITEM]
+    cdef double group_totals[CHUNK]
     cdef double total
     for k in range(2 * N_OPERANDS):
         cached[k] = -1
@@ -1213,8 +1336,8 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
                                   first, n, grad_scale, weight_norm, norms,
                                   values if sums else NULL, buffers, cached)
             if sums:
-                for j in range(n // size):
-                    plan.partials[first // size + j] = lane_sum(values + j * size, size)
+                short_group_sums(values, n // size, size, group_totals)
+                store_group_totals(plan, first // size, n // size, group_totals)
             first += n
         return
     start = part * ITEM_SIZE
@@ -1223,6 +1346,12 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
         pairwise_init(&range_sums[g])
     while start < end:
         n = min(<Py_ssize_t>CHUNK, end - start)
+        if plan.columns and (mode == SUM_LOSS or mode == SUM_WEIGHT):
+            run_columns(p, plan, mode, start, n, group_totals, dtype_tag)
+            for g in range(plan.columns):
+                pairwise_add(&range_sums[g], group_totals[g])
+            start += n
+            continue
         for g in range(first_group, end_group):
             if group_norms:
                 weight_norm = plan.group_norms[g]
@@ -1231,7 +1360,11 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
             if sums:
                 pairwise_add(&range_sums[g - first_group], total)
         start += n
-    if sums:
+    if sums and plan.ranges_per_group == 1:   # whole groups: their totals
+        for g in range(end_group - first_group):
+            group_totals[g] = pairwise_total(&range_sums[g])
+        store_group_totals(plan, first_group, end_group - first_group, group_totals)
+    elif sums:
         for g in range(first_group, end_group):
             plan.partials[g * plan.ranges_per_group + part] = pairwise_total(
                 &range_sums[g - first_group])
@@ -1570,30 +1703,56 @@ cdef int build_plan(Plan* plan, PyObject** operands, const bint* reduced,
             run *= plan.shape[k]
     plan.n_items = 0
     plan.n_tiles = 1
+    plan.columns = 0
     plan.groups_per_item = 1
     plan.ranges_per_group = 0
     if plan.size:
         plan.ranges_per_group = (plan.group_size + ITEM_SIZE - 1) // ITEM_SIZE
         plan.groups_per_item = max(1, ITEM_SIZE // plan.group_size)
+        if plan.group_size >= ITEM_SIZE and plan.steps[OP_INPUT][plan.ndim - 1] != 1:
+            # Long groups whose elements are not adjacent, as the columns of boxes summed
+            # along axis 0: an item takes the same range of several groups, which share cache
+            # lines, so memory is read once rather than once per group.
+            plan.groups_per_item = min(plan.n_groups, <Py_ssize_t>MAX_GROUPS_PER_ITEM)
+        plan.columns = 0
+        if plan.ndim == 2 and plan.group_size >= CHUNK and plan.group_size == plan.shape[1] \
+                and 2 <= plan.n_groups <= MAX_COLUMNS:
+            plan.columns = plan.n_groups
+            for op in range(OP_LOSS):   # the inputs: each read in full, C order
+                if plan.data[op] != NULL and (plan.steps[op][0] != 1
+                                              or plan.steps[op][1] != plan.n_groups):
+                    plan.columns = 0
+            if plan.columns:
+                plan.groups_per_item = plan.columns
         plan.n_tiles = (plan.n_groups + plan.groups_per_item - 1) // plan.groups_per_item
         plan.n_items = plan.n_tiles * plan.ranges_per_group
     plan.partials = NULL
     plan.group_norms = NULL
+    plan.results = NULL
+    plan.results_double = True
+    plan.result_divisors = NULL
+    plan.result_divisor = 1.0
     return n_kept
 
 
 cdef int execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
                  double weight_norm, int n_threads, bint is_double, double* totals) except -1:
-    # Runs the plan and writes each group's sum to totals (n_groups doubles, group order).
+    # Runs the plan. Each group's sum goes where plan.results says (store_group_totals), or,
+    # without results, to totals (n_groups doubles, group order). Items write whole groups'
+    # totals there directly; groups of several ranges leave their range sums in a buffer,
+    # combined here.
     cdef Py_ssize_t n_partials = plan.n_groups * plan.ranges_per_group, g, k
     cdef double stack_partials[STACK_ITEMS]
-    cdef double* partials = stack_partials
+    cdef double* partials = totals
     cdef PairwiseSum ranges
     cdef fexcept_t saved_flags
-    if n_partials > STACK_ITEMS:
-        partials = <double*>malloc(n_partials * sizeof(double))
-        if partials == NULL:
-            raise MemoryError()
+    if plan.ranges_per_group != 1:   # several ranges, or none (groups of no elements)
+        n_partials = max(n_partials, plan.n_groups)
+        partials = stack_partials
+        if n_partials > STACK_ITEMS:
+            partials = <double*>malloc(n_partials * sizeof(double))
+            if partials == NULL:
+                raise MemoryError()
     plan.partials = partials
     if n_threads > plan.n_items:
         n_threads = <int>plan.n_items if plan.n_items > 0 else 1
@@ -1607,18 +1766,20 @@ cdef int execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
             run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <double>0)
         else:
             run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <float>0)
-        fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
-        if plan.ranges_per_group == 1:   # the pairwise sum of one value is that value
-            for g in range(plan.n_groups):
-                totals[g] = partials[g]
-        else:
+        if plan.ranges_per_group != 1:
+            # group g's range sums, pairwise, into partials[g] (g <= its first range sum's
+            # index, so nothing unread is overwritten), then stored as whole totals are (0
+            # for groups of no elements)
             for g in range(plan.n_groups):
                 pairwise_init(&ranges)
                 for k in range(plan.ranges_per_group):
                     pairwise_add(&ranges, partials[g * plan.ranges_per_group + k])
-                totals[g] = pairwise_total(&ranges)
+                partials[g] = pairwise_total(&ranges)
+            plan.partials = totals
+            store_group_totals(plan, 0, plan.n_groups, partials)
+        fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
     plan.partials = NULL
-    if partials != stack_partials:
+    if partials != stack_partials and partials != totals:
         free(partials)
     return 0
 
@@ -1699,10 +1860,11 @@ def compute_grad_hess(int loss_kind, double param, int curvature, cnp.ndarray in
 def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, object weight,
             int reduction, object loss_out, object grad_out, bint want_loss, bint want_grad,
             object n_threads, object grad_norm=None, object param_values=None,
-            object axes=None):
+            object axes=None, bint float64_groups=False):
     """Run one validated call. Returns the reduced loss (a float) or None for "none"; with
-    `axes` (a tuple of distinct dimensions, reduction "sum" or "mean"), a float64 ndarray of
-    the reduced values, of input's shape without those dimensions.
+    `axes` (a tuple of distinct dimensions, reduction "sum" or "mean"), an ndarray of the
+    reduced values, of input's shape without those dimensions: of input's dtype (each value
+    rounded once), or float64 with float64_groups (for smoothl1.dask, which adds them up).
 
     grad_norm, if given, replaces the gradient's normaliser (the element count or weight sum
     of "mean", else 1): smoothl1.dask passes the global count or weight sum of all blocks
@@ -1722,7 +1884,6 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     cdef int kept_axes[MAX_DIMS]
     cdef int mode = 0, threads, ndim = cnp.PyArray_NDIM(input), n_kept
     cdef Py_ssize_t k
-    cdef bint weighted
     cdef double total = 0.0, weight_total = 1.0, grad_scale = 1.0, weight_norm = 1.0
     cdef Py_ssize_t size = cnp.PyArray_SIZE(input)
     cdef double* totals = &total
@@ -1739,11 +1900,15 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         reduced[k] = axes is None or reduction == REDUCTION_NONE or k in axes
     n_kept = build_plan(&plan, operands, reduced, kept_axes)
     if axes is not None and reduction != REDUCTION_NONE:
-        # (execute writes every group's total; group weights only for the mean)
-        group_totals = _numpy.empty(plan.n_groups)
-        totals = <double*>cnp.PyArray_DATA(group_totals)
-        if reduction == REDUCTION_MEAN:
-            group_weights = _numpy.empty(plan.n_groups)
+        # (execute writes every group's value; group weights only for the mean)
+        group_totals = _numpy.empty(plan.n_groups,
+                                    _numpy.float64 if float64_groups else input.dtype)
+        if reduction == REDUCTION_MEAN and weight is not None:
+            # A float64 result array holds the weight sums first: each group's mean replaces
+            # its weight sum once the group is summed (store_group_totals reads the divisor
+            # before it writes), which spares an array of fresh pages as large.
+            group_weights = group_totals if group_totals.dtype == _numpy.float64 \
+                else _numpy.empty(plan.n_groups)
             weight_sums = <double*>cnp.PyArray_DATA(group_weights)
     threads = choose_threads(size, n_threads)
     if reduction == REDUCTION_MEAN:
@@ -1779,16 +1944,19 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         mode |= STORE_LOSS if reduction == REDUCTION_NONE else SUM_LOSS
     if want_grad:
         mode |= STORE_GRAD
+    if group_totals is not None:
+        # each group's sum, or its mean: the sum over its weight sum or its element count
+        plan.results = cnp.PyArray_DATA(group_totals)
+        plan.results_double = is_double or float64_groups
+        if reduction == REDUCTION_MEAN and weight is not None:
+            plan.result_divisors = weight_sums
+        elif reduction == REDUCTION_MEAN:
+            plan.result_divisor = weight_total
     execute_loss(loss_kind, param, param_values is not None, &plan, mode, grad_scale,
                  weight_norm, threads, is_double, totals)
     if not want_loss or reduction == REDUCTION_NONE:
         return None
     if group_totals is not None:
-        if reduction == REDUCTION_MEAN:
-            weighted = weight is not None
-            with nogil:
-                for k in range(plan.n_groups):
-                    totals[k] = totals[k] / (weight_sums[k] if weighted else weight_total)
         # group order is the plan's order of the kept dimensions: back to input's order
         plan_axes = [kept_axes[k] for k in range(n_kept)]
         return group_totals.reshape([input.shape[axis] for axis in plan_axes]).transpose(

@@ -188,6 +188,32 @@ def test_axis_over_every_dimension_is_the_full_reduction_bit_for_bit():
         assert kept.shape == (1, 1) and kept[0, 0] == full[0]
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows, columns", [(5, 4), (512, 4), (1000, 3), (3 * 16384 + 17, 4),
+                                           (40000, 16), (700, 17), (20000, 2)])
+def test_each_group_sums_as_its_own_array_bit_for_bit(dtype, rows, columns):
+    # Sums along an axis take the same additions as the full reduction of each group copied
+    # out, whatever the path (interleaved columns of boxes along axis 0 are summed in memory
+    # order, groups of 4 along axis -1 packed into blocks), and whatever the thread count.
+    rng = np.random.default_rng(rows + columns)
+    x, t = _data((rows, columns), dtype)
+    w = rng.uniform(size=(rows, columns)).astype(dtype)
+    beta = rng.uniform(0.1, 2.0, size=(rows, columns)).astype(dtype)
+    for kwargs in [{}, {"weight": w}, {"weight": w, "beta": beta}]:
+        for axis in [0, 1] if rows <= 1000 else [0]:   # (one call per row along axis 1)
+            own = [{key: np.ascontiguousarray(np.take(value, k, axis=1 - axis))
+                    for key, value in kwargs.items()} for k in range(x.shape[1 - axis])]
+            for reduction in ["sum", "mean"]:
+                expected = np.array([smoothl1.smooth_l1_loss(
+                    np.ascontiguousarray(np.take(x, k, axis=1 - axis)),
+                    np.ascontiguousarray(np.take(t, k, axis=1 - axis)), reduction=reduction,
+                    **own[k]) for k in range(x.shape[1 - axis])], dtype)
+                for n_threads in GRID_THREADS:
+                    got = smoothl1.smooth_l1_loss(x, t, reduction=reduction, axis=axis,
+                                                  n_threads=n_threads, **kwargs)
+                    assert_bitwise_equal(got, expected)
+
+
 def test_axis_reduction_of_box_losses_by_hand():
     pred = np.array([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 2.0, 5.0]])
     target = np.array([[0.0, 0.5, 1.0, 1.0], [0.0, 0.0, 2.0, 2.0]])
@@ -362,6 +388,35 @@ def test_bad_parameter_values(loss, bad, error, fragment):
         call(loss, "loss_and_grad", x, t, param, reduction="none", out=out, grad_out=grad_out)
     assert fragment in str(info.value)
     assert (grad_out == 3.0).all() and (out == 3.0).all()
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction, axis", [("sum", None), ("mean", None), ("sum", -1),
+                                             ("mean", (0,))])
+def test_bad_parameter_of_a_reduced_loss_is_found_after_the_pass(loss, dtype, reduction,
+                                                                   axis):
+    # A call returning only a reduced loss checks its parameter array after the kernels ran
+    # (docs/contract.md section 13): the bad element must be found whatever hides it (a zero
+    # weight, an infinite or NaN loss elsewhere), and `out` is left alone.
+    x, t = _data((50, 4), dtype)
+    x[0, 0] = np.inf
+    x[1, 1] = np.nan
+    name = PARAM_NAME[loss]
+    weight = np.ones((50, 1), dtype)
+    weight[7] = 0
+    for bad in [-1.0, np.nan, -np.inf] + ([] if loss == "smooth_l1" else [0.0]):
+        param = np.full((50, 4), 2.0, dtype)
+        param[7, 3] = bad
+        out = None if axis is None else np.full(50 if axis == -1 else 4, 3.0, dtype)
+        with pytest.raises(ValueError, match=name):
+            call(loss, "loss", x, t, param, reduction=reduction, weight=weight, axis=axis,
+                 out=out)
+        assert out is None or (out == 3.0).all()
+    # a valid array: the NaN of a NaN input is a result, not an error
+    param = np.full((50, 4), 2.0, dtype)
+    got = call(loss, "loss", x, t, param, reduction=reduction, weight=weight, axis=axis)
+    assert np.isnan(got).any()
 
 
 def test_bad_parameter_arrays():

@@ -4,7 +4,7 @@ import numpy as np
 
 from . import _smoothl1
 from ._dispatch import kernels
-from ._validation import prepare
+from ._validation import check_param_array, prepare
 
 __all__ = [
     "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
@@ -17,18 +17,25 @@ _empty_like = kernels.empty_like
 
 def evaluate(loss_kind, param, input, target, weight, reduction, loss_out, grad_out,
              n_threads, want_loss, want_grad, grad_out_name="grad_out", grad_norm=None,
-             axis=None, keepdims=False):
-    """Validate, then make one kernel call. Returns (input, reduced loss as a float, a float64
-    ndarray of the reduced values along axes, or None, loss array or None, gradient array or
-    None, axes); outputs are allocated when not given (the loss along axes is not: see
-    _reduced_loss). param is the raw beta or delta (a number or an array). grad_norm overrides
-    the gradient's normaliser (see _smoothl1.compute). Given outputs are returned as given (a
-    subclass stays itself; the kernel writes through a base-class view)."""
+             axis=None, keepdims=False, float64_groups=False):
+    """Validate, then make one kernel call. Returns (input, reduced loss as a float, an
+    ndarray of the reduced values along axes (of input's dtype; float64 with float64_groups,
+    for Dask), or None, loss array or None, gradient array or None, axes); outputs are
+    allocated when not given (the loss along axes is not: see _reduced_loss). param is the raw
+    beta or delta (a number or an array). grad_norm overrides the gradient's normaliser (see
+    _smoothl1.compute). Given outputs are returned as given (a subclass stays itself; the
+    kernel writes through a base-class view)."""
     given_loss_out, given_grad_out = loss_out, grad_out
+    # A call that writes nothing but its reduced loss leaves a parameter array unchecked: the
+    # kernels give a NaN loss for an invalid element, and the check runs only on a NaN result,
+    # so a valid call makes one pass over the array, not two (docs/contract.md section 13).
+    deferred_check = (want_loss and not want_grad and isinstance(reduction, str)
+                      and reduction in ("mean", "sum"))
+    allow_zero = loss_kind == _smoothl1.SMOOTH_L1
     (input, target, weight, reduction_code, loss_out, grad_out, n_threads, param,
      param_values, axes) = prepare(input, target, weight, reduction, loss_out, grad_out,
-                                   n_threads, grad_out_name, param,
-                                   loss_kind == _smoothl1.SMOOTH_L1, axis, keepdims)
+                                   n_threads, grad_out_name, param, allow_zero, axis, keepdims,
+                                   deferred_param_check=deferred_check)
     if want_loss and reduction_code == _smoothl1.REDUCTION_NONE and loss_out is None:
         loss_out = given_loss_out = _empty_like(input)
     if want_grad and grad_out is None:
@@ -38,22 +45,32 @@ def evaluate(loss_kind, param, input, target, weight, reduction, loss_out, grad_
         total = kernels.compute(loss_kind, 1.0 if param is None else param, input, target,
                                 weight, reduction_code, elementwise_out if want_loss else None,
                                 grad_out if want_grad else None, want_loss, want_grad,
-                                n_threads, grad_norm, param_values, axes)
+                                n_threads, grad_norm, param_values, axes, float64_groups)
+    if deferred_check and param_values is not None and _has_nan(total):
+        check_param_array("beta" if allow_zero else "delta", param_values, allow_zero)
     return input, total, given_loss_out, given_grad_out, axes
 
 
+def _has_nan(total):
+    # total: a float, or the ndarray of the values along axes
+    if isinstance(total, float):
+        return total != total
+    lowest = total.min() if total.size else 0.0   # NaN propagates; no temporary
+    return lowest != lowest
+
+
 def _reduced_loss(input, values, axes, keepdims, out):
-    """The loss reduced along axes: values (float64, reduced shape without keepdims) rounded
-    once to input's dtype, into out if given; a NumPy scalar when nothing is left, as NumPy."""
+    """The loss reduced along axes: values (input's dtype, the reduced shape without keepdims,
+    from the kernel, which rounds each value once), into out if given; a NumPy scalar when
+    nothing is left, as NumPy."""
     shape = tuple(1 if k in axes else size for k, size in enumerate(input.shape)
                   if keepdims or k not in axes)
-    with np.errstate(over="ignore"):   # a float32 overflow is inf, quietly (as a scalar)
-        if out is not None:
-            np.asarray(out)[...] = values.reshape(shape)
-            return out
-        if not shape:
-            return kernels.reduced_scalar(input, float(values))
-        return values.reshape(shape).astype(input.dtype, copy=False)
+    if out is not None:
+        np.asarray(out)[...] = values.reshape(shape)
+        return out
+    if not shape:
+        return kernels.reduced_scalar(input, float(values.reshape(())))
+    return values.reshape(shape)
 
 
 def _run(loss_kind, param, input, target, weight, reduction, loss_out, grad_out, n_threads,

@@ -114,7 +114,7 @@ def _block(loss_kind, param, loss_mode, want_grad, n_threads, input, target, wei
     reduction = "none" if loss_mode == "none" else "sum"
     input, total, loss_out, grad_out, _ = evaluate(
         loss_kind, param, input, target, weight, reduction, None, None, n_threads,
-        loss_mode is not None, want_grad, grad_norm=grad_norm, axis=axes)
+        loss_mode is not None, want_grad, grad_norm=grad_norm, axis=axes, float64_groups=True)
     if loss_mode == "sum" and axes is not None:
         loss = np.asarray(total).reshape([1 if k in axes else size
                                           for k, size in enumerate(input.shape)])

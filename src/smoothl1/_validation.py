@@ -1,6 +1,8 @@
 """The one validation path shared by every public function (docs/contract.md sections 3, 4, 6 and 7).
 
-Everything is checked before anything is computed, so a call that raises changes nothing.
+Everything is checked before anything is computed, so a call that raises changes nothing
+(one exception, which writes nothing either: the elements of a parameter array of a call that
+only returns a reduced loss, checked after it on a NaN result; see check_param_values).
 The common case (ndarrays of one native float dtype and one shape) takes a short path that
 does no NumPy work beyond attribute reads; broadcasting, scalar conversion, alignment copies
 and overlap handling happen only when the arguments need them.
@@ -184,16 +186,27 @@ def check_param(name, value, allow_zero):
     return value
 
 
-def check_param_values(name, value, input, allow_zero):
+def check_param_values(name, value, input, allow_zero, deferred=False):
     """A per-element beta or delta (docs/contract.md section 13): an array or list with the
     rules of weight, every element checked. Returns (scalar, None) for a Python or NumPy
     number, (None, array) otherwise; an array of a single element is returned as its scalar
-    (the same results, bit for bit, without a per-element division)."""
+    (the same results, bit for bit, without a per-element division). deferred leaves the
+    elements of a longer array unchecked: the caller checks them with check_param_array
+    if the call's result is NaN (see smoothl1._api.evaluate)."""
     if not isinstance(value, (_ndarray, list, tuple)):
         return check_param(name, value, allow_zero), None
     array = _as_operand(name, value, input)
     if array.size == 0:
         return None, array
+    if array.size == 1 or not deferred:
+        check_param_array(name, array, allow_zero)
+    if array.size == 1:
+        return float(array.reshape(())), None
+    return None, array
+
+
+def check_param_array(name, array, allow_zero):
+    """Raise the ValueError of a NaN or out-of-range element of a parameter array."""
     lowest = array.min()   # NaN propagates; no temporary of the array's size
     if lowest != lowest:
         raise ValueError(f"{name} must be a number at every element, got nan")
@@ -201,9 +214,6 @@ def check_param_values(name, value, input, allow_zero):
         accepted = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {accepted} at every element (inf is allowed), got "
                          f"{float(lowest)!r}")
-    if array.size == 1:
-        return float(array.reshape(())), None
-    return None, array
 
 
 def check_axis(axis, ndim, keepdims):
@@ -302,14 +312,15 @@ def check_curvature(curvature):
 
 def prepare(input, target, weight, reduction, out, grad_out, n_threads,
             grad_out_name="grad_out", param=1.0, allow_zero=True, axis=None, keepdims=False,
-            out_name="out"):
+            out_name="out", deferred_param_check=False):
     """Validate a call; return (input, target, weight, reduction code, out, grad_out, n_threads,
     param, param_values, axes); target, weight and param_values broadcast to input's shape.
     `out` is the loss buffer (reduction='none', or the reduced loss along `axis`), or the
     curvature buffer of a grad_hess call, called `out_name` in messages; `grad_out` the
     gradient buffer, called `grad_out_name`. `param` (named "beta" if allow_zero, else
     "delta") is a number, or an array giving param_values (param is then None; None given
-    skips it); axes are the reduced dimensions (None: all, without keepdims). Every array
+    skips it; deferred_param_check: see check_param_values); axes are the reduced dimensions
+    (None: all, without keepdims). Every array
     returned is a base-class ndarray (a view of a subclass the caller gave), so the kernel
     uses exactly what was checked."""
     input = check_input(input)
@@ -320,7 +331,7 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
     if weight is not None:
         weight = _as_operand("weight", weight, input)
     param, param_values = check_param_values("beta" if allow_zero else "delta", param, input,
-                                             allow_zero)
+                                             allow_zero, deferred_param_check)
     axes = check_axis(axis, input.ndim, keepdims)
     if axes is not None and reduction_code == _smoothl1.REDUCTION_NONE:
         raise ValueError("axis and keepdims are only accepted with reduction='mean' or 'sum' "
