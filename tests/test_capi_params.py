@@ -122,9 +122,9 @@ def reference_elementwise(loss, input, target, param):
     return losses, grads
 
 
-def python_api(loss, operation, input, target, param, **options):
-    name = {"loss": "loss", "grad": "grad", "loss_and_grad": "loss_and_grad"}[operation]
-    return getattr(smoothl1, f"{loss}_{name}")(input, target, **{PARAM_NAME[loss]: param},
+def python_api(loss, kind, input, target, param, **options):
+    """smoothl1.<loss>_<kind> with the parameter (an array: per element) as beta or delta."""
+    return getattr(smoothl1, f"{loss}_{kind}")(input, target, **{PARAM_NAME[loss]: param},
                                               **options)
 
 
