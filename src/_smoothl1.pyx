@@ -30,8 +30,9 @@ How this file is built, in the order it is read:
    (src/smoothl1_pool.h), and each group's range sums are combined pairwise in order, so
    every result is bit-for-bit the same whatever the number of threads.
 4. The C API: ``cdef api`` functions over pointers, lengths and element strides, for Cython and
-   C callers (declared in ``smoothl1/kernels.pxd``). They call the same segment loop; the
-   functions themselves are generated from one table (``tools/generate_capi.py``).
+   C callers (declared in ``smoothl1/kernels.pxd``), with one parameter or (``_params``) a
+   pointer and stride of per-element ones. They call the same segment loop; the functions
+   themselves are generated from one table (``tools/generate_capi.py``).
 5. The Python entry ``compute``: takes arrays already validated by ``smoothl1._validation``,
    builds a plan and runs it with the GIL released.
 """
@@ -733,8 +734,10 @@ cdef double block_pass(const Mode* mode_tag, const Weighting* weighting, const L
     # registers, chunk_pass), or leaves them in `values` if that is not NULL (for the sums of
     # groups shorter than a chunk) and returns 0. Each input is read before an output can
     # overwrite it (in-place use). With `steps`, the operands are strided runs instead (one row
-    # of a plan, no per-element parameters or norms): the simple loops below, which GCC
-    # vectorises with gathers or if-converted code, cost less than copying the runs first.
+    # of a plan, or of a strided call of the C API, whose per-element parameters are
+    # contiguous all the same: run_segment gathers strided ones; no norms): the simple loops
+    # below, which GCC vectorises with gathers or if-converted code, cost less than copying
+    # the runs first.
     cdef int mode = mode_flags(mode_tag)
     cdef double own_values[CHUNK]
     cdef double* summed = values
@@ -863,22 +866,27 @@ cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
                       const floating* x, Py_ssize_t x_step,
                       const floating* t, Py_ssize_t t_step,
                       const floating* w, Py_ssize_t w_step,
+                      const floating* param_values, Py_ssize_t param_step,
                       floating* loss_out, Py_ssize_t loss_step,
                       floating* grad_out, Py_ssize_t grad_step,
                       double grad_scale, double weight_norm, ChunkedSum* acc) noexcept nogil:
     """One pass of `mode` over a 1-D strided segment of n elements (steps in elements).
 
     Adds the losses (SUM_LOSS) or weights (SUM_WEIGHT) to acc, which may be NULL for modes
-    that sum nothing. `w` may be NULL (no weights) except for SUM_WEIGHT; outputs the mode
-    does not write may be NULL. Gradients are scaled as store_values says. The segment goes
-    in blocks that follow acc's chunk grid (whole chunks when nothing is pending).
+    that sum nothing. `w` may be NULL (no weights) except for SUM_WEIGHT; `param_values` holds
+    the per-element parameters of the array losses (element i's at i * param_step, any step),
+    NULL for the others, whose one parameter is p's; outputs the mode does not write may be
+    NULL. Gradients are scaled as store_values says. The segment goes in blocks that follow
+    acc's chunk grid (whole chunks when nothing is pending).
     """
     cdef bint sums = mode & (SUM_LOSS | SUM_WEIGHT)
     cdef int weighting = UNWEIGHTED if w == NULL else WEIGHTED
     cdef double values[CHUNK]
+    cdef floating param_buffer[CHUNK]
     cdef RunSteps steps
     cdef const RunSteps* strided = NULL
-    cdef Py_ssize_t start = 0, length
+    cdef const floating* block_params
+    cdef Py_ssize_t start = 0, length, i
     steps.x = x_step
     steps.t = t_step
     steps.w = w_step
@@ -892,20 +900,29 @@ cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
         length = CHUNK - (acc.n_pending if sums else 0)
         if length > n - start:
             length = n - start
+        # The blocks read per-element parameters contiguously: strided ones are gathered
+        # (a block's worth, so contiguous data keep their vectorised loop).
+        block_params = param_values
+        if param_values != NULL and param_step == 1:
+            block_params = param_values + start
+        elif param_values != NULL:
+            for i in range(length):
+                param_buffer[i] = param_values[(start + i) * param_step]
+            block_params = &param_buffer[0]
         if not sums:
             run_block(p, mode, weighting, length, x + start * x_step, t + start * t_step,
-                      NULL if w == NULL else w + start * w_step, x, NULL,
+                      NULL if w == NULL else w + start * w_step, block_params, NULL,
                       loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
                       weight_norm, NULL, strided)
         elif length == CHUNK:
             pairwise_add(&acc.chunks, run_block(
                 p, mode, weighting, length, x + start * x_step, t + start * t_step,
-                NULL if w == NULL else w + start * w_step, x, NULL,
+                NULL if w == NULL else w + start * w_step, block_params, NULL,
                 loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
                 weight_norm, NULL, strided))
         else:   # a piece of a chunk cut by the segment's ends
             run_block(p, mode, weighting, length, x + start * x_step, t + start * t_step,
-                      NULL if w == NULL else w + start * w_step, x, NULL,
+                      NULL if w == NULL else w + start * w_step, block_params, NULL,
                       loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
                       weight_norm, values, strided)
             chunked_add(acc, values, length)
@@ -1483,7 +1500,8 @@ cdef void run_plan(const LossParams* p, const Plan* plan, int mode, double grad_
 # smoothl1._dispatch points this module's __pyx_capi__ at the build in use.
 
 
-cdef inline double exported_pass(const LossParams* p, int mode, Py_ssize_t n,
+cdef inline double exported_pass(const LossParams* p, const floating* param_values,
+                                 Py_ssize_t param_step, int mode, Py_ssize_t n,
                                  const floating* x, Py_ssize_t x_step,
                                  const floating* t, Py_ssize_t t_step,
                                  floating* loss_out, Py_ssize_t loss_step,
@@ -1492,10 +1510,13 @@ cdef inline double exported_pass(const LossParams* p, int mode, Py_ssize_t n,
                                  double grad_scale) noexcept nogil:
     # run_plan on one thread for a 1-D operand: items of ITEM_SIZE elements, their sums
     # combined pairwise in order. The Python API makes the same items of a 1-D array, so the
-    # sums here are bit-for-bit its sums, whatever its n_threads. The grad_hess modes sum
-    # nothing and take their own loop (grad_scale is 1 for them: they are elementwise).
+    # sums here are bit-for-bit its sums, whatever its n_threads. param_values (NULL for a
+    # scalar parameter) and param_step are run_segment's. The grad_hess modes sum nothing and
+    # take their own loop (grad_scale is 1 for them: they are elementwise), which reads one
+    # parameter for every element: the table offers them with a scalar parameter only.
     cdef PairwiseSum items
     cdef ChunkedSum acc
+    cdef const floating* item_params
     cdef Py_ssize_t start = 0, length
     if mode & STORE_HESS:
         run_grad_hess_segment(p, mode, n, x, x_step, t, t_step, <const floating*>NULL, 0,
@@ -1505,8 +1526,12 @@ cdef inline double exported_pass(const LossParams* p, int mode, Py_ssize_t n,
     while start < n:
         length = ITEM_SIZE if n - start > ITEM_SIZE else n - start
         chunked_init(&acc)
+        item_params = param_values
+        if param_values != NULL:
+            item_params = param_values + start * param_step
         run_segment(p, mode, length, x + start * x_step, x_step, t + start * t_step, t_step,
-                    <const floating*>NULL, 0, loss_out + start * loss_step, loss_step,
+                    <const floating*>NULL, 0, item_params, param_step,
+                    loss_out + start * loss_step, loss_step,
                     grad_out + start * grad_step, grad_step, grad_scale, 1.0, &acc)
         pairwise_add(&items, chunked_total(&acc))
         start += length
@@ -1524,10 +1549,11 @@ cdef inline double smooth_l1_pass(double beta, int mode, Py_ssize_t n,
     cdef PowerOfTwoSmoothL1Params fast
     if has_exact_inverse(p.divisor):
         fast = power_of_two_params(&p)
-        return exported_pass(&fast, mode, n, x, x_step, t, t_step, loss_out, loss_step,
-                             grad_out, grad_step, hess_out, hess_step, grad_scale)
-    return exported_pass(&p, mode, n, x, x_step, t, t_step, loss_out, loss_step,
-                         grad_out, grad_step, hess_out, hess_step, grad_scale)
+        return exported_pass(&fast, <const floating*>NULL, 0, mode, n, x, x_step, t, t_step,
+                             loss_out, loss_step, grad_out, grad_step, hess_out, hess_step,
+                             grad_scale)
+    return exported_pass(&p, <const floating*>NULL, 0, mode, n, x, x_step, t, t_step, loss_out,
+                         loss_step, grad_out, grad_step, hess_out, hess_step, grad_scale)
 
 
 cdef inline double huber_pass(double delta, int mode, Py_ssize_t n,
@@ -1538,8 +1564,8 @@ cdef inline double huber_pass(double delta, int mode, Py_ssize_t n,
                               floating* hess_out, Py_ssize_t hess_step,
                               double grad_scale) noexcept nogil:
     cdef HuberParams p = huber_params(delta)
-    return exported_pass(&p, mode, n, x, x_step, t, t_step, loss_out, loss_step,
-                         grad_out, grad_step, hess_out, hess_step, grad_scale)
+    return exported_pass(&p, <const floating*>NULL, 0, mode, n, x, x_step, t, t_step, loss_out,
+                         loss_step, grad_out, grad_step, hess_out, hess_step, grad_scale)
 
 
 cdef inline double pseudo_huber_pass(double delta, int mode, Py_ssize_t n,
@@ -1550,11 +1576,67 @@ cdef inline double pseudo_huber_pass(double delta, int mode, Py_ssize_t n,
                                      floating* hess_out, Py_ssize_t hess_step,
                                      double grad_scale) noexcept nogil:
     cdef PseudoHuberParams p = pseudo_huber_params(delta)
-    return exported_pass(&p, mode, n, x, x_step, t, t_step, loss_out, loss_step,
-                         grad_out, grad_step, hess_out, hess_step, grad_scale)
+    return exported_pass(&p, <const floating*>NULL, 0, mode, n, x, x_step, t, t_step, loss_out,
+                         loss_step, grad_out, grad_step, hess_out, hess_step, grad_scale)
 
 
-# The `cdef api` functions themselves: one per loss x operation x dtype x layout, generated
+# Per-element parameters (docs/contract.md section 13): element i's beta or delta is
+# param[i * param_step]. A step of 0 is one parameter for every element: it runs the scalar
+# pass above, whose results are the same bits (a power-of-two beta's multiplication included)
+# and which reads the parameter once. n == 0 reads nothing, as everywhere.
+
+cdef inline double smooth_l1_params_pass(const floating* beta, Py_ssize_t beta_step, int mode,
+                                         Py_ssize_t n, const floating* x, Py_ssize_t x_step,
+                                         const floating* t, Py_ssize_t t_step,
+                                         floating* loss_out, Py_ssize_t loss_step,
+                                         floating* grad_out, Py_ssize_t grad_step,
+                                         floating* hess_out, Py_ssize_t hess_step,
+                                         double grad_scale) noexcept nogil:
+    cdef SmoothL1ArrayParams p
+    if beta_step == 0 and n > 0:
+        return smooth_l1_pass(<double>beta[0], mode, n, x, x_step, t, t_step, loss_out,
+                              loss_step, grad_out, grad_step, hess_out, hess_step, grad_scale)
+    set_smooth_l1(&p, 1.0)   # not read: every element builds its own from beta
+    return exported_pass(&p, beta, beta_step, mode, n, x, x_step, t, t_step, loss_out,
+                         loss_step, grad_out, grad_step, hess_out, hess_step, grad_scale)
+
+
+cdef inline double huber_params_pass(const floating* delta, Py_ssize_t delta_step, int mode,
+                                     Py_ssize_t n, const floating* x, Py_ssize_t x_step,
+                                     const floating* t, Py_ssize_t t_step,
+                                     floating* loss_out, Py_ssize_t loss_step,
+                                     floating* grad_out, Py_ssize_t grad_step,
+                                     floating* hess_out, Py_ssize_t hess_step,
+                                     double grad_scale) noexcept nogil:
+    cdef HuberArrayParams p
+    if delta_step == 0 and n > 0:
+        return huber_pass(<double>delta[0], mode, n, x, x_step, t, t_step, loss_out,
+                          loss_step, grad_out, grad_step, hess_out, hess_step, grad_scale)
+    set_huber(&p, 1.0)
+    return exported_pass(&p, delta, delta_step, mode, n, x, x_step, t, t_step, loss_out,
+                         loss_step, grad_out, grad_step, hess_out, hess_step, grad_scale)
+
+
+cdef inline double pseudo_huber_params_pass(const floating* delta, Py_ssize_t delta_step,
+                                            int mode, Py_ssize_t n,
+                                            const floating* x, Py_ssize_t x_step,
+                                            const floating* t, Py_ssize_t t_step,
+                                            floating* loss_out, Py_ssize_t loss_step,
+                                            floating* grad_out, Py_ssize_t grad_step,
+                                            floating* hess_out, Py_ssize_t hess_step,
+                                            double grad_scale) noexcept nogil:
+    cdef PseudoHuberArrayParams p
+    if delta_step == 0 and n > 0:
+        return pseudo_huber_pass(<double>delta[0], mode, n, x, x_step, t, t_step, loss_out,
+                                 loss_step, grad_out, grad_step, hess_out, hess_step,
+                                 grad_scale)
+    set_pseudo_huber(&p, 1.0)
+    return exported_pass(&p, delta, delta_step, mode, n, x, x_step, t, t_step, loss_out,
+                         loss_step, grad_out, grad_step, hess_out, hess_step, grad_scale)
+
+
+# The `cdef api` functions themselves: one per loss x operation x dtype x parameter kind x
+# layout (the per-element kinds for the operations the table offers them with), generated
 # from the table in tools/generate_capi.py (the build writes the .pxi; it is not committed).
 include "_smoothl1_capi.pxi"
 

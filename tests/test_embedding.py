@@ -8,8 +8,11 @@ The consumers under tests/embedding/ (a Cython extension that cimports ``smoothl
 extension that includes ``_smoothl1_api.h``) are copied into a temporary folder, built in a
 subprocess against the *installed* package, imported, and compared with the Python API: both
 losses, both dtypes, contiguous and strided data, all four operations, so every one of the 32
-exported functions is called. Results must be the Python API's bit for bit (sums: before the
-Python API rounds them to the dtype). Each consumer is built once per test session.
+smooth L1 and Huber functions with a scalar parameter is called; and the functions with a
+per-element parameter (_params) of the three losses, every one from C, loss_and_grad from
+Cython. Results must be the Python API's bit for bit (sums: before the Python API rounds them
+to the dtype). Each consumer is built once per test session. (tests/test_capi_params.py checks
+the _params functions against the reference through their capsules.)
 """
 import ctypes
 import importlib.util
@@ -242,13 +245,71 @@ def test_empty(consumer, dtype, strided):
         assert call(consumer, "loss", loss, empty, empty, empty, 1.0, 1.0, strided) is None
 
 
+# (data layout, _strided function, parameter step): every step 1 for the contiguous functions
+PARAM_LAYOUTS = [pytest.param("contiguous", False, 1, id="contiguous"),
+                 pytest.param("contiguous", True, 3, id="param-steps"),
+                 pytest.param("steps", True, 1, id="steps"),
+                 pytest.param("steps", True, 0, id="steps-param-zero-step"),
+                 pytest.param("negative", True, -2, id="negative-steps"),
+                 pytest.param("negative", True, 0, id="negative-param-zero-step")]
+
+
+def param_array(values, step):
+    """A 1-D view of `values` with `step` elements between consecutive ones (0: one value)."""
+    if step == 0:
+        return np.broadcast_to(values[:1], values.shape)
+    memory = np.full(abs(step) * values.size, -7, values.dtype)
+    view = memory[::step][:values.size]
+    view[...] = values
+    return view
+
+
+@pytest.mark.parametrize("layout, strided, step", PARAM_LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss", ["smooth_l1", "huber", "pseudo_huber"])
+def test_params_functions_match_python_api(consumer, loss, dtype, layout, strided, step):
+    kind, module = consumer
+    n = 1003
+    input, target = make_data(dtype, n, 1.0, special=False)   # finite sums
+    rng = np.random.default_rng(3)
+    values = rng.choice([0.3, 0.5, 1.0, 2.5, np.inf] + ([0.0] if loss == "smooth_l1" else []),
+                        size=n).astype(dtype)
+    if step == 0:
+        values[:] = values[0]
+    param = param_array(values, step)
+    x, t, out = strided_case(layout, input, target, dtype)
+    keyword = "beta" if loss == "smooth_l1" else "delta"
+    operations = ["loss_sum", "loss", "grad", "loss_and_grad"] if kind == "c" \
+        else ["loss_and_grad"]
+    for operation in operations:
+        out[...] = -7
+        if kind == "c":
+            total = module.run_params(operation, loss, x, t,
+                                      None if operation == "loss_sum" else out, param, 1.0,
+                                      strided)
+        else:
+            total = module.loss_and_grad_params(loss, x, t, out, param, 1.0, strided)
+        if operation in ("loss_sum", "loss_and_grad"):
+            assert_same_bits(dtype(total), getattr(smoothl1, loss + "_loss")(
+                input, target, **{keyword: values}, reduction="sum", n_threads=1))
+        else:
+            assert total is None
+        if operation == "loss":
+            assert_same_bits(out, getattr(smoothl1, loss + "_loss")(
+                input, target, **{keyword: values}, reduction="none"))
+        if operation in ("grad", "loss_and_grad"):
+            assert_same_bits(out, getattr(smoothl1, loss + "_grad")(
+                input, target, **{keyword: values}, reduction="sum"))
+
+
 def test_package_ships_pxd_and_header():
     folder = Path(smoothl1.get_include())
     for name in ("kernels.pxd", "_smoothl1.pxd", "_smoothl1_api.h", "smoothl1.h"):
         assert (folder / name).is_file(), f"{name} is missing from {folder}"
     exported = set(smoothl1._smoothl1.__pyx_capi__)
-    # 3 losses x 2 dtypes x 2 layouts x 7 operations (tools/generate_capi.py's table)
-    assert len(exported) == 84
+    # 3 losses x 2 dtypes x 2 layouts x (7 operations with a scalar parameter + 4 with a
+    # per-element one) (tools/generate_capi.py's table)
+    assert len(exported) == 132
     kernels = (folder / "kernels.pxd").read_text()
     header = (folder / "_smoothl1_api.h").read_text()
     for name in exported:
@@ -301,7 +362,7 @@ def shared_object_of(address):
 def test_capsules_are_the_dispatched_builds():
     exported = smoothl1._smoothl1.__pyx_capi__
     chosen = _dispatch.kernels.__pyx_capi__
-    assert len(exported) == 84 and set(exported) == set(chosen)
+    assert len(exported) == 132 and set(exported) == set(chosen)
     chosen_file = Path(_dispatch.kernels.__file__).resolve()
     for name, capsule in exported.items():
         assert _capsule_name(capsule) == _capsule_name(chosen[name])

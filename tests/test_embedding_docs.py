@@ -113,6 +113,30 @@ def test_boxes_column_sums_any_layout(built, layout):
         assert_same_bits(np.float32(sums[j]), expected)
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "reversed-C"])
+def test_boxes_per_box_huber(built, layout):
+    # one delta per box through the _params functions: the Python API's per-row delta
+    boxes = load_extension(built["boxes.pyx"], "boxes")
+    rng = np.random.default_rng(11)
+    b = (rng.normal(size=(999, 4)) * 2).astype(np.float64, order=layout[-1])
+    t = rng.normal(size=(999, 4)).astype(np.float64, order=layout[-1])
+    delta = rng.choice([0.25, 1.0, 1.5, np.inf], size=999)
+    if layout.startswith("reversed"):
+        b, t, delta = b[::-1], t[::-1], delta[::-1]
+    grad = np.full(b.shape, -7.0, order=layout[-1])
+    total = boxes.per_box_huber(b, t, delta, grad)
+    expected_loss, expected_grad = smoothl1.huber_loss_and_grad(b, t, delta=delta[:, None],
+                                                                reduction="sum")
+    assert_same_bits(grad, expected_grad)
+    columns = 0.0
+    for j in range(4):   # the sample adds the column sums in order
+        columns += float(smoothl1.huber_loss(b[:, j], t[:, j], delta=delta, reduction="sum"))
+    assert total == columns
+    assert total == pytest.approx(float(expected_loss), rel=1e-13)
+    with pytest.raises(ValueError, match="delta"):
+        boxes.per_box_huber(b, t, np.where(np.arange(999) == 5, 0.0, delta), grad)
+
+
 def test_boxes_sample_divides_strides_as_signed_numbers():
     # `strides[0] // sizeof(float)` is an unsigned division in C: -16 // 4 would be
     # 4611686018427387900. The sample must divide by a signed size.

@@ -33,9 +33,16 @@ lines each):
   - an operation: an Operation line in OPERATIONS; a new output also gets a slot in
                   OUTPUT_SLOTS and an argument of every pass function (as the grad_hess_*
                   operations did with hess_out);
-  - per-element parameters: Parameter("_params", per_element=True, pass_suffix="_params"),
-                  (PARAMETERS): then <param> is a `const T*` and <param>_stride follows it,
-                  and <loss>_params_pass reads one parameter per element.
+  - a parameter kind: a Parameter line in PARAMETERS. The per-element kind,
+                  Parameter("_params", per_element=True, pass_suffix="_params", ...), makes
+                  <param> a `const T*` followed by <param>_stride, and <loss>_params_pass
+                  reads one parameter per element (docs/contract.md section 13);
+  - an operation for a parameter kind: its name in that Parameter's `operations`. Every
+                  operation has the scalar kind; the per-element kind has loss_sum, loss, grad
+                  and loss_and_grad, not yet the grad_hess_* operations, whose loop
+                  (grad_hess_loop in the pyx) reads one parameter for every element: once it
+                  and exported_pass read them per element, adding their names there is the
+                  table's whole change.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +80,7 @@ class Parameter:
     suffix: str        # in the function names, before _strided ("" for a scalar parameter)
     per_element: bool  # a `const T*` and a stride instead of one double
     pass_suffix: str   # <loss><pass_suffix>_pass computes it
+    operations: tuple  # the names of the OPERATIONS offered with this kind of parameter
 
 
 # -- The table ---------------------------------------------------------------------------------
@@ -105,7 +113,13 @@ OPERATIONS = (
                   "         (NaN where d_i is NaN)"),
 )
 DTYPES = (DType("f32", "float"), DType("f64", "double"))
-PARAMETERS = (Parameter("", per_element=False, pass_suffix=""),)
+PARAMETERS = (
+    Parameter("", per_element=False, pass_suffix="",
+              operations=tuple(operation.name for operation in OPERATIONS)),
+    # docs/contract.md section 13: element i's parameter is <param>[i * <param>_stride]
+    Parameter("_params", per_element=True, pass_suffix="_params",
+              operations=("loss_sum", "loss", "grad", "loss_and_grad")),
+)
 LAYOUTS = ("strided", "contiguous")
 #: (pointer, stride) of every output the pass functions take, in their argument order
 OUTPUT_SLOTS = (("loss_out", "loss_stride"), ("grad_out", "grad_stride"),
@@ -203,14 +217,20 @@ def statement(returns, callee, values):
 
 def functions():
     """Every exported function, grouped family by family (loss, dtype, parameter kind), the
-    _strided functions first."""
+    _strided functions first; a parameter kind has the operations its table line names."""
+    unknown = {name for parameter in PARAMETERS for name in parameter.operations} \
+        - {operation.name for operation in OPERATIONS}
+    if unknown:
+        raise ValueError(f"PARAMETERS name operations that OPERATIONS lacks: {sorted(unknown)}")
     result = []
     for loss in LOSSES:
         for dtype in DTYPES:
             for parameter in PARAMETERS:
                 for layout in LAYOUTS:
                     for operation in OPERATIONS:
-                        result.append(make_function(loss, operation, dtype, parameter, layout))
+                        if operation.name in parameter.operations:
+                            result.append(make_function(loss, operation, dtype, parameter,
+                                                        layout))
     return result
 
 

@@ -1,4 +1,5 @@
-/* smoothl1.h: smoothl1's Smooth L1 and Huber kernels for C and C++ (docs/embedding.md).
+/* smoothl1.h: smoothl1's Smooth L1, Huber and pseudo-Huber kernels for C and C++
+ * (docs/embedding.md).
  *
  *     #define PY_SSIZE_T_CLEAN
  *     #include "smoothl1.h"       compile with -I followed by what smoothl1.get_include() prints
@@ -15,9 +16,10 @@
  * module may be gone); a new interpreter needs a new smoothl1_import().
  *
  * Names, signatures, conventions and preconditions (nothing is checked: n >= 0, a valid
- * parameter, valid aligned pointers, no zero output stride when n > 1, ...) are written in
- * kernels.pxd, next to this file; the declarations themselves are in _smoothl1_api.h, which
- * Cython generates and which includes Python.h. They are a stable contract: functions are
+ * parameter, or valid parameters in the array of a _params function, valid aligned pointers,
+ * no zero output stride when n > 1, ...) are written in kernels.pxd, next to this file; the
+ * declarations themselves are in _smoothl1_api.h, which Cython generates and which includes
+ * Python.h. They are a stable contract: functions are
  * added, never changed or removed (docs/contract.md section 9).
  */
 #ifndef SMOOTHL1_H

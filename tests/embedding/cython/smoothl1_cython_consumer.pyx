@@ -2,10 +2,12 @@
 """A Cython extension that uses smoothl1's kernels as a stranger would: it cimports them from
 the installed package (``smoothl1.kernels``) and calls them without the GIL on 1-D memoryviews.
 
-Each Python function below reaches every loss x dtype x layout instance of one operation, so
-tests/test_embedding.py can compare all 32 C entry points with the Python API. ``loss`` is
-"smooth_l1" or "huber"; ``strided`` chooses the _strided function, else the contiguous one
-(which then requires contiguous arrays).
+Each of the first four Python functions below reaches every loss x dtype x layout instance of
+one operation, so tests/test_embedding.py can compare all 32 C entry points of smooth L1 and
+Huber with the Python API. ``loss`` is "smooth_l1" or "huber"; ``strided`` chooses the
+_strided function, else the contiguous one (which then requires contiguous arrays). The last,
+loss_and_grad_params, reaches the 12 per-element-parameter loss_and_grad functions of the three
+losses (the C consumer calls every _params function).
 """
 from smoothl1.kernels cimport (
     smoothl1_huber_grad_f32, smoothl1_huber_grad_f32_strided,
@@ -16,6 +18,16 @@ from smoothl1.kernels cimport (
     smoothl1_huber_loss_f64, smoothl1_huber_loss_f64_strided,
     smoothl1_huber_loss_sum_f32, smoothl1_huber_loss_sum_f32_strided,
     smoothl1_huber_loss_sum_f64, smoothl1_huber_loss_sum_f64_strided,
+    smoothl1_huber_loss_and_grad_f32_params, smoothl1_huber_loss_and_grad_f32_params_strided,
+    smoothl1_huber_loss_and_grad_f64_params, smoothl1_huber_loss_and_grad_f64_params_strided,
+    smoothl1_pseudo_huber_loss_and_grad_f32_params,
+    smoothl1_pseudo_huber_loss_and_grad_f32_params_strided,
+    smoothl1_pseudo_huber_loss_and_grad_f64_params,
+    smoothl1_pseudo_huber_loss_and_grad_f64_params_strided,
+    smoothl1_smooth_l1_loss_and_grad_f32_params,
+    smoothl1_smooth_l1_loss_and_grad_f32_params_strided,
+    smoothl1_smooth_l1_loss_and_grad_f64_params,
+    smoothl1_smooth_l1_loss_and_grad_f64_params_strided,
     smoothl1_smooth_l1_grad_f32, smoothl1_smooth_l1_grad_f32_strided,
     smoothl1_smooth_l1_grad_f64, smoothl1_smooth_l1_grad_f64_strided,
     smoothl1_smooth_l1_loss_and_grad_f32, smoothl1_smooth_l1_loss_and_grad_f32_strided,
@@ -41,8 +53,8 @@ cdef inline Py_ssize_t step(const real[:] a) noexcept nogil:
 
 
 cdef bint check(str loss, bint strided, const real[:] input, const real[:] target,
-                const real[:] out) except -1:
-    if loss not in ("smooth_l1", "huber"):
+                const real[:] out, tuple losses=("smooth_l1", "huber")) except -1:
+    if loss not in losses:
         raise ValueError(f"unknown loss {loss!r}")
     if not (target.shape[0] == out.shape[0] == input.shape[0]):
         raise ValueError("arrays of different lengths")
@@ -180,4 +192,53 @@ def loss_and_grad(str loss, const real[:] input, const real[:] target, real[:] g
                 total = (smoothl1_smooth_l1_loss_and_grad_f64_strided(
                              n, x, si, t, st, g, sg, param, grad_scale) if strided
                          else smoothl1_smooth_l1_loss_and_grad_f64(n, x, t, g, param, grad_scale))
+    return total
+
+
+def loss_and_grad_params(str loss, const real[:] input, const real[:] target, real[:] grad_out,
+                         const real[:] param, double grad_scale, bint strided):
+    """loss_and_grad with one beta or delta per element, param[i] (any stride, 0 too); loss
+    is "smooth_l1", "huber" or "pseudo_huber"."""
+    cdef tuple losses = ("smooth_l1", "huber", "pseudo_huber")
+    check(loss, strided, input, target, grad_out, losses)
+    check(loss, strided, input, param, grad_out, losses)   # param's length and layout too
+    cdef Py_ssize_t n = input.shape[0], si = step(input), st = step(target), sg = step(grad_out)
+    cdef Py_ssize_t sp = step(param)
+    cdef const real* x = first(input)
+    cdef const real* t = first(target)
+    cdef const real* p = first(param)
+    cdef real* g = <real*>first(grad_out)
+    cdef int kind = losses.index(loss)
+    cdef double total
+    with nogil:
+        if real is float:
+            if kind == 0:
+                total = (smoothl1_smooth_l1_loss_and_grad_f32_params_strided(
+                             n, x, si, t, st, g, sg, p, sp, grad_scale) if strided
+                         else smoothl1_smooth_l1_loss_and_grad_f32_params(n, x, t, g, p,
+                                                                          grad_scale))
+            elif kind == 1:
+                total = (smoothl1_huber_loss_and_grad_f32_params_strided(
+                             n, x, si, t, st, g, sg, p, sp, grad_scale) if strided
+                         else smoothl1_huber_loss_and_grad_f32_params(n, x, t, g, p, grad_scale))
+            else:
+                total = (smoothl1_pseudo_huber_loss_and_grad_f32_params_strided(
+                             n, x, si, t, st, g, sg, p, sp, grad_scale) if strided
+                         else smoothl1_pseudo_huber_loss_and_grad_f32_params(n, x, t, g, p,
+                                                                             grad_scale))
+        else:
+            if kind == 0:
+                total = (smoothl1_smooth_l1_loss_and_grad_f64_params_strided(
+                             n, x, si, t, st, g, sg, p, sp, grad_scale) if strided
+                         else smoothl1_smooth_l1_loss_and_grad_f64_params(n, x, t, g, p,
+                                                                          grad_scale))
+            elif kind == 1:
+                total = (smoothl1_huber_loss_and_grad_f64_params_strided(
+                             n, x, si, t, st, g, sg, p, sp, grad_scale) if strided
+                         else smoothl1_huber_loss_and_grad_f64_params(n, x, t, g, p, grad_scale))
+            else:
+                total = (smoothl1_pseudo_huber_loss_and_grad_f64_params_strided(
+                             n, x, si, t, st, g, sg, p, sp, grad_scale) if strided
+                         else smoothl1_pseudo_huber_loss_and_grad_f64_params(n, x, t, g, p,
+                                                                             grad_scale))
     return total
