@@ -73,7 +73,10 @@ cdef extern from *:
        inlined, because GCC's inliner reaches its growth limit in this large module before
        it inlines Cython functions of their size into every loop, and a call left in a loop
        keeps it scalar (four to ten times slower). s = min(z, delta) / max(z, delta): with
-       g = sqrt(1 + s*s), sqrt(1 + q**2) is g for z < delta and g / s beyond. */
+       g = sqrt(1 + s*s), sqrt(1 + q**2) is g for z < delta and g / s beyond. Each selects on
+       z < delta before and after its division and square root; setup.py builds with
+       -fno-thread-jumps so that GCC does not make those selects one branch whose two sides
+       (each with its own division and square root) the vectoriser would then both compute. */
     #include <math.h>
     #if defined(__GNUC__) || defined(__clang__)
     #define SMOOTHL1_ALWAYS_INLINE static inline __attribute__((always_inline))
