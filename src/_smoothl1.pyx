@@ -74,7 +74,10 @@ cdef extern from *:
        inlined, because GCC's inliner reaches its growth limit in this large module before
        it inlines Cython functions of their size into every loop, and a call left in a loop
        keeps it scalar (four to ten times slower). s = min(z, delta) / max(z, delta): with
-       g = sqrt(1 + s*s), sqrt(1 + q**2) is g for z < delta and g / s beyond. */
+       g = sqrt(1 + s*s), sqrt(1 + q**2) is g for z < delta and g / s beyond. Each selects on
+       z < delta before and after its division and square root; setup.py builds with
+       -fno-thread-jumps so that GCC does not make those selects one branch whose two sides
+       (each with its own division and square root) the vectoriser would then both compute. */
     #include <math.h>
     #if defined(__GNUC__) || defined(__clang__)
     #define SMOOTHL1_ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -943,32 +946,37 @@ cdef void grad_hess_loop(const Curvature* kind, const Weighting* weighting,
                          const floating* x, Py_ssize_t x_step,
                          const floating* t, Py_ssize_t t_step,
                          const floating* w, Py_ssize_t w_step,
+                         const floating* param_values,
                          floating* grad_out, Py_ssize_t grad_step,
                          floating* hess_out, Py_ssize_t hess_step) noexcept nogil:
     # Gradient and curvature of each element, each times its weight, in one pass: nothing is
     # summed, so no chunks or lanes. Both inputs are read before either output is written.
+    # param_values (step 1) holds the per-element parameters of the array losses (else
+    # unused); they come gathered into a contiguous block, never with StridedTag.
     cdef Py_ssize_t i
     cdef double d, weight, grad, hess
-    cdef LossParams params = p[0]   # a private copy, as in segment_loop
+    cdef LossParams params = p[0]   # a private copy, as in block_pass
+    cdef LossParams element
     p = &params
     if Layout is ContiguousTag:
         x_step = t_step = w_step = grad_step = hess_step = 1
     for i in range(n):
         d = <double>x[i * x_step] - <double>t[i * t_step]
+        element = element_params(p, param_values, i)
         if LossParams is PseudoHuberParams or LossParams is PseudoHuberArrayParams:
             # the C formulas themselves, not their Cython point functions: GCC would not
             # inline those here (see smoothl1_pseudo_huber_*), and a call keeps the loop scalar
-            grad = c_pseudo_huber_grad(d, p.delta, p.finite_delta)
+            grad = c_pseudo_huber_grad(d, element.delta, element.finite_delta)
             if Curvature is ExactCurvatureTag:
-                hess = c_pseudo_huber_exact(d, p.delta, p.finite_delta)
+                hess = c_pseudo_huber_exact(d, element.delta, element.finite_delta)
             elif Curvature is IrlsCurvatureTag:
-                hess = c_pseudo_huber_irls(d, p.delta, p.finite_delta)
+                hess = c_pseudo_huber_irls(d, element.delta, element.finite_delta)
             else:
                 hess = 1.0
             hess = hess if d == d else d     # as hess_point
         else:
-            grad = grad_point(d, p)
-            hess = hess_point(kind, d, p)
+            grad = grad_point(d, &element)
+            hess = hess_point(kind, d, &element)
         if Weighting is WeightedTag:
             # a weighted NaN is stored as the canonical NaN, as in store_values
             weight = w[i * w_step]
@@ -984,41 +992,49 @@ cdef void run_grad_hess_kind(const Curvature* kind, const LossParams* p, Py_ssiz
                              const floating* x, Py_ssize_t x_step,
                              const floating* t, Py_ssize_t t_step,
                              const floating* w, Py_ssize_t w_step,
+                             const floating* param_values,
                              floating* grad_out, Py_ssize_t grad_step,
                              floating* hess_out, Py_ssize_t hess_step) noexcept nogil:
     cdef bint contiguous = (x_step == 1 and t_step == 1 and (w == NULL or w_step == 1)
                             and grad_step == 1 and hess_step == 1)
     if w == NULL and contiguous:
         grad_hess_loop(kind, <UnweightedTag*>NULL, <ContiguousTag*>NULL, p, n, x, x_step, t,
-                       t_step, w, w_step, grad_out, grad_step, hess_out, hess_step)
+                       t_step, w, w_step, param_values, grad_out, grad_step, hess_out,
+                       hess_step)
     elif w == NULL:
         grad_hess_loop(kind, <UnweightedTag*>NULL, <StridedTag*>NULL, p, n, x, x_step, t,
-                       t_step, w, w_step, grad_out, grad_step, hess_out, hess_step)
+                       t_step, w, w_step, param_values, grad_out, grad_step, hess_out,
+                       hess_step)
     elif contiguous:
         grad_hess_loop(kind, <WeightedTag*>NULL, <ContiguousTag*>NULL, p, n, x, x_step, t,
-                       t_step, w, w_step, grad_out, grad_step, hess_out, hess_step)
+                       t_step, w, w_step, param_values, grad_out, grad_step, hess_out,
+                       hess_step)
     else:
         grad_hess_loop(kind, <WeightedTag*>NULL, <StridedTag*>NULL, p, n, x, x_step, t,
-                       t_step, w, w_step, grad_out, grad_step, hess_out, hess_step)
+                       t_step, w, w_step, param_values, grad_out, grad_step, hess_out,
+                       hess_step)
 
 
 cdef void run_grad_hess_segment(const LossParams* p, int mode, Py_ssize_t n,
                                 const floating* x, Py_ssize_t x_step,
                                 const floating* t, Py_ssize_t t_step,
                                 const floating* w, Py_ssize_t w_step,
+                                const floating* param_values,
                                 floating* grad_out, Py_ssize_t grad_step,
                                 floating* hess_out, Py_ssize_t hess_step) noexcept nogil:
     """run_segment for the modes STORE_GRAD | STORE_HESS_<kind>: picks the specialised loop
-    for the curvature kind, the weighting and the layout. `w` may be NULL (no weights)."""
+    for the curvature kind, the weighting and the layout. `w` may be NULL (no weights);
+    `param_values`, contiguous, holds the per-element parameters of the array losses (else
+    it is unused, and may be NULL)."""
     if mode & STORE_HESS_EXACT:
         run_grad_hess_kind(<ExactCurvatureTag*>NULL, p, n, x, x_step, t, t_step, w, w_step,
-                           grad_out, grad_step, hess_out, hess_step)
+                           param_values, grad_out, grad_step, hess_out, hess_step)
     elif mode & STORE_HESS_IRLS:
         run_grad_hess_kind(<IrlsCurvatureTag*>NULL, p, n, x, x_step, t, t_step, w, w_step,
-                           grad_out, grad_step, hess_out, hess_step)
+                           param_values, grad_out, grad_step, hess_out, hess_step)
     else:
         run_grad_hess_kind(<UnitCurvatureTag*>NULL, p, n, x, x_step, t, t_step, w, w_step,
-                           grad_out, grad_step, hess_out, hess_step)
+                           param_values, grad_out, grad_step, hess_out, hess_step)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1179,7 +1195,8 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
         steps.grad = plan.steps[OP_GRAD][inner]
         if mode & STORE_HESS:   # gradient and curvature: their own loop, strided or not
             run_grad_hess_segment(p, mode, n, blocks[OP_INPUT], steps.x, blocks[OP_TARGET],
-                                  steps.t, blocks[OP_WEIGHT], steps.w, blocks[OP_GRAD],
+                                  steps.t, blocks[OP_WEIGHT], steps.w, blocks[OP_PARAM],
+                                  blocks[OP_GRAD],
                                   steps.grad, blocks[OP_HESS], plan.steps[OP_HESS][inner])
             return 0.0
         contiguous = ((mode == SUM_WEIGHT or (steps.x == 1 and steps.t == 1))
@@ -1229,7 +1246,8 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
         cached[2 * op + 1] = n
     if mode & STORE_HESS:   # every block is one run with step 1 here
         run_grad_hess_segment(p, mode, n, blocks[OP_INPUT], 1, blocks[OP_TARGET], 1,
-                              blocks[OP_WEIGHT], 1, blocks[OP_GRAD], 1, blocks[OP_HESS], 1)
+                              blocks[OP_WEIGHT], 1, blocks[OP_PARAM], blocks[OP_GRAD], 1,
+                              blocks[OP_HESS], 1)
         result = 0.0
     else:
         result = run_block(p, mode, weighting, n, blocks[OP_INPUT], blocks[OP_TARGET],
@@ -1520,7 +1538,7 @@ cdef inline double exported_pass(const LossParams* p, const floating* param_valu
     cdef Py_ssize_t start = 0, length
     if mode & STORE_HESS:
         run_grad_hess_segment(p, mode, n, x, x_step, t, t_step, <const floating*>NULL, 0,
-                              grad_out, grad_step, hess_out, hess_step)
+                              <const floating*>NULL, grad_out, grad_step, hess_out, hess_step)
         return 0.0
     pairwise_init(&items)
     while start < n:
@@ -1912,11 +1930,13 @@ cdef int choose_threads(Py_ssize_t size, object n_threads):
 
 def compute_grad_hess(int loss_kind, double param, int curvature, cnp.ndarray input,
                       cnp.ndarray target, object weight, cnp.ndarray grad_out,
-                      cnp.ndarray hess_out, object n_threads):
+                      cnp.ndarray hess_out, object n_threads, object param_values=None):
     """Run one validated grad_hess call: writes grad_out and hess_out, elementwise.
 
-    curvature is a value of CURVATURES; param a scalar beta or delta. Preconditions as for
-    compute, with hess_out checked like grad_out, and grad_out and hess_out not overlapping.
+    curvature is a value of CURVATURES; param a scalar beta or delta, or, if param_values is
+    given, unused: param_values is then the array of per-element parameters (the OP_PARAM
+    operand, as in compute). Preconditions as for compute, with hess_out checked like
+    grad_out, and grad_out and hess_out not overlapping.
     """
     cdef Plan plan
     cdef PyObject* operands[N_OPERANDS]
@@ -1928,15 +1948,16 @@ def compute_grad_hess(int loss_kind, double param, int curvature, cnp.ndarray in
     operands[OP_INPUT] = <PyObject*>input
     operands[OP_TARGET] = <PyObject*>target
     operands[OP_WEIGHT] = NULL if weight is None else <PyObject*>weight
-    operands[OP_PARAM] = NULL
+    operands[OP_PARAM] = NULL if param_values is None else <PyObject*>param_values
     operands[OP_LOSS] = NULL
     operands[OP_GRAD] = <PyObject*>grad_out
     operands[OP_HESS] = <PyObject*>hess_out
     for k in range(cnp.PyArray_NDIM(input)):
         reduced[k] = True   # elementwise: one group, as reduction="none"
     build_plan(&plan, operands, reduced, kept_axes)
-    execute_loss(loss_kind, param, False, &plan, STORE_GRAD | curvature, 1.0, 1.0,
-                 choose_threads(cnp.PyArray_SIZE(input), n_threads), is_double, &total)
+    execute_loss(loss_kind, param, param_values is not None, &plan, STORE_GRAD | curvature,
+                 1.0, 1.0, choose_threads(cnp.PyArray_SIZE(input), n_threads), is_double,
+                 &total)
 
 
 def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, object weight,

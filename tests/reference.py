@@ -59,13 +59,12 @@ def pseudo_huber_elementwise(d, delta):
     cancellation, and no over- or underflow the loss has not) and as ``delta**2 * (hypot(1, q)
     - 1)`` beyond; where ``|q| > 1e8`` the asymptote ``delta * (|d| - delta)`` is used
     instead (the terms it drops are below 1e-16 relatively), so that a ``q`` beyond double's
-    range (tiny delta) still gives the right value. ``delta = inf`` is ``0.5 * d**2``."""
+    range (tiny delta) still gives the right value. ``delta = inf`` is ``0.5 * d**2``. delta is
+    a number or an array broadcasting to d's shape."""
     d = np.asarray(d, dtype=np.float64)
-    delta = float(delta)
+    delta = np.asarray(delta, dtype=np.float64)
     z = np.abs(d)
     with np.errstate(all="ignore"):
-        if math.isinf(delta):
-            return 0.5 * z * z, d.copy()
         q = z / delta
         h = np.hypot(1.0, q)
         near = q <= 1e8
@@ -76,6 +75,9 @@ def pseudo_huber_elementwise(d, delta):
         loss = np.where(near & (q > 1.0), delta * delta * (h - 1.0), loss)
         # d / sqrt(1 + q**2); far out, delta * sign(d) / sqrt(1 + 1/q**2)
         grad = np.where(near, d / h, np.sign(d) * delta / np.hypot(1.0, delta / z))
+        infinite_delta = np.isinf(delta)
+        loss = np.where(infinite_delta, 0.5 * z * z, loss)
+        grad = np.where(infinite_delta, d, grad)
     loss = np.where(np.isinf(z), np.inf, loss)
     grad = np.where(np.isinf(z), np.sign(d) * delta, grad)
     return loss, grad
@@ -88,19 +90,19 @@ ELEMENTWISE = {"smooth_l1": smooth_l1_elementwise, "huber": huber_elementwise,
 def curvature_elementwise(loss, d, param, curvature):
     """The curvature of ``<loss>_grad_hess`` (docs/contract.md section 11) at ``d``, in float64:
     "exact" the second derivative, "irls" ``grad / d`` (its limit at 0; 0 at ``|d| = inf``),
-    "one" 1; NaN where d is NaN."""
+    "one" 1; NaN where d is NaN. param is a number or an array broadcasting to d's shape."""
     d = np.asarray(d, dtype=np.float64)
-    param = float(param)
+    param = np.asarray(param, dtype=np.float64)
     z = np.abs(d)
     with np.errstate(all="ignore"):
         if curvature == "one":
             hess = np.ones_like(d)
         elif loss == "smooth_l1":
-            inside = z < param
+            inside = z < param     # never for beta = 0, whose 1 / beta is inf
             if curvature == "exact":
-                hess = np.where(inside, 1.0 / param if param > 0 else 0.0, 0.0)
+                hess = np.where(inside, 1.0 / param, 0.0)
             else:   # min(1/beta, 1/z); beta = 0: 1/z, inf at 0
-                hess = np.minimum(1.0 / param if param > 0 else np.inf, 1.0 / z)
+                hess = np.minimum(1.0 / param, 1.0 / z)
         elif loss == "huber":
             inside = z < param
             if curvature == "exact":
@@ -108,28 +110,29 @@ def curvature_elementwise(loss, d, param, curvature):
             else:
                 hess = np.where(inside, 1.0, param / z)
         else:
-            if math.isinf(param):
-                hess = np.ones_like(d)
-            else:
-                q = z / param
-                # (1 + q**2) ** -1.5 and ** -0.5, via 1/q where q is large (no overflow)
-                near = q <= 1.0
-                inverse = param / z
-                one_over_h = np.where(near, 1.0 / np.hypot(1.0, q),
-                                      inverse / np.hypot(1.0, inverse))
-                hess = one_over_h ** 3 if curvature == "exact" else one_over_h
+            q = z / param
+            # (1 + q**2) ** -1.5 and ** -0.5, via 1/q where q is large (no overflow)
+            near = q <= 1.0
+            inverse = param / z
+            one_over_h = np.where(near, 1.0 / np.hypot(1.0, q),
+                                  inverse / np.hypot(1.0, inverse))
+            hess = one_over_h ** 3 if curvature == "exact" else one_over_h
+            hess = np.where(np.isinf(param), 1.0, hess)   # delta = inf: 0.5 * d**2
         if curvature != "one":
             hess = np.where(np.isinf(z), 0.0, hess)
+        hess = np.broadcast_to(hess, d.shape)
     return np.where(np.isnan(d), np.nan, hess)
 
 
 def reference_grad_hess(loss, input, target, param, curvature, weight=None):
     """What ``<loss>_grad_hess(input, target, beta|delta=param, weight, curvature)`` returns:
-    (grad, hess), each rounded once to input's dtype."""
+    (grad, hess), each rounded once to input's dtype; param a number or an array (per
+    element, converted to input's dtype as the library converts it)."""
     input = np.asarray(input)
     dtype = input.dtype
     x = input.astype(np.float64)
     t = _widen(target, dtype, input.shape)
+    param = _as_param(param, dtype, input.shape)
     with np.errstate(all="ignore"):
         d = x - t
         grad = ELEMENTWISE[loss](d, param)[1]
@@ -194,7 +197,7 @@ def reference(loss, input, target, param, reduction="mean", weight=None, axis=No
     """What ``<loss>_loss_and_grad(input, target, beta|delta=param, reduction, weight, axis,
     keepdims)`` returns.
 
-    ``loss`` is "smooth_l1" or "huber"; ``param`` a number or an array (per element). Returns
+    ``loss`` is one of LOSSES; ``param`` a number or an array (per element). Returns
     ``(loss, grad)``: for "mean" and "sum" the loss is a NumPy scalar of input's dtype (an array
     of NumPy's reduced shape with ``axis`` or ``keepdims``), else an array of input's shape;
     grad is always an array of input's shape and dtype (the derivative of the sum of the

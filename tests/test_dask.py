@@ -120,6 +120,54 @@ def test_grad_hess_matches_numpy_bit_for_bit(function, dtype, chunks, weighted, 
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
 
 
+PARAMS = {   # per-element beta / delta (docs/contract.md section 13) of SHAPE (37, 23)
+    "numpy-full": lambda p: p,
+    "dask-full": lambda p: da.from_array(p, chunks=(9, 6)),
+    "dask-per-row": lambda p: da.from_array(p[:, :1].copy(), chunks=(8, 1)),
+    "numpy-per-column": lambda p: p[0].copy(),
+    "dask-per-column": lambda p: da.from_array(p[0].copy(), chunks=5),
+    "list-per-column": lambda p: p[0].tolist(),
+    "numpy-0d": lambda p: p[0, :1].reshape(()).copy(),
+}
+
+
+@pytest.mark.parametrize("curvature", ["exact", "irls", "one"])
+@pytest.mark.parametrize("param", PARAMS.values(), ids=PARAMS.keys())
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("function", GRAD_HESS)
+def test_grad_hess_per_element_parameter_matches_numpy(function, dtype, param, curvature):
+    input, target, weight = make_data(dtype)
+    values = np.random.default_rng(3).choice([0.25, 0.7, 1.3, 4.0, np.inf],
+                                             size=SHAPE).astype(dtype)
+    name = next(iter(parameter(function)))
+    lazy_param = param(values)
+    lazy = getattr(sd, function)(da.from_array(input, chunks=(10, 10)), target, weight=weight,
+                                 curvature=curvature, **{name: lazy_param})
+    assert all(part.chunks == ((10, 10, 10, 7), (10, 10, 3)) for part in lazy)
+    grad, hess = dask.compute(*lazy)
+    expected = getattr(smoothl1, function)(input, target, weight=weight, curvature=curvature,
+                                           **{name: computed(lazy_param)})
+    for got, want in zip((grad, hess), expected):
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("function", GRAD_HESS)
+def test_grad_hess_bad_parameter_arrays(function):
+    name = next(iter(parameter(function)))
+    input = da.from_array(np.ones(SHAPE), chunks=(10, 10))
+    bad = np.ones(SHAPE)
+    bad[30, 20] = -1.0
+    with pytest.raises(ValueError, match=f"{name} must be .* at every element"):
+        getattr(sd, function)(input, 0.0, **{name: bad})          # NumPy: checked at the call
+    with pytest.raises(ValueError, match=f"{name} has shape"):
+        getattr(sd, function)(input, 0.0, **{name: da.ones((37, 1, 1))})
+    with pytest.raises(TypeError, match=f"{name} must have the dtype of input"):
+        getattr(sd, function)(input, 0.0, **{name: da.ones(23, dtype=np.float32)})
+    grad, hess = getattr(sd, function)(input, 0.0, **{name: da.from_array(bad, chunks=9)})
+    with pytest.raises(ValueError, match=f"{name} must be .* at every element"):
+        hess.compute()                                            # Dask: checked per block
+
+
 TARGETS = {
     "dask-misaligned": lambda t: da.from_array(t, chunks=(9, 4)),
     "numpy": lambda t: t,

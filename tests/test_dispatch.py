@@ -71,16 +71,21 @@ def test_simd_builds_give_the_baseline_grad_hess_bits(build, dtype, loss_kind):
     t = rng.standard_normal(50_001).astype(dtype)
     t[7::103] = 0.0
     w = rng.random(50_001).astype(dtype)
+    # a per-element parameter (docs/contract.md section 13), 0 only for smooth L1
+    per_element = rng.choice([0.0 if loss_kind == _smoothl1.SMOOTH_L1 else 0.5, 1 / 9, 0.7,
+                              1.0, 3.0, np.inf], size=50_001).astype(dtype)
     for curvature, param, weight, step in itertools.product(
-            _smoothl1.CURVATURES.values(), [0.0, 0.7, 1.0], [w, None], [1, 3]):
+            _smoothl1.CURVATURES.values(), [0.0, 0.7, 1.0, "array"], [w, None], [1, 3]):
         if param == 0.0 and loss_kind != _smoothl1.SMOOTH_L1:
             continue
         x_step, target = x[::step], t[::step]
         weight = None if weight is None else weight[::step]
+        values = per_element[::step] if param == "array" else None
         outputs = []
         for module in (_smoothl1, SIMD_BUILDS[build]):
             grad_out, hess_out = np.empty_like(x_step), np.empty_like(x_step)
-            module.compute_grad_hess(loss_kind, param, curvature, x_step, target, weight,
-                                     grad_out, hess_out, 2)
+            module.compute_grad_hess(loss_kind, 1.0 if values is not None else param,
+                                     curvature, x_step, target, weight, grad_out, hess_out, 2,
+                                     values)
             outputs.append((grad_out.tobytes(), hess_out.tobytes()))
         assert outputs[0] == outputs[1], (curvature, param, weight is None, step)

@@ -227,6 +227,147 @@ def test_empty_and_zero_dimensional():
 
 
 # ---------------------------------------------------------------------------------------------
+# Per-element beta / delta (docs/contract.md section 13), as the loss functions take them
+# ---------------------------------------------------------------------------------------------
+
+def param_values(loss, shape, dtype, seed=30):
+    """One beta or delta per element of `shape`: powers of two and others (1/9 divides
+    inexactly), inf, and for smooth L1 zeros too."""
+    rng = np.random.default_rng(seed)
+    values = rng.choice([1 / 9, 0.25, 0.5, 0.75, 1.0, 1.5, 3.0, 1e-30, 1e30, inf], size=shape)
+    if loss == "smooth_l1":
+        values.flat[::7] = 0.0
+    return values.astype(dtype)
+
+
+# (N, 4) boxes: the parameter of every element, per row (N, 1), per coordinate (4,), and a 0-d
+# array (its one value)
+PARAM_SHAPES = {"full": (300, 4), "per-row": (300, 1), "per-coordinate": (4,), "0-d": ()}
+PARAM_LAYOUTS = {   # of the input, and of a full parameter
+    "C": lambda a: a,
+    "fortran": lambda a: np.asfortranarray(a),
+    "strided": lambda a: np.repeat(a, 2, axis=-1)[..., ::2],
+}
+
+
+@pytest.mark.parametrize("layout", sorted(PARAM_LAYOUTS))
+@pytest.mark.parametrize("param_shape", sorted(PARAM_SHAPES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_per_element_parameter_matches_the_reference(loss, dtype, param_shape, layout):
+    x, t = sample(dtype, size=1200)
+    x, t = PARAM_LAYOUTS[layout](x.reshape(300, 4)), t.reshape(300, 4)
+    param = param_values(loss, PARAM_SHAPES[param_shape], dtype)
+    if param_shape == "full":
+        param = PARAM_LAYOUTS[layout](param)
+    w = np.random.default_rng(31).random((300, 1)).astype(dtype)
+    for curvature in CURVATURES:
+        for weight in (None, w):
+            grad, hess = grad_hess(loss, x, t, param, curvature=curvature, weight=weight)
+            expected = reference_grad_hess(loss, x, t, param, curvature, weight)
+            assert grad.dtype == hess.dtype == dtype and grad.shape == x.shape
+            assert_close(grad, expected[0])
+            assert_close(hess, expected[1])
+            # the gradient is the loss functions' own, per element too
+            assert_bitwise_equal(grad, getattr(smoothl1, f"{loss}_grad")(
+                x, t, reduction="none", weight=weight, **{PARAM_NAME[loss]: param}))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_per_element_parameter_threads_give_the_same_bits(loss, dtype):
+    # 36,000 elements: above the size that threads, several items
+    x, t = sample(dtype, size=36_000)
+    x, t = x.reshape(9000, 4), t.reshape(9000, 4)
+    w = np.random.default_rng(32).random(4).astype(dtype)
+    for param in (param_values(loss, (9000, 1), dtype), param_values(loss, (4,), dtype),
+                  param_values(loss, (9000, 4), dtype)):
+        for curvature in CURVATURES:
+            results = [grad_hess(loss, x, t, param, weight=w, curvature=curvature, n_threads=n)
+                       for n in (1, 2, None)]
+            for grad, hess in results[1:]:
+                assert_bitwise_equal(grad, results[0][0])
+                assert_bitwise_equal(hess, results[0][1])
+            expected = reference_grad_hess(loss, x, t, param, curvature, w)
+            assert_close(results[0][0], expected[0])
+            assert_close(results[0][1], expected[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss, value", [
+    (loss, value) for loss in LOSSES for value in [0.0, 0.1, 0.5, 1.0, 1.7, 1e-30, 3e38, inf]
+    if value > 0 or loss == "smooth_l1"])
+def test_array_of_one_value_gives_the_scalar_results(loss, value, dtype):
+    value = float(dtype(value))   # the scalar the array holds, exactly
+    x, t = sample(dtype, size=2800)
+    x, t = x.reshape(700, 4), t.reshape(700, 4)
+    w = np.linspace(0.0, 2.0, 4).astype(dtype)
+    for param in (np.full(x.shape, value, dtype), np.full((4,), value, dtype),
+                  np.full((700, 1), value, dtype), np.full((1, 1), value, dtype),
+                  np.array(value, dtype), [value] * 4):
+        for curvature in CURVATURES:
+            for weight in (None, w):
+                scalar = grad_hess(loss, x, t, value, weight=weight, curvature=curvature)
+                array = grad_hess(loss, x, t, param, weight=weight, curvature=curvature)
+                assert_bitwise_equal(array[0], scalar[0])
+                assert_bitwise_equal(array[1], scalar[1])
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_per_element_parameter_into_given_outputs(loss):
+    """grad_out / hess_out of any layout, and outputs that are the inputs themselves: each
+    element's parameter is read with its inputs, before its outputs are written."""
+    x, t = sample(np.float64, size=1200)
+    x, t = x.reshape(300, 4), t.reshape(300, 4)
+    param = param_values(loss, (300, 4), np.float64)
+    expected = grad_hess(loss, x, t, param, curvature="irls")
+    grad_out, hess_out = np.zeros((4, 300)).T, np.zeros((300, 8))[:, ::2]
+    got = grad_hess(loss, x, t, param, curvature="irls", grad_out=grad_out, hess_out=hess_out)
+    assert got[0] is grad_out and got[1] is hess_out
+    assert_bitwise_equal(grad_out, expected[0])
+    assert_bitwise_equal(hess_out, expected[1])
+    a, b = x.copy(), param.copy()
+    grad_hess(loss, a, t, b, curvature="irls", grad_out=a, hess_out=b)
+    assert_bitwise_equal(a, expected[0])
+    assert_bitwise_equal(b, expected[1])
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("bad, fragment", [
+    (-0.5, "at every element"), (nan, "got nan"), (0.0, "0 at every element")])
+def test_bad_parameter_values_write_nothing(loss, bad, fragment):
+    if loss == "smooth_l1" and bad == 0.0:
+        bad, fragment = -inf, "at every element"      # beta = 0 is plain L1
+    name = PARAM_NAME[loss]
+    x = np.ones((5, 4))
+    for param in (np.ones((5, 4)), np.ones((5, 1)), np.ones(4)):
+        param.flat[-1] = bad
+        grad_out, hess_out = np.full((5, 4), 3.0), np.full((5, 4), 3.0)
+        with pytest.raises(ValueError, match=name) as info:
+            grad_hess(loss, x, 0.0, param, grad_out=grad_out, hess_out=hess_out)
+        assert fragment in str(info.value)
+        assert (grad_out == 3.0).all() and (hess_out == 3.0).all()
+    with pytest.raises(ValueError, match=f"{name} must be"):
+        grad_hess(loss, x, 0.0, [1.0, 1.0, bad, 1.0])
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_bad_parameter_arrays(loss):
+    name = PARAM_NAME[loss]
+    x = np.ones((5, 4), np.float32)
+    with pytest.raises(TypeError, match=f"{name} must have the dtype of input"):
+        grad_hess(loss, x, 0.0, np.ones(4))
+    with pytest.raises(ValueError, match=f"{name} has shape"):
+        grad_hess(loss, x, 0.0, np.ones((5, 4, 1), np.float32))
+    with pytest.raises(ValueError, match=f"{name} has shape"):
+        grad_hess(loss, x, 0.0, np.ones((5,), np.float32))    # (5,) against rows of 4
+    with pytest.raises(TypeError, match=f"{name} must hold real numbers"):
+        grad_hess(loss, x, 0.0, ["a", "b", "c", "d"])
+    with pytest.raises(TypeError, match=f"{name} must be a float32 or float64 array"):
+        grad_hess(loss, x, 0.0, np.ones(4, np.int64))
+
+
+# ---------------------------------------------------------------------------------------------
 # Bad arguments: clear errors naming the argument, and nothing written
 # ---------------------------------------------------------------------------------------------
 
@@ -306,6 +447,20 @@ def test_no_temporary_of_the_input_size(loss):
     assert into_buffers < n * 8 // 16, into_buffers
     allocating = peak_allocation(lambda: grad_hess(loss, x, t, 1.0, weight=w))
     assert allocating < 2 * n * 8 + n * 8 // 16, allocating      # the two results only
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_no_temporary_for_a_broadcast_parameter(loss):
+    """A per-row delta (N, 1) or per-coordinate beta (4,) is gathered into chunk buffers,
+    never broadcast to the input's size."""
+    n = 1 << 16                                        # (n, 4): 2 MB of float64
+    rng = np.random.default_rng(29)
+    x, t = rng.standard_normal((n, 4)), rng.standard_normal((n, 4))
+    grad_out, hess_out = np.empty((n, 4)), np.empty((n, 4))
+    for param in (rng.uniform(0.5, 2.0, (n, 1)), rng.uniform(0.5, 2.0, 4)):
+        peak = peak_allocation(lambda: grad_hess(loss, x, t, param, curvature="exact",
+                                                 grad_out=grad_out, hess_out=hess_out))
+        assert peak < n * 4 * 8 // 16, peak
 
 
 @pytest.mark.parametrize("label_dtype", [np.float32, np.float64])

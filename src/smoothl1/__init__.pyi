@@ -184,19 +184,19 @@ def pseudo_huber_loss_and_grad(
 _Curvature = Literal["exact", "irls", "one"]
 
 def smooth_l1_grad_hess(
-    input: npt.NDArray[_Float], target: _Operand, *, beta: float = 1.0,
+    input: npt.NDArray[_Float], target: _Operand, *, beta: _Param = 1.0,
     weight: _Operand | None = None, curvature: _Curvature = "exact",
     grad_out: npt.NDArray[_Float] | None = None, hess_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,
 ) -> tuple[npt.NDArray[_Float], npt.NDArray[_Float]]: ...
 def huber_grad_hess(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
     weight: _Operand | None = None, curvature: _Curvature = "exact",
     grad_out: npt.NDArray[_Float] | None = None, hess_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,
 ) -> tuple[npt.NDArray[_Float], npt.NDArray[_Float]]: ...
 def pseudo_huber_grad_hess(
-    input: npt.NDArray[_Float], target: _Operand, *, delta: float = 1.0,
+    input: npt.NDArray[_Float], target: _Operand, *, delta: _Param = 1.0,
     weight: _Operand | None = None, curvature: _Curvature = "exact",
     grad_out: npt.NDArray[_Float] | None = None, hess_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,

@@ -17,7 +17,8 @@
    ``"mean"`` gradient is scaled by ``1 / N``, or by ``1 / sum(weight)``, a lazy scalar
    computed from the weights alone and passed into every gradient block.
 5. ``*_grad_hess``: one task per block runs ``smoothl1._grad_hess.grad_hess`` (the NumPy
-   functions' own path) and its two results become two Dask arrays of ``input``'s chunks.
+   functions' own path; an array parameter comes as its block, as in 3) and its two results
+   become two Dask arrays of ``input``'s chunks.
 """
 import math
 import operator
@@ -260,13 +261,16 @@ def _run_grad_hess(function_name, loss_kind, param, input, target, weight, curva
     _check_no_output("grad_out", grad_out, function_name)
     _check_no_output("hess_out", hess_out, function_name)
     check_curvature(curvature)
+    param, param_index = _parameter("beta" if loss_kind == _smoothl1.SMOOTH_L1 else "delta",
+                                    param, input, loss_kind == _smoothl1.SMOOTH_L1)
     target, target_index = _operand("target", target, input)
     weight, weight_index = (None, None) if weight is None else _operand("weight", weight, input)
     n_threads = check_n_threads(n_threads) or 1
     index, meta = tuple(range(input.ndim)), np.empty((0,) * input.ndim, input.dtype)
     blocks = da.blockwise(
-        grad_hess, index, loss_kind, None, param, None, input, index, target, target_index,
-        weight, weight_index, curvature, None, None, None, None, None, n_threads, None,
+        grad_hess, index, loss_kind, None, param, param_index, input, index, target,
+        target_index, weight, weight_index, curvature, None, None, None, None, None,
+        n_threads, None,
         token=function_name.replace("_", "-") + "-block", dtype=input.dtype, meta=meta)
     return tuple(blocks.map_blocks(operator.itemgetter(k), dtype=input.dtype, meta=meta)
                  for k in (0, 1))

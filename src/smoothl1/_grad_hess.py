@@ -1,9 +1,10 @@
 """Gradient and curvature in one pass (docs/contract.md section 11): what Newton-type fitters
 such as gradient boosting consume, elementwise. Validation is the one path of the loss
-functions (``_validation.prepare``, with ``hess_out`` checked like ``grad_out``)."""
+functions (``_validation.prepare``, with ``hess_out`` checked like ``grad_out``, and ``beta`` /
+``delta`` a number or an array of one per element, docs/contract.md section 13)."""
 from . import _smoothl1
 from ._dispatch import kernels
-from ._validation import check_curvature, check_param, prepare
+from ._validation import check_curvature, prepare
 
 __all__ = ["smooth_l1_grad_hess", "huber_grad_hess", "pseudo_huber_grad_hess"]
 
@@ -11,11 +12,11 @@ __all__ = ["smooth_l1_grad_hess", "huber_grad_hess", "pseudo_huber_grad_hess"]
 def grad_hess(loss_kind, param, input, target, weight, curvature, grad_out, hess_out,
               n_threads):
     """Validate, then make one kernel call; returns (grad, hess), allocated when not given
-    (given outputs are returned as given, as in _api.evaluate). `param` is already checked
-    (check_param)."""
+    (given outputs are returned as given, as in _api.evaluate). `param` is the raw beta or
+    delta (a number or an array), validated here."""
     curvature_code = check_curvature(curvature)
     given_grad_out, given_hess_out = grad_out, hess_out
-    input, target, weight, _, hess_out, grad_out, n_threads, _, _, _ = prepare(
+    input, target, weight, _, hess_out, grad_out, n_threads, param, param_values, _ = prepare(
         input, target, weight, "none", hess_out, grad_out, n_threads, param=param,
         allow_zero=loss_kind == _smoothl1.SMOOTH_L1, out_name="hess_out")
     if grad_out is None:
@@ -23,27 +24,28 @@ def grad_hess(loss_kind, param, input, target, weight, curvature, grad_out, hess
     if hess_out is None:
         hess_out = given_hess_out = kernels.empty_like(input)
     with _smoothl1.KeptFloatingPointFlags():   # docs/contract.md section 5: no flags raised
-        kernels.compute_grad_hess(loss_kind, param, curvature_code, input, target, weight,
-                                  grad_out, hess_out, n_threads)
+        kernels.compute_grad_hess(loss_kind, 1.0 if param is None else param, curvature_code,
+                                  input, target, weight, grad_out, hess_out, n_threads,
+                                  param_values)
     return given_grad_out, given_hess_out
 
 
 def smooth_l1_grad_hess(input, target, *, beta=1.0, weight=None, curvature="exact",
                         grad_out=None, hess_out=None, n_threads=None):
-    return grad_hess(_smoothl1.SMOOTH_L1, check_param("beta", beta, True), input, target,
-                     weight, curvature, grad_out, hess_out, n_threads)
+    return grad_hess(_smoothl1.SMOOTH_L1, beta, input, target, weight, curvature, grad_out,
+                     hess_out, n_threads)
 
 
 def huber_grad_hess(input, target, *, delta=1.0, weight=None, curvature="exact",
                     grad_out=None, hess_out=None, n_threads=None):
-    return grad_hess(_smoothl1.HUBER, check_param("delta", delta, False), input, target,
-                     weight, curvature, grad_out, hess_out, n_threads)
+    return grad_hess(_smoothl1.HUBER, delta, input, target, weight, curvature, grad_out,
+                     hess_out, n_threads)
 
 
 def pseudo_huber_grad_hess(input, target, *, delta=1.0, weight=None, curvature="exact",
                            grad_out=None, hess_out=None, n_threads=None):
-    return grad_hess(_smoothl1.PSEUDO_HUBER, check_param("delta", delta, False), input,
-                     target, weight, curvature, grad_out, hess_out, n_threads)
+    return grad_hess(_smoothl1.PSEUDO_HUBER, delta, input, target, weight, curvature,
+                     grad_out, hess_out, n_threads)
 
 
 _DOC = """{summary}
@@ -65,8 +67,10 @@ _DOC = """{summary}
         Predictions, any shape and layout; never copied or modified (unless an output).
     target : ndarray, Python number or list
         Same dtype as ``input``, broadcasting to its shape (as for the loss functions).
-    {param} : float, keyword-only
-        {param_doc}
+    {param} : float, or ndarray or list, keyword-only
+        {param_doc} An array or list gives one {param} per element, with the rules of
+        ``weight`` (every element checked; an array of one value gives that value's results,
+        bit for bit).
     weight : ndarray, Python number or list, optional, keyword-only
         Elementwise weights (same rules as ``target``): both ``grad`` and ``hess`` are
         multiplied by them.

@@ -148,7 +148,9 @@ _DOC = """{summary}
         The loss of the residual ``prediction - label``.
     beta or delta : float, keyword-only
         The loss's parameter (smooth L1: ``beta >= 0``; Huber, pseudo-Huber: ``delta > 0``;
-        default 1.0).
+        default 1.0). One number, not one per row as ``*_grad_hess`` accepts: the libraries
+        call the objective on row sets it cannot align an array with (a validation set,
+        CatBoost's row ranges), and their sample weights are the per-row knob.
     curvature : {{"exact", "irls", "one"}}, keyword-only
         The Hessian given to the trees (default ``"irls"``; see ``help(smoothl1.boosting)``
         and ``help(smoothl1.huber_grad_hess)``).

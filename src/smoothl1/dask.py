@@ -14,7 +14,6 @@ except ImportError:   # the original error stays attached as the context
 
 from . import _smoothl1
 from ._dask_blocks import _run, _run_grad_hess
-from ._validation import check_param
 
 __all__ = [
     "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
@@ -95,29 +94,28 @@ def pseudo_huber_loss_and_grad(input, target, *, delta=1.0, reduction="mean", we
 
 def smooth_l1_grad_hess(input, target, *, beta=1.0, weight=None, curvature="exact",
                         grad_out=None, hess_out=None, n_threads=None):
-    return _run_grad_hess("smooth_l1_grad_hess", _smoothl1.SMOOTH_L1,
-                          check_param("beta", beta, True), input, target, weight, curvature,
-                          grad_out, hess_out, n_threads)
+    return _run_grad_hess("smooth_l1_grad_hess", _smoothl1.SMOOTH_L1, beta, input, target, weight,
+                          curvature, grad_out, hess_out, n_threads)
 
 
 def huber_grad_hess(input, target, *, delta=1.0, weight=None, curvature="exact",
                     grad_out=None, hess_out=None, n_threads=None):
-    return _run_grad_hess("huber_grad_hess", _smoothl1.HUBER,
-                          check_param("delta", delta, False), input, target, weight, curvature,
-                          grad_out, hess_out, n_threads)
+    return _run_grad_hess("huber_grad_hess", _smoothl1.HUBER, delta, input, target, weight,
+                          curvature, grad_out, hess_out, n_threads)
 
 
 def pseudo_huber_grad_hess(input, target, *, delta=1.0, weight=None, curvature="exact",
                            grad_out=None, hess_out=None, n_threads=None):
-    return _run_grad_hess("pseudo_huber_grad_hess", _smoothl1.PSEUDO_HUBER,
-                          check_param("delta", delta, False), input, target, weight, curvature,
-                          grad_out, hess_out, n_threads)
+    return _run_grad_hess("pseudo_huber_grad_hess", _smoothl1.PSEUDO_HUBER, delta, input, target, weight,
+                          curvature, grad_out, hess_out, n_threads)
 
 
 _GRAD_HESS_DOC = """Gradient and curvature of the {loss} loss of Dask arrays, lazily: the Dask
     version of ``smoothl1.{name}`` (same arguments, rules and errors; ``grad_out``/``hess_out``
     raise ``TypeError``), returning two Dask arrays of ``input``'s shape, dtype and chunks from
-    one task per block; ``n_threads=None`` means one kernel thread per block."""
+    one task per block; ``n_threads=None`` means one kernel thread per block. A per-element
+    parameter may be a Dask array too, brought to ``input``'s chunks like ``weight``; its
+    values are checked block by block when computed."""
 for _grad_hess_function, _loss in ((smooth_l1_grad_hess, "smooth L1"), (huber_grad_hess, "Huber"),
                                    (pseudo_huber_grad_hess, "pseudo-Huber")):
     _grad_hess_function.__doc__ = _GRAD_HESS_DOC.format(loss=_loss,
