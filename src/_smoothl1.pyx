@@ -1084,6 +1084,10 @@ ctypedef struct Plan:
     bint results_double
     const double* result_divisors
     double result_divisor
+    # A weighted mean along axes, loss only, of groups shorter than a chunk: each block's
+    # weight sums are made just before its loss sums and divide them (run_item), instead of
+    # a SUM_WEIGHT pass over the whole array and an array of weight sums
+    bint fused_weight_sums
 
 
 cdef void copy_runs(floating* buffer, floating* data, const Py_ssize_t* steps,
@@ -1098,6 +1102,7 @@ cdef void copy_runs(floating* buffer, floating* data, const Py_ssize_t* steps,
     cdef Py_ssize_t inner_step = steps[inner], row_length = plan.shape[inner]
     cdef Py_ssize_t rows, row_step, r
     cdef floating* source
+    cdef floating value
     if gather and inner > 0 and start_index[inner] == 0 and n % row_length == 0 \
             and start_index[inner - 1] + n // row_length <= plan.shape[inner - 1]:
         # whole rows of the two innermost dimensions (boxes: rows of 4). Short rows are
@@ -1107,7 +1112,14 @@ cdef void copy_runs(floating* buffer, floating* data, const Py_ssize_t* steps,
         source = data
         for k in range(plan.ndim):
             source += start_index[k] * steps[k]
-        if row_length == 4:   # (N, 4) boxes: one 4-element copy per row, unrolled
+        if row_length == 4 and inner_step == 0:   # a per-box value: read once, stored 4 times
+            for r in range(rows):
+                value = source[r * row_step]
+                buffer[4 * r] = value
+                buffer[4 * r + 1] = value
+                buffer[4 * r + 2] = value
+                buffer[4 * r + 3] = value
+        elif row_length == 4:   # (N, 4) boxes: one 4-element copy per row, unrolled
             for r in range(rows):
                 buffer[4 * r] = source[r * row_step]
                 buffer[4 * r + 1] = source[r * row_step + inner_step]
@@ -1164,12 +1176,15 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
     # Elements [first, first + n) of the plan's flat index space (n <= CHUNK), as one
     # contiguous block: each operand is its own data where that is one run with step 1, else
     # a CHUNK-sized slice of `buffers`, gathered before (inputs) or scattered after (outputs)
-    # the pass. A row-invariant input (a per-column target, say) whose buffer already holds
-    # the same run (same start along the row, same n: cached[2 op], cached[2 op + 1]) is not
-    # gathered again. Returns run_block's value.
+    # the pass. An input whose buffer already holds the same run is not gathered again:
+    # cached[2 op], cached[2 op + 1] are the start and n of the run in the buffer, the start
+    # being the position along the row for a row-invariant input (a per-column target, say:
+    # every block of whole rows reads the same run) and the flat index for the others (the
+    # same block passed twice: a weighted mean's weight sums, then its losses). Returns
+    # run_block's value.
     cdef Py_ssize_t index[MAX_DIMS]
     cdef floating* blocks[N_OPERANDS]
-    cdef Py_ssize_t rest = first, offset
+    cdef Py_ssize_t rest = first, offset, run_start
     cdef int inner = plan.ndim - 1, k, op
     cdef bint needed, is_output, contiguous
     cdef double result
@@ -1238,11 +1253,11 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
         blocks[op] = buffers + op * CHUNK
         if is_output:
             continue
-        if plan.row_invariant[op] and cached[2 * op] == index[inner] \
-                and cached[2 * op + 1] == n:
+        run_start = index[inner] if plan.row_invariant[op] else first
+        if cached[2 * op] == run_start and cached[2 * op + 1] == n:
             continue
         copy_runs(blocks[op], <floating*>plan.data[op], plan.steps[op], plan, index, n, True)
-        cached[2 * op] = index[inner]
+        cached[2 * op] = run_start
         cached[2 * op + 1] = n
     if mode & STORE_HESS:   # every block is one run with step 1 here
         run_grad_hess_segment(p, mode, n, blocks[OP_INPUT], 1, blocks[OP_TARGET], 1,
@@ -1266,15 +1281,15 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
 
 
 cdef void store_group_totals(const Plan* plan, Py_ssize_t first_group, Py_ssize_t n,
-                             const double* totals) noexcept nogil:
-    # The totals of groups first_group, ..., first_group + n - 1, as Plan.results says; a NaN
-    # result as np.nan (its bits would depend on the order of the additions, as in
+                             const double* totals, const double* divisors) noexcept nogil:
+    # The totals of groups first_group, ..., first_group + n - 1, as Plan.results says, over
+    # divisors[0 .. n) (those groups' divisors), or over plan.result_divisor when divisors is
+    # NULL; a NaN result as np.nan (its bits would depend on the order of the additions, as in
     # reduced_scalar). Each loop is simple enough to vectorise: an axis reduction of boxes has
     # a group every four elements, and a division or a conversion per group must not cost a
     # scalar instruction.
     cdef Py_ssize_t j
     cdef double divisor = plan.result_divisor, value
-    cdef const double* divisors = plan.result_divisors
     cdef double* doubles = <double*>plan.results
     cdef float* floats = <float*>plan.results
     if plan.results == NULL:
@@ -1282,11 +1297,11 @@ cdef void store_group_totals(const Plan* plan, Py_ssize_t first_group, Py_ssize_
             plan.partials[first_group + j] = totals[j]
     elif divisors != NULL and plan.results_double:
         for j in range(n):
-            value = totals[j] / divisors[first_group + j]
+            value = totals[j] / divisors[j]
             doubles[first_group + j] = value if value == value else NAN
     elif divisors != NULL:
         for j in range(n):
-            value = totals[j] / divisors[first_group + j]
+            value = totals[j] / divisors[j]
             floats[first_group + j] = <float>(value if value == value else NAN)
     elif plan.results_double:
         for j in range(n):
@@ -1356,6 +1371,7 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
     cdef double norms[CHUNK]
     cdef PairwiseSum range_sums[MAX_GROUPS_PER_ITEM]
     cdef double group_totals[CHUNK]
+    cdef double weight_totals[CHUNK]
     cdef double total
     for k in range(2 * N_OPERANDS):
         cached[k] = -1
@@ -1367,12 +1383,26 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
             if group_norms:
                 for j in range(n):
                     norms[j] = plan.group_norms[(first + j) // size]
-            total = process_block(p, plan, mode, GROUP_WEIGHTED if group_norms else weighting,
+            total = process_block(p, plan,
+                                  SUM_WEIGHT if plan.fused_weight_sums and sums else mode,
+                                  GROUP_WEIGHTED if group_norms else weighting,
                                   first, n, grad_scale, weight_norm, norms,
                                   values if sums else NULL, buffers, cached)
-            if sums:
+            if sums and plan.fused_weight_sums:
+                # a weighted mean's loss pass, its groups' weight sums summed just before it,
+                # block by block, as a SUM_WEIGHT pass would (the same values, bit for bit)
                 short_group_sums(values, n // size, size, group_totals)
-                store_group_totals(plan, first // size, n // size, group_totals)
+                for j in range(n // size):
+                    weight_totals[j] = group_totals[j] if group_totals[j] != 0 else NAN
+                process_block(p, plan, mode, weighting, first, n, grad_scale, weight_norm,
+                              norms, values, buffers, cached)
+                short_group_sums(values, n // size, size, group_totals)
+                store_group_totals(plan, first // size, n // size, group_totals, weight_totals)
+            elif sums:
+                short_group_sums(values, n // size, size, group_totals)
+                store_group_totals(plan, first // size, n // size, group_totals,
+                                   NULL if plan.result_divisors == NULL
+                                   else plan.result_divisors + first // size)
             first += n
         return
     start = part * ITEM_SIZE
@@ -1398,7 +1428,9 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
     if sums and plan.ranges_per_group == 1:   # whole groups: their totals
         for g in range(end_group - first_group):
             group_totals[g] = pairwise_total(&range_sums[g])
-        store_group_totals(plan, first_group, end_group - first_group, group_totals)
+        store_group_totals(plan, first_group, end_group - first_group, group_totals,
+                           NULL if plan.result_divisors == NULL
+                           else plan.result_divisors + first_group)
     elif sums:
         for g in range(first_group, end_group):
             plan.partials[g * plan.ranges_per_group + part] = pairwise_total(
@@ -1832,6 +1864,7 @@ cdef int build_plan(Plan* plan, PyObject** operands, const bint* reduced,
     plan.results_double = True
     plan.result_divisors = NULL
     plan.result_divisor = 1.0
+    plan.fused_weight_sums = False
     return n_kept
 
 
@@ -1876,7 +1909,7 @@ cdef int execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
                     pairwise_add(&ranges, partials[g * plan.ranges_per_group + k])
                 partials[g] = pairwise_total(&ranges)
             plan.partials = totals
-            store_group_totals(plan, 0, plan.n_groups, partials)
+            store_group_totals(plan, 0, plan.n_groups, partials, plan.result_divisors)
         fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
     plan.partials = NULL
     if partials != stack_partials and partials != totals:
@@ -2006,7 +2039,12 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         # (execute writes every group's value; group weights only for the mean)
         group_totals = _numpy.empty(plan.n_groups,
                                     _numpy.float64 if float64_groups else input.dtype)
-        if reduction == REDUCTION_MEAN and weight is not None:
+        # the loss alone of short groups: their weight sums are made with them (run_item)
+        plan.fused_weight_sums = (reduction == REDUCTION_MEAN and weight is not None
+                                  and want_loss and not want_grad and grad_norm is None
+                                  and 0 < plan.group_size < CHUNK)
+        if reduction == REDUCTION_MEAN and weight is not None \
+                and not plan.fused_weight_sums:
             # A float64 result array holds the weight sums first: each group's mean replaces
             # its weight sum once the group is summed (store_group_totals reads the divisor
             # before it writes), which spares an array of fresh pages as large.
@@ -2018,7 +2056,7 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         if weight is None:
             weight_total = <double>plan.group_size
             grad_scale = 1.0 / weight_total   # as PyTorch: a multiplication by 1/N
-        else:
+        elif not plan.fused_weight_sums:
             execute_loss(loss_kind, param, param_values is not None, &plan, SUM_WEIGHT, 1.0,
                          1.0, threads, is_double, weight_sums)
             for k in range(plan.n_groups):
@@ -2051,10 +2089,10 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         # each group's sum, or its mean: the sum over its weight sum or its element count
         plan.results = cnp.PyArray_DATA(group_totals)
         plan.results_double = is_double or float64_groups
-        if reduction == REDUCTION_MEAN and weight is not None:
-            plan.result_divisors = weight_sums
-        elif reduction == REDUCTION_MEAN:
+        if reduction == REDUCTION_MEAN and weight is None:
             plan.result_divisor = weight_total
+        elif reduction == REDUCTION_MEAN and not plan.fused_weight_sums:
+            plan.result_divisors = weight_sums
     execute_loss(loss_kind, param, param_values is not None, &plan, mode, grad_scale,
                  weight_norm, threads, is_double, totals)
     if not want_loss or reduction == REDUCTION_NONE:

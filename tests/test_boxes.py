@@ -212,6 +212,10 @@ def test_each_group_sums_as_its_own_array_bit_for_bit(dtype, rows, columns):
                     got = smoothl1.smooth_l1_loss(x, t, reduction=reduction, axis=axis,
                                                   n_threads=n_threads, **kwargs)
                     assert_bitwise_equal(got, expected)
+                # with the gradient, a weighted mean sums its weights in a pass of their own
+                with_grad = smoothl1.smooth_l1_loss_and_grad(x, t, reduction=reduction,
+                                                             axis=axis, **kwargs)
+                assert_bitwise_equal(with_grad[0], expected)
 
 
 def test_axis_reduction_of_box_losses_by_hand():
