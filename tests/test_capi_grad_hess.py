@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 
 import smoothl1
+from capsules import capsule_address
 from smoothl1 import _smoothl1
-
-_capsule_name = ctypes.pythonapi.PyCapsule_GetName
-_capsule_name.restype = ctypes.c_char_p
-_capsule_name.argtypes = [ctypes.py_object]
-_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-_capsule_pointer.restype = ctypes.c_void_p
-_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
 CTYPES = {"f32": (np.float32, ctypes.c_float), "f64": (np.float64, ctypes.c_double)}
 PARAM = {"smooth_l1": "beta", "huber": "delta", "pseudo_huber": "delta"}
@@ -22,7 +16,7 @@ PARAM = {"smooth_l1": "beta", "huber": "delta", "pseudo_huber": "delta"}
 
 def exported(name, restype, *argtypes):
     capsule = _smoothl1.__pyx_capi__[name]
-    address = _capsule_pointer(capsule, _capsule_name(capsule))
+    address = capsule_address(capsule)
     return ctypes.CFUNCTYPE(restype, *argtypes)(address)
 
 

@@ -13,15 +13,9 @@ import numpy as np
 import pytest
 
 import smoothl1
+from capsules import capsule_address
 from reference import ELEMENTWISE, LOSSES, PARAM_NAME, assert_close, exact_sum
 from smoothl1 import _smoothl1
-
-_capsule_name = ctypes.pythonapi.PyCapsule_GetName
-_capsule_name.restype = ctypes.c_char_p
-_capsule_name.argtypes = [ctypes.py_object]
-_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-_capsule_pointer.restype = ctypes.c_void_p
-_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
 SUFFIX = {np.float32: "f32", np.float64: "f64"}
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
@@ -45,7 +39,7 @@ def kernel(loss, operation, dtype, param_kind, strided):
         arguments.append(ctypes.c_double)                        # grad_scale
     restype = ctypes.c_double if operation in ("loss_sum", "loss_and_grad") else None
     return ctypes.CFUNCTYPE(restype, *arguments)(
-        _capsule_pointer(capsule, _capsule_name(capsule)))
+        capsule_address(capsule))
 
 
 class Strided:

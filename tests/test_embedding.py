@@ -31,6 +31,7 @@ import pytest
 
 import smoothl1
 import smoothl1._smoothl1
+from capsules import capsule_address, capsule_name
 from smoothl1 import _dispatch
 
 EMBEDDING = Path(__file__).parent / "embedding"
@@ -331,18 +332,6 @@ def test_hand_written_header_matches_the_package():
     assert "#define smoothl1_import() import_smoothl1___smoothl1()" in text
 
 
-_capsule_name = ctypes.pythonapi.PyCapsule_GetName
-_capsule_name.restype = ctypes.c_char_p
-_capsule_name.argtypes = [ctypes.py_object]
-_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-_capsule_pointer.restype = ctypes.c_void_p
-_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-
-
-def capsule_address(capsule):
-    return _capsule_pointer(capsule, _capsule_name(capsule))
-
-
 class _DlInfo(ctypes.Structure):
     _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
                 ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
@@ -365,7 +354,7 @@ def test_capsules_are_the_dispatched_builds():
     assert len(exported) == 132 and set(exported) == set(chosen)
     chosen_file = Path(_dispatch.kernels.__file__).resolve()
     for name, capsule in exported.items():
-        assert _capsule_name(capsule) == _capsule_name(chosen[name])
+        assert capsule_name(capsule) == capsule_name(chosen[name])
         address = capsule_address(capsule)
         assert address == capsule_address(chosen[name]), name
         found = shared_object_of(address)
