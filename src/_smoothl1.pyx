@@ -1562,15 +1562,28 @@ cdef inline double exported_pass(const LossParams* p, const floating* param_valu
     # combined pairwise in order. The Python API makes the same items of a 1-D array, so the
     # sums here are bit-for-bit its sums, whatever its n_threads. param_values (NULL for a
     # scalar parameter) and param_step are run_segment's. The grad_hess modes sum nothing and
-    # take their own loop (grad_scale is 1 for them: they are elementwise), which reads one
-    # parameter for every element: the table offers them with a scalar parameter only.
+    # take their own loop (grad_scale is 1 for them: they are elementwise), which reads the
+    # per-element parameters contiguously: strided ones are gathered a block at a time, as
+    # run_segment does.
     cdef PairwiseSum items
     cdef ChunkedSum acc
     cdef const floating* item_params
-    cdef Py_ssize_t start = 0, length
-    if mode & STORE_HESS:
+    cdef floating param_buffer[CHUNK]
+    cdef Py_ssize_t start = 0, length, i
+    if mode & STORE_HESS and (param_values == NULL or param_step == 1):
         run_grad_hess_segment(p, mode, n, x, x_step, t, t_step, <const floating*>NULL, 0,
-                              <const floating*>NULL, grad_out, grad_step, hess_out, hess_step)
+                              param_values, grad_out, grad_step, hess_out, hess_step)
+        return 0.0
+    if mode & STORE_HESS:
+        while start < n:
+            length = CHUNK if n - start > CHUNK else n - start
+            for i in range(length):
+                param_buffer[i] = param_values[(start + i) * param_step]
+            run_grad_hess_segment(p, mode, length, x + start * x_step, x_step,
+                                  t + start * t_step, t_step, <const floating*>NULL, 0,
+                                  &param_buffer[0], grad_out + start * grad_step, grad_step,
+                                  hess_out + start * hess_step, hess_step)
+            start += length
         return 0.0
     pairwise_init(&items)
     while start < n:

@@ -82,3 +82,48 @@ def test_pseudo_huber_loss_functions(suffix):
     elementwise(n, pointer(x, ctype), pointer(t, ctype), pointer(out, ctype), 2.0)
     assert out.tobytes() == smoothl1.pseudo_huber_loss(x, t, delta=2.0,
                                                        reduction="none").tobytes()
+
+
+@pytest.mark.parametrize("curvature", ["exact", "irls", "one"])
+@pytest.mark.parametrize("suffix", CTYPES)
+@pytest.mark.parametrize("loss", PARAM)
+def test_grad_hess_functions_with_a_parameter_per_element(loss, suffix, curvature):
+    # smoothl1_<loss>_grad_hess_<curvature>_<dtype>_params[_strided]: element i's beta or
+    # delta is param[i * stride]; the Python API's results for the same array, bit for bit,
+    # whatever the stride (strided parameters are gathered a block at a time; 0 is one value)
+    dtype, ctype = CTYPES[suffix]
+    x, t = data(dtype)
+    n = x.size
+    rng = np.random.default_rng(51)
+    values = rng.uniform(0.2, 3.0, n).astype(dtype)
+    values[::101] = np.inf
+    if loss == "smooth_l1":
+        values[7::103] = 0.0
+    grad_hess = getattr(smoothl1, f"{loss}_grad_hess")
+    expected = grad_hess(x, t, curvature=curvature, **{PARAM[loss]: values})
+    array = ctypes.POINTER(ctype)
+    name = f"smoothl1_{loss}_grad_hess_{curvature}_{suffix}_params"
+    contiguous = exported(name, None, ctypes.c_ssize_t, array, array, array, array, array)
+    grad, hess = np.empty_like(x), np.empty_like(x)
+    contiguous(n, pointer(x, ctype), pointer(t, ctype), pointer(grad, ctype),
+               pointer(hess, ctype), pointer(values, ctype))
+    assert grad.tobytes() == expected[0].tobytes() and hess.tobytes() == expected[1].tobytes()
+    strided = exported(name + "_strided", None, ctypes.c_ssize_t, array, ctypes.c_ssize_t,
+                       array, ctypes.c_ssize_t, array, ctypes.c_ssize_t, array,
+                       ctypes.c_ssize_t, array, ctypes.c_ssize_t)
+    for step in [3, -2]:
+        memory = np.full(abs(step) * n, -1.0, dtype)   # invalid values between the used ones
+        view = memory[::step][:n]
+        view[...] = values
+        start = pointer(view, ctype)   # the address of element 0 (the last in memory if < 0)
+        wide, hess_wide = np.zeros((n, 2), dtype), np.zeros((n, 3), dtype)
+        strided(n, pointer(x, ctype), 1, pointer(t, ctype), 1, pointer(wide, ctype), 2,
+                pointer(hess_wide, ctype), 3, start, step)
+        assert wide[:, 0].tobytes() == expected[0].tobytes()
+        assert hess_wide[:, 0].tobytes() == expected[1].tobytes()
+        assert not wide[:, 1].any() and not hess_wide[:, 1:].any()
+    one = np.array([0.7], dtype)   # stride 0: the scalar function's results
+    scalar = grad_hess(x, t, curvature=curvature, **{PARAM[loss]: float(one[0])})
+    strided(n, pointer(x, ctype), 1, pointer(t, ctype), 1, pointer(grad, ctype), 1,
+            pointer(hess, ctype), 1, pointer(one, ctype), 0)
+    assert grad.tobytes() == scalar[0].tobytes() and hess.tobytes() == scalar[1].tobytes()

@@ -260,11 +260,13 @@ def test_output_may_be_the_parameter_array(dtype):
     same_bits(dtype(total), expected_sum)
 
 
-def test_the_table_offers_params_functions_for_the_four_operations():
-    # 3 losses x 2 dtypes x 2 layouts x (7 scalar + 4 per-element) operations
+def test_the_table_offers_params_functions_for_every_operation():
+    # 3 losses x 2 dtypes x 2 layouts x (7 scalar + 7 per-element) operations (the grad_hess
+    # ones are tested in test_capi_grad_hess.py)
     exported = set(_smoothl1.__pyx_capi__)
-    assert len(exported) == 132
+    assert len(exported) == 168
     params = {name for name in exported if "_params" in name}
+    operations = OPERATIONS + tuple(f"grad_hess_{kind}" for kind in ("exact", "irls", "one"))
     assert params == {f"smoothl1_{loss}_{operation}_{suffix}_params{layout}"
-                      for loss in LOSSES for operation in OPERATIONS
+                      for loss in LOSSES for operation in operations
                       for suffix in ("f32", "f64") for layout in ("", "_strided")}

@@ -37,12 +37,8 @@ lines each):
                   Parameter("_params", per_element=True, pass_suffix="_params", ...), makes
                   <param> a `const T*` followed by <param>_stride, and <loss>_params_pass
                   reads one parameter per element (docs/contract.md section 13);
-  - an operation for a parameter kind: its name in that Parameter's `operations`. Every
-                  operation has the scalar kind; the per-element kind has loss_sum, loss, grad
-                  and loss_and_grad, not yet the grad_hess_* operations, whose loop
-                  (grad_hess_loop in the pyx) reads one parameter for every element: once it
-                  and exported_pass read them per element, adding their names there is the
-                  table's whole change.
+  - an operation for a parameter kind: its name in that Parameter's `operations`. Today
+                  both kinds have every operation.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +114,7 @@ PARAMETERS = (
               operations=tuple(operation.name for operation in OPERATIONS)),
     # docs/contract.md section 13: element i's parameter is <param>[i * <param>_stride]
     Parameter("_params", per_element=True, pass_suffix="_params",
-              operations=("loss_sum", "loss", "grad", "loss_and_grad")),
+              operations=tuple(operation.name for operation in OPERATIONS)),
 )
 LAYOUTS = ("strided", "contiguous")
 #: (pointer, stride) of every output the pass functions take, in their argument order
