@@ -865,6 +865,23 @@ cdef inline double run_block(const LossParams* p, int mode, int weighting, Py_ss
                     loss_out, grad_out, grad_scale, weight_norm, values, steps)
 
 
+cdef inline const floating* block_params(const floating* param_values, Py_ssize_t param_step,
+                                         Py_ssize_t start, Py_ssize_t n,
+                                         floating* buffer) noexcept nogil:
+    # The per-element parameters of elements [start, start + n) as one contiguous run, which
+    # is how the block loops read them: the array itself for step 1, else gathered into
+    # buffer (n <= CHUNK: a block's worth, so contiguous data keep their vectorised loop).
+    # NULL (a scalar parameter) stays NULL.
+    cdef Py_ssize_t i
+    if param_values == NULL:
+        return NULL
+    if param_step == 1:
+        return param_values + start
+    for i in range(n):
+        buffer[i] = param_values[(start + i) * param_step]
+    return buffer
+
+
 cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
                       const floating* x, Py_ssize_t x_step,
                       const floating* t, Py_ssize_t t_step,
@@ -888,8 +905,8 @@ cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
     cdef floating param_buffer[CHUNK]
     cdef RunSteps steps
     cdef const RunSteps* strided = NULL
-    cdef const floating* block_params
-    cdef Py_ssize_t start = 0, length, i
+    cdef const floating* params
+    cdef Py_ssize_t start = 0, length
     steps.x = x_step
     steps.t = t_step
     steps.w = w_step
@@ -903,29 +920,21 @@ cdef void run_segment(const LossParams* p, int mode, Py_ssize_t n,
         length = CHUNK - (acc.n_pending if sums else 0)
         if length > n - start:
             length = n - start
-        # The blocks read per-element parameters contiguously: strided ones are gathered
-        # (a block's worth, so contiguous data keep their vectorised loop).
-        block_params = param_values
-        if param_values != NULL and param_step == 1:
-            block_params = param_values + start
-        elif param_values != NULL:
-            for i in range(length):
-                param_buffer[i] = param_values[(start + i) * param_step]
-            block_params = &param_buffer[0]
+        params = block_params(param_values, param_step, start, length, param_buffer)
         if not sums:
             run_block(p, mode, weighting, length, x + start * x_step, t + start * t_step,
-                      NULL if w == NULL else w + start * w_step, block_params, NULL,
+                      NULL if w == NULL else w + start * w_step, params, NULL,
                       loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
                       weight_norm, NULL, strided)
         elif length == CHUNK:
             pairwise_add(&acc.chunks, run_block(
                 p, mode, weighting, length, x + start * x_step, t + start * t_step,
-                NULL if w == NULL else w + start * w_step, block_params, NULL,
+                NULL if w == NULL else w + start * w_step, params, NULL,
                 loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
                 weight_norm, NULL, strided))
         else:   # a piece of a chunk cut by the segment's ends
             run_block(p, mode, weighting, length, x + start * x_step, t + start * t_step,
-                      NULL if w == NULL else w + start * w_step, block_params, NULL,
+                      NULL if w == NULL else w + start * w_step, params, NULL,
                       loss_out + start * loss_step, grad_out + start * grad_step, grad_scale,
                       weight_norm, values, strided)
             chunked_add(acc, values, length)
@@ -1569,7 +1578,7 @@ cdef inline double exported_pass(const LossParams* p, const floating* param_valu
     cdef ChunkedSum acc
     cdef const floating* item_params
     cdef floating param_buffer[CHUNK]
-    cdef Py_ssize_t start = 0, length, i
+    cdef Py_ssize_t start = 0, length
     if mode & STORE_HESS and (param_values == NULL or param_step == 1):
         run_grad_hess_segment(p, mode, n, x, x_step, t, t_step, <const floating*>NULL, 0,
                               param_values, grad_out, grad_step, hess_out, hess_step)
@@ -1577,11 +1586,11 @@ cdef inline double exported_pass(const LossParams* p, const floating* param_valu
     if mode & STORE_HESS:
         while start < n:
             length = CHUNK if n - start > CHUNK else n - start
-            for i in range(length):
-                param_buffer[i] = param_values[(start + i) * param_step]
             run_grad_hess_segment(p, mode, length, x + start * x_step, x_step,
                                   t + start * t_step, t_step, <const floating*>NULL, 0,
-                                  &param_buffer[0], grad_out + start * grad_step, grad_step,
+                                  block_params(param_values, param_step, start, length,
+                                               param_buffer),
+                                  grad_out + start * grad_step, grad_step,
                                   hess_out + start * hess_step, hess_step)
             start += length
         return 0.0

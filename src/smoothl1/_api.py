@@ -4,7 +4,7 @@ import numpy as np
 
 from . import _smoothl1
 from ._dispatch import kernels
-from ._validation import check_param_array, prepare
+from ._validation import check_param_array, prepare, reduced_shape
 
 __all__ = [
     "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
@@ -63,8 +63,7 @@ def _reduced_loss(input, values, axes, keepdims, out):
     """The loss reduced along axes: values (input's dtype, the reduced shape without keepdims,
     from the kernel, which rounds each value once), into out if given; a NumPy scalar when
     nothing is left, as NumPy."""
-    shape = tuple(1 if k in axes else size for k, size in enumerate(input.shape)
-                  if keepdims or k not in axes)
+    shape = reduced_shape(input.shape, axes, keepdims)
     if out is not None:
         np.asarray(out)[...] = values.reshape(shape)
         return out

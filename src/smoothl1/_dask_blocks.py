@@ -38,6 +38,7 @@ from ._validation import (
     check_n_threads,
     check_param_values,
     check_reduction,
+    reduced_shape,
 )
 
 
@@ -117,8 +118,7 @@ def _block(loss_kind, param, loss_mode, want_grad, n_threads, input, target, wei
         loss_kind, param, input, target, weight, reduction, None, None, n_threads,
         loss_mode is not None, want_grad, grad_norm=grad_norm, axis=axes, float64_groups=True)
     if loss_mode == "sum" and axes is not None:
-        loss = np.asarray(total).reshape([1 if k in axes else size
-                                          for k, size in enumerate(input.shape)])
+        loss = np.asarray(total).reshape(reduced_shape(input.shape, axes, keepdims=True))
     else:
         loss = np.full((1,) * input.ndim, total) if loss_mode == "sum" else loss_out
     if loss_mode is None:
