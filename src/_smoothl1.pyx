@@ -19,7 +19,12 @@ How this file is built, in the order it is read:
    not n. ``run_mode`` instantiates the loop for each mode; ``run_segment`` walks a 1-D
    strided run (the C API's entry) block by block. Gradient and curvature
    (``STORE_GRAD | STORE_HESS_*``), elementwise with nothing summed, have their own plain
-   loop, ``grad_hess_loop``, instantiated by ``run_grad_hess_segment``.
+   loop, ``grad_hess_loop``, instantiated by ``run_grad_hess_segment``. Three sums have a
+   loop of their own that adds the same values in the same order, bit for bit: boxes summed
+   along their 4 coordinates (``box_pass``, each box's sum straight from its elements, an
+   ``(N, 1)`` weight read once a box), interleaved columns summed along axis 0
+   (``column_pass``), and a parameter that repeats every ``LANES`` elements, a per-coordinate
+   beta of boxes (``lane_chunk_pass``, its values derived once a chunk, not once an element).
 3. Plans and items. An N-d call becomes a ``Plan``: dimensions in memory order (the kept
    ones before the reduced ones for a reduction along axes, so each group's elements are a
    range of the flat index), size-1 dimensions dropped, contiguous ones merged (a C or
@@ -467,6 +472,8 @@ cdef enum:
     STORE_HESS_IRLS = 32   # (docs/contract.md section 11); grad_hess_loop, not segment_loop,
     STORE_HESS_ONE = 64    # runs these modes
     STORE_HESS = STORE_HESS_EXACT | STORE_HESS_IRLS | STORE_HESS_ONE
+    SUM_BOXES = 128    # with SUM_LOSS (and SUM_WEIGHT): the sums of each group of 4 elements
+                       # (a box), made by box_pass, instead of each element's value
 
 
 ctypedef struct PairwiseSum:
@@ -686,6 +693,30 @@ cdef inline double chunk_pass(const Mode* mode_tag, const Weighting* weighting,
     return lanes_total(lanes)
 
 
+cdef double lane_chunk_pass(const Weighting* weighting, const LossParams* p,
+                            const floating* x, const floating* t, const floating* w,
+                            const floating* lane_values) noexcept nogil:
+    # chunk_pass of a SUM_LOSS mode for a parameter array that repeats every LANES elements
+    # (a per-coordinate beta of boxes): element i's parameter is lane_values[i % LANES]. The
+    # same values and additions as chunk_pass, bit for bit, but each lane's parameters are
+    # derived once a chunk, not once an element: they stay in registers across its rows.
+    cdef double lanes[LANES]
+    cdef LossParams element[LANES]
+    cdef Py_ssize_t row, k, i
+    cdef double value
+    for k in range(LANES):
+        lanes[k] = 0.0
+        element[k] = element_params(p, lane_values, k)
+    for row in range(CHUNK // LANES):
+        for k in range(LANES):
+            i = row * LANES + k
+            value = loss_point(<double>x[i] - <double>t[i], &element[k])
+            if is_weighted(weighting):   # as summed_value weighs it
+                value = <double>w[i] * value
+            lanes[k] += value
+    return lanes_total(lanes)
+
+
 ctypedef struct ChunkedSum:
     # The sum of a sequence of values, fed in pieces of any length: values are grouped in
     # chunks of CHUNK by their position in the sequence, each chunk is added up by lane_sum
@@ -811,6 +842,59 @@ cdef void column_pass(const Mode* mode_tag, const Weighting* weighting, const Lo
         totals[c] = lanes_total(lanes)
 
 
+ctypedef struct BoxWeightTag:   # box_pass: one weight per box (an (N, 1) weight), its own step
+    char unused
+ctypedef fused BoxWeighting:
+    UnweightedTag
+    WeightedTag
+    BoxWeightTag
+
+
+cdef void box_pass(const BoxWeighting* weighting, const LossParams* p, Py_ssize_t n_boxes,
+                   const floating* x, const floating* t, const floating* w,
+                   Py_ssize_t box_weight_step, const floating* param_values,
+                   double* loss_totals, double* weight_totals) noexcept nogil:
+    # The loss sums of n_boxes consecutive groups of 4 contiguous elements (a loss per box),
+    # and, if weight_totals is not NULL, their weight sums: each added up as lane_sum adds 4
+    # values (in order, from +0.0), so bit for bit short_group_sums of block_pass's values,
+    # but without storing the values and reading them back. The loop runs across boxes, which
+    # the compiler vectorises with the 4 coordinates as interleaved loads. With BoxWeightTag,
+    # box j's weight is w[j * box_weight_step], read once and used for its 4 elements (the
+    # same products and sums as the weight broadcast to them, without gathering it).
+    cdef LossParams params = p[0]   # a private copy, as in block_pass
+    cdef Py_ssize_t j
+    cdef int k
+    cdef double total, weight
+    p = &params
+    for j in range(n_boxes):
+        total = 0.0
+        if BoxWeighting is BoxWeightTag:
+            weight = <double>w[j * box_weight_step]
+            for k in range(4):
+                total = total + weight * summed_value(<SumLossTag*>NULL, <UnweightedTag*>NULL,
+                                                      p, 4 * j + k, x, 1, t, 1, w, 1,
+                                                      param_values)
+        elif BoxWeighting is WeightedTag:
+            for k in range(4):
+                total = total + summed_value(<SumLossTag*>NULL, <WeightedTag*>NULL, p,
+                                             4 * j + k, x, 1, t, 1, w, 1, param_values)
+        else:
+            for k in range(4):
+                total = total + summed_value(<SumLossTag*>NULL, <UnweightedTag*>NULL, p,
+                                             4 * j + k, x, 1, t, 1, w, 1, param_values)
+        loss_totals[j] = total
+    if weight_totals == NULL:
+        return
+    for j in range(n_boxes):
+        total = 0.0
+        for k in range(4):
+            if BoxWeighting is BoxWeightTag:
+                total = total + <double>w[j * box_weight_step]
+            else:
+                total = total + <double>w[4 * j + k]
+        weight_totals[j] = total
+
+
 cdef double run_mode(const Weighting* weighting, int mode, const LossParams* p, Py_ssize_t n,
                      const floating* x, const floating* t, const floating* w,
                      const floating* param_values, const double* norms,
@@ -841,6 +925,25 @@ cdef enum:
     UNWEIGHTED = 0
     WEIGHTED = 1
     GROUP_WEIGHTED = 2
+
+
+cdef void run_boxes(const LossParams* p, int mode, int weighting, Py_ssize_t n,
+                    const floating* x, const floating* t, const floating* w,
+                    Py_ssize_t box_weight_step, const floating* param_values,
+                    double* values) noexcept nogil:
+    # box_pass over a contiguous block of n elements (n / 4 boxes) for a SUM_BOXES mode: the
+    # loss sums to values[0 .. n / 4), the weight sums (SUM_WEIGHT) to values[CHUNK / 2 ..).
+    # A box_weight_step >= 0 says that w holds one weight per box, that far apart.
+    cdef double* weight_totals = values + CHUNK // 2 if mode & SUM_WEIGHT else NULL
+    if weighting == UNWEIGHTED:
+        box_pass(<UnweightedTag*>NULL, p, n // 4, x, t, w, 0, param_values, values,
+                 weight_totals)
+    elif box_weight_step >= 0:
+        box_pass(<BoxWeightTag*>NULL, p, n // 4, x, t, w, box_weight_step, param_values,
+                 values, weight_totals)
+    else:
+        box_pass(<WeightedTag*>NULL, p, n // 4, x, t, w, 0, param_values, values,
+                 weight_totals)
 
 
 cdef inline double run_block(const LossParams* p, int mode, int weighting, Py_ssize_t n,
@@ -1190,17 +1293,26 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
     # being the position along the row for a row-invariant input (a per-column target, say:
     # every block of whole rows reads the same run) and the flat index for the others (the
     # same block passed twice: a weighted mean's weight sums, then its losses). Returns
-    # run_block's value.
+    # run_block's value (0 for a SUM_BOXES mode, whose sums go to values: run_boxes).
     cdef Py_ssize_t index[MAX_DIMS]
     cdef floating* blocks[N_OPERANDS]
-    cdef Py_ssize_t rest = first, offset, run_start
+    cdef Py_ssize_t rest = first, run_start
     cdef int inner = plan.ndim - 1, k, op
     cdef bint needed, is_output, contiguous
     cdef double result
     cdef RunSteps steps
+    cdef Py_ssize_t box_weight_step = -1   # >= 0: a weight per box, read in place (run_boxes)
+    cdef floating lane_values[LANES]       # a parameter repeating every LANES elements
+    cdef Py_ssize_t offsets[N_OPERANDS]   # of element `first` in each operand
+    for op in range(N_OPERANDS):
+        offsets[op] = 0
     for k in range(inner, -1, -1):
         index[k] = rest % plan.shape[k]
         rest = rest // plan.shape[k]
+        # offsets summed here, while index[k] is in a register: a loop over index[] after it
+        # is vectorised over MAX_DIMS and stalls on loading what was just stored
+        for op in range(N_OPERANDS):
+            offsets[op] += index[k] * plan.steps[op][k]
     if index[inner] + n <= plan.shape[inner] and plan.data[OP_PARAM] == NULL \
             and weighting != GROUP_WEIGHTED:
         # The block is one run of every operand (a 1-D strided array, long rows): read and
@@ -1208,10 +1320,7 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
         for op in range(N_OPERANDS):
             blocks[op] = NULL
             if plan.data[op] != NULL:
-                offset = 0
-                for k in range(plan.ndim):
-                    offset += index[k] * plan.steps[op][k]
-                blocks[op] = (<floating*>plan.data[op]) + offset
+                blocks[op] = (<floating*>plan.data[op]) + offsets[op]
         steps.x = plan.steps[OP_INPUT][inner]
         steps.t = plan.steps[OP_TARGET][inner]
         steps.w = plan.steps[OP_WEIGHT][inner]
@@ -1229,10 +1338,17 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
                       and (not (mode & STORE_GRAD) or steps.grad == 1))
         for op in range(N_OPERANDS):
             cached[2 * op] = -1
-        return run_block(p, mode, weighting, n, blocks[OP_INPUT], blocks[OP_TARGET],
-                         blocks[OP_WEIGHT], blocks[OP_PARAM], norms, blocks[OP_LOSS],
-                         blocks[OP_GRAD], grad_scale, weight_norm, values,
-                         NULL if contiguous else &steps)
+        if mode & SUM_BOXES:
+            if contiguous:
+                run_boxes(p, mode, weighting, n, blocks[OP_INPUT], blocks[OP_TARGET],
+                          blocks[OP_WEIGHT], -1, NULL, values)
+                return 0.0
+        else:
+            return run_block(p, mode, weighting, n, blocks[OP_INPUT], blocks[OP_TARGET],
+                             blocks[OP_WEIGHT], blocks[OP_PARAM], norms, blocks[OP_LOSS],
+                             blocks[OP_GRAD], grad_scale, weight_norm, values,
+                             NULL if contiguous else &steps)
+        # a strided run of boxes: gathered below, as the other layouts are
     for op in range(N_OPERANDS):
         blocks[op] = NULL
         is_output = op == OP_LOSS or op == OP_GRAD or op == OP_HESS
@@ -1253,11 +1369,26 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
             cached[2 * op] = -1
             continue
         if plan.steps[op][inner] == 1 and index[inner] + n <= plan.shape[inner]:
-            offset = 0
-            for k in range(plan.ndim):
-                offset += index[k] * plan.steps[op][k]
-            blocks[op] = (<floating*>plan.data[op]) + offset
+            blocks[op] = (<floating*>plan.data[op]) + offsets[op]
             cached[2 * op] = -1
+            continue
+        if op == OP_WEIGHT and mode & SUM_BOXES and plan.steps[op][inner] == 0 \
+                and inner > 0 and plan.shape[inner] == 4 \
+                and index[inner - 1] + n // 4 <= plan.shape[inner - 1]:
+            # one weight per box (a box is a row: the group of 4 is the innermost dimension),
+            # the block's boxes one run of them: read in place by box_pass, not gathered
+            blocks[op] = (<floating*>plan.data[op]) + offsets[op]
+            box_weight_step = plan.steps[op][inner - 1]
+            cached[2 * op] = -1
+            continue
+        if op == OP_PARAM and mode == SUM_LOSS and values == NULL and n == CHUNK \
+                and plan.row_invariant[op] and LANES % plan.shape[inner] == 0:
+            # a parameter that repeats every LANES elements: its LANES values (from the
+            # block's position in the row on), for lane_chunk_pass instead of a gather
+            for k in range(LANES):
+                lane_values[k] = (<floating*>plan.data[op])[
+                    (index[inner] + k) % plan.shape[inner] * plan.steps[op][inner]]
+            blocks[op] = lane_values
             continue
         blocks[op] = buffers + op * CHUNK
         if is_output:
@@ -1272,6 +1403,17 @@ cdef double process_block(const LossParams* p, const Plan* plan, int mode, int w
         run_grad_hess_segment(p, mode, n, blocks[OP_INPUT], 1, blocks[OP_TARGET], 1,
                               blocks[OP_WEIGHT], 1, blocks[OP_PARAM], blocks[OP_GRAD], 1,
                               blocks[OP_HESS], 1)
+        result = 0.0
+    elif blocks[OP_PARAM] == lane_values:
+        if weighting == UNWEIGHTED:
+            result = lane_chunk_pass(<UnweightedTag*>NULL, p, blocks[OP_INPUT],
+                                     blocks[OP_TARGET], blocks[OP_WEIGHT], lane_values)
+        else:
+            result = lane_chunk_pass(<WeightedTag*>NULL, p, blocks[OP_INPUT],
+                                     blocks[OP_TARGET], blocks[OP_WEIGHT], lane_values)
+    elif mode & SUM_BOXES:
+        run_boxes(p, mode, weighting, n, blocks[OP_INPUT], blocks[OP_TARGET],
+                  blocks[OP_WEIGHT], box_weight_step, blocks[OP_PARAM], values)
         result = 0.0
     else:
         result = run_block(p, mode, weighting, n, blocks[OP_INPUT], blocks[OP_TARGET],
@@ -1389,6 +1531,25 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
         first = first_group * size
         while first < end_group * size:
             n = min(per_block, end_group * size - first)
+            if size == 4 and mode == SUM_LOSS:
+                # a loss per box: the loss sums (and a weighted mean's weight sums) of the
+                # block's boxes in one pass (box_pass), the same values, bit for bit, as the
+                # general path below
+                process_block(p, plan, SUM_BOXES | SUM_LOSS
+                              | (SUM_WEIGHT if plan.fused_weight_sums else 0),
+                              weighting, first, n, grad_scale, weight_norm, NULL, values,
+                              buffers, cached)
+                if plan.fused_weight_sums:
+                    for j in range(n // 4):
+                        weight_totals[j] = values[CHUNK // 2 + j] \
+                            if values[CHUNK // 2 + j] != 0 else NAN
+                    store_group_totals(plan, first // 4, n // 4, values, weight_totals)
+                else:
+                    store_group_totals(plan, first // 4, n // 4, values,
+                                       NULL if plan.result_divisors == NULL
+                                       else plan.result_divisors + first // 4)
+                first += n
+                continue
             if group_norms:
                 for j in range(n):
                     norms[j] = plan.group_norms[(first + j) // size]

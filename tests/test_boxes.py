@@ -218,6 +218,80 @@ def test_each_group_sums_as_its_own_array_bit_for_bit(dtype, rows, columns):
                 assert_bitwise_equal(with_grad[0], expected)
 
 
+def _box_sums(values):
+    """Each row's 4 values added up as the library adds a group of 4: in order, from +0.0."""
+    return (((0.0 + values[:, 0]) + values[:, 1]) + values[:, 2]) + values[:, 3]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_loss_per_box_is_the_sum_of_its_four_values(dtype, loss, layout):
+    # A loss per box (axis=-1 of (N, 4)) sums each box's 4 values straight from the elements
+    # (docs/contract.md section 12): the same bits as adding up the float64 elementwise values
+    # in order, then one rounding, for every layout, weight shape, reduction and thread count;
+    # a weighted mean divides by the box's weight sum, and a box whose weights sum to 0 is NaN.
+    # 4500 boxes cross blocks (128 boxes) and items (4096 boxes), with a partial last block.
+    x, t = _data((4500, 4), dtype, seed=5)
+    x[7, 2], t[8, 0], x[9, 1] = np.inf, np.nan, -np.inf
+    rng = np.random.default_rng(6)
+    weights = {
+        "none": None,
+        "(N,1)": rng.uniform(0.5, 1.5, size=(4500, 1)).astype(dtype),
+        "(4,)": np.array([1.0, 0.25, 3.0, 0.5], dtype),
+        "full": rng.uniform(size=(4500, 4)).astype(dtype),
+    }
+    weights["(N,1)"][[3, 200]] = 0.0            # a box whose weights sum to 0
+    weights["full"][11] = [1.0, -1.0, 0.0, 0.0]  # ... and one whose weights cancel
+    params = [0.75, rng.uniform(0.1, 2.0, size=(4500, 4)).astype(dtype)]
+    for param in params:
+        param64 = np.asarray(param, np.float64)
+        for name, w in weights.items():
+            w64 = None if w is None else np.broadcast_to(np.asarray(w, np.float64), x.shape)
+            # the float64 values the kernel adds up: a float32 input is computed in double
+            values = call(loss, "loss", x.astype(np.float64), t.astype(np.float64), param64,
+                          weight=w64, reduction="none")
+            sums = _box_sums(values)
+            divisors = np.full(4500, 4.0) if w is None else _box_sums(w64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                means = sums / np.where(divisors == 0, np.nan, divisors)
+            for reduction, expected in [("sum", sums), ("mean", means)]:
+                expected = expected.astype(dtype)
+                expected[np.isnan(expected)] = np.nan   # NaN results are np.nan
+                for n_threads in GRID_THREADS:
+                    got = call(loss, "loss", _in_layout(x, layout), _in_layout(t, layout),
+                               param, weight=w, reduction=reduction, axis=-1,
+                               n_threads=n_threads)
+                    assert_bitwise_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape, axis, weight_shape", [
+    ((3, 700, 4), -1, (3, 700, 1)), ((3, 700, 4), 2, (700, 1)), ((3, 700, 4), -1, (3, 1, 1)),
+    ((900, 2, 2), (1, 2), (900, 2, 1)), ((900, 2, 2), (1, 2), (900, 1, 1)),
+    ((2, 2, 900), (0, 1), (2, 1, 900)), ((1, 4), -1, (1, 1))], ids=str)
+def test_groups_of_four_with_broadcast_weights(dtype, shape, axis, weight_shape):
+    # Groups of 4 elements with weights broadcast over some of them: a weight per box is read
+    # once a box; a weight that varies inside the group (a (900, 2, 1) weight of 2x2 groups)
+    # or groups that are not rows must still give each element its own weight.
+    x, t = _data(shape, dtype, seed=8)
+    w = np.random.default_rng(9).uniform(0.5, 2.0, size=weight_shape).astype(dtype)
+    w64 = np.broadcast_to(w.astype(np.float64), shape)
+    axes = tuple(np.atleast_1d(np.arange(len(shape))[np.atleast_1d(axis)]))
+    kept = [k for k in range(len(shape)) if k not in axes]
+
+    def groups(values):   # (groups, 4) in the order of the kept axes, then of the group
+        return np.transpose(values, kept + list(axes)).reshape(-1, 4)
+
+    values = smoothl1.smooth_l1_loss(x.astype(np.float64), t.astype(np.float64), weight=w64,
+                                     reduction="none")
+    sums = _box_sums(groups(values))
+    kept_shape = tuple(shape[k] for k in kept)
+    for reduction, expected in [("sum", sums), ("mean", sums / _box_sums(groups(w64)))]:
+        got = smoothl1.smooth_l1_loss(x, t, weight=w, reduction=reduction, axis=axis)
+        assert_bitwise_equal(got, expected.astype(dtype).reshape(kept_shape))
+
+
 def test_axis_reduction_of_box_losses_by_hand():
     pred = np.array([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 2.0, 5.0]])
     target = np.array([[0.0, 0.5, 1.0, 1.0], [0.0, 0.0, 2.0, 2.0]])
@@ -327,6 +401,42 @@ def test_per_element_parameter_matches_reference(dtype, shape, layout, loss):
                 assert_close(results[0][0], ref[0],
                              rtol=1e-5 if dtype == np.float32 and reduction != "none" else None)
                 assert_close(results[0][1], ref[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("rows, columns", [(700, 4), (3 * 4096 + 5, 4), (1500, 2), (900, 8),
+                                           (3000, 1), (1000, 3), (300, 16)])
+def test_repeating_parameter_gives_the_bits_of_its_full_size_copy(dtype, loss, rows, columns):
+    # A parameter that repeats along rows (a per-coordinate beta of boxes) is derived once a
+    # lane in whole chunks of a full reduction (rows of 1, 2, 4 or 8 repeat every 8
+    # elements); that, and the other rows, give the same bits as the full-size array of the
+    # same values, contiguous or not, with or without weights, on any number of threads; and
+    # an invalid element is still found after the pass.
+    x, t = _data((rows, columns), dtype, seed=columns)
+    row = _param_values(loss, (2 * columns,), dtype, seed=rows)
+    weights = [None, np.random.default_rng(1).uniform(size=(rows, 1)).astype(dtype),
+               np.random.default_rng(2).uniform(size=(rows, columns)).astype(dtype)]
+    for param in [row[:columns], row[::2], row[::-2]]:
+        full = np.ascontiguousarray(np.broadcast_to(param, x.shape))
+        for layout in ["C", "strided"]:
+            xs, ts = _in_layout(x, layout), _in_layout(t, layout)
+            for weight in weights:
+                for reduction in ["sum", "mean"]:
+                    expected = call(loss, "loss", xs, ts, full, weight=weight,
+                                    reduction=reduction)
+                    assert np.isfinite(expected)   # every bit compared is a value's
+                    for n_threads in GRID_THREADS:
+                        assert_bitwise_equal(
+                            call(loss, "loss", xs, ts, param, weight=weight,
+                                 reduction=reduction, n_threads=n_threads), expected)
+    bad = row[:columns].copy()
+    bad[-1] = -1.0
+    zero_last = np.ones(columns, dtype)
+    zero_last[-1] = 0.0   # the bad element's loss is weighted by 0
+    for reduction in ["sum", "mean"]:
+        with pytest.raises(ValueError, match=PARAM_NAME[loss]):
+            call(loss, "loss", x, t, bad, weight=zero_last, reduction=reduction)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
