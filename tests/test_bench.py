@@ -46,4 +46,9 @@ def test_bench_box_rows():
         assert (group, "float32") in groups and (group, "float64") in groups
     for row in rows:
         assert row["seconds"] > 0 and row["vs_base"] > 0 and row["NumPy"] > 0
+    floors = {(row["case"], row["dtype"]): row["floor"] for row in rows}
+    for case in ("sum axis=-1", "w mean axis=-1", "beta (N,4)"):   # the rows with a floor
+        assert floors[case, "float32"] > 0 and floors[case, "float64"] > 0
+    assert floors["target (N,1)", "float64"] is None
     assert "vs base" in printed.getvalue() and "target (N,1)" in printed.getvalue()
+    assert "floor" in printed.getvalue()

@@ -22,7 +22,8 @@ microsecond) against ``smooth_l1_loss(x, t, reduction="sum", n_threads=1)``, wit
 
 Then the box rows (``--boxes N``, see ``smoothl1._bench_boxes``): ``(N, 4)`` arrays with
 broadcast operands, reductions along an axis and per-element parameters, each against the
-same call with a full-size operand, a full reduction or a scalar parameter.
+same call with a full-size operand, a full reduction or a scalar parameter, and, for the rows
+that move more bytes than that baseline, against the floor those bytes set.
 
 "vs floor" is smoothl1's time divided by the floor's (1.0 would be memory speed); the
 "x NumPy/SciPy/PyTorch" columns are the peer's time divided by smoothl1's (higher is better).
