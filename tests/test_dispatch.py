@@ -60,6 +60,30 @@ def test_simd_builds_give_the_baseline_bits(build, dtype, loss_kind):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER,
                                        _smoothl1.PSEUDO_HUBER])
+def test_simd_builds_give_the_baseline_bits_for_boxes(build, dtype, loss_kind):
+    # The loops of box-shaped sums (a loss per box, per coordinate, a parameter repeating
+    # along rows), which vectorise with interleaved loads, add in the baseline's order too.
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((6001, 4)) * 2).astype(dtype)
+    t = rng.standard_normal((6001, 4)).astype(dtype)
+    weights = [None, rng.random((6001, 1)).astype(dtype), rng.random((6001, 4)).astype(dtype)]
+    params = [None, np.array([0.5, 0.7, 1.0, 2.0], dtype),
+              rng.uniform(0.1, 2.0, (6001, 4)).astype(dtype)]
+    for weight, param_values, reduction, axes in itertools.product(
+            weights, params, [_smoothl1.REDUCTION_SUM, _smoothl1.REDUCTION_MEAN],
+            [None, (1,), (0,)]):
+        results = [module.compute(loss_kind, 0.7, x, t, weight, reduction, None, None, True,
+                                  False, 2, param_values=param_values, axes=axes)
+                   for module in (_smoothl1, SIMD_BUILDS[build])]
+        assert np.asarray(results[0]).tobytes() == np.asarray(results[1]).tobytes(), \
+            (weight is None, param_values is None, reduction, axes)
+
+
+@pytest.mark.skipif(not SIMD_BUILDS, reason="no SIMD build for this CPU in this install")
+@pytest.mark.parametrize("build", sorted(SIMD_BUILDS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER,
+                                       _smoothl1.PSEUDO_HUBER])
 def test_simd_builds_give_the_baseline_grad_hess_bits(build, dtype, loss_kind):
     # The gradient and every curvature kind (docs/contract.md section 11), with and without
     # weights, contiguous and strided, special values included.
