@@ -1443,6 +1443,11 @@ cdef void store_group_totals(const Plan* plan, Py_ssize_t first_group, Py_ssize_
     cdef double divisor = plan.result_divisor, value
     cdef double* doubles = <double*>plan.results
     cdef float* floats = <float*>plan.results
+    # A sum (divisor 1) or a mean over a power-of-two count (a box's 4 coordinates): totals
+    # times the exact inverse are the same doubles as totals over the divisor, without a
+    # division a group, which would bound the float32 loop as much as the losses' own.
+    cdef bint multiply = divisors == NULL and has_exact_inverse(divisor)
+    cdef double inverse = 1.0 / divisor if multiply else 1.0
     if plan.results == NULL:
         for j in range(n):
             plan.partials[first_group + j] = totals[j]
@@ -1453,6 +1458,14 @@ cdef void store_group_totals(const Plan* plan, Py_ssize_t first_group, Py_ssize_
     elif divisors != NULL:
         for j in range(n):
             value = totals[j] / divisors[j]
+            floats[first_group + j] = <float>(value if value == value else NAN)
+    elif plan.results_double and multiply:
+        for j in range(n):
+            value = totals[j] * inverse
+            doubles[first_group + j] = value if value == value else NAN
+    elif multiply:
+        for j in range(n):
+            value = totals[j] * inverse
             floats[first_group + j] = <float>(value if value == value else NAN)
     elif plan.results_double:
         for j in range(n):
