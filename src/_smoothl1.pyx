@@ -1477,6 +1477,20 @@ cdef void store_group_totals(const Plan* plan, Py_ssize_t first_group, Py_ssize_
             floats[first_group + j] = <float>(value if value == value else NAN)
 
 
+cdef inline void weight_sum_divisors(const double* weight_sums, Py_ssize_t n,
+                                     double* divisors) noexcept nogil:
+    # A weighted mean's divisors: each group's weight sum, NaN where it is 0 (so the mean is
+    # NaN, as for the full weighted mean, not a signed infinity)
+    cdef Py_ssize_t j
+    for j in range(n):
+        divisors[j] = weight_sums[j] if weight_sums[j] != 0 else NAN
+
+
+cdef inline const double* stored_divisors(const Plan* plan, Py_ssize_t first_group) noexcept nogil:
+    # plan.result_divisors from group first_group on, or NULL (plan.result_divisor for all)
+    return NULL if plan.result_divisors == NULL else plan.result_divisors + first_group
+
+
 cdef inline void short_group_sums(const double* values, Py_ssize_t n_groups, Py_ssize_t size,
                                   double* totals) noexcept nogil:
     # lane_sum of each of n_groups consecutive groups of size < CHUNK values. A box's 4
@@ -1553,14 +1567,11 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
                               weighting, first, n, grad_scale, weight_norm, NULL, values,
                               buffers, cached)
                 if plan.fused_weight_sums:
-                    for j in range(n // 4):
-                        weight_totals[j] = values[CHUNK // 2 + j] \
-                            if values[CHUNK // 2 + j] != 0 else NAN
+                    weight_sum_divisors(values + CHUNK // 2, n // 4, weight_totals)
                     store_group_totals(plan, first // 4, n // 4, values, weight_totals)
                 else:
                     store_group_totals(plan, first // 4, n // 4, values,
-                                       NULL if plan.result_divisors == NULL
-                                       else plan.result_divisors + first // 4)
+                                       stored_divisors(plan, first // 4))
                 first += n
                 continue
             if group_norms:
@@ -1575,8 +1586,7 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
                 # a weighted mean's loss pass, its groups' weight sums summed just before it,
                 # block by block, as a SUM_WEIGHT pass would (the same values, bit for bit)
                 short_group_sums(values, n // size, size, group_totals)
-                for j in range(n // size):
-                    weight_totals[j] = group_totals[j] if group_totals[j] != 0 else NAN
+                weight_sum_divisors(group_totals, n // size, weight_totals)
                 process_block(p, plan, mode, weighting, first, n, grad_scale, weight_norm,
                               norms, values, buffers, cached)
                 short_group_sums(values, n // size, size, group_totals)
@@ -1584,8 +1594,7 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
             elif sums:
                 short_group_sums(values, n // size, size, group_totals)
                 store_group_totals(plan, first // size, n // size, group_totals,
-                                   NULL if plan.result_divisors == NULL
-                                   else plan.result_divisors + first // size)
+                                   stored_divisors(plan, first // size))
             first += n
         return
     start = part * ITEM_SIZE
@@ -1612,8 +1621,7 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
         for g in range(end_group - first_group):
             group_totals[g] = pairwise_total(&range_sums[g])
         store_group_totals(plan, first_group, end_group - first_group, group_totals,
-                           NULL if plan.result_divisors == NULL
-                           else plan.result_divisors + first_group)
+                           stored_divisors(plan, first_group))
     elif sums:
         for g in range(first_group, end_group):
             plan.partials[g * plan.ranges_per_group + part] = pairwise_total(
