@@ -13,6 +13,20 @@ SIMD_BUILDS = {name: module for name, module in _dispatch.available_builds().ite
                if name != "baseline"}
 
 
+
+def over_builds_dtypes_and_losses(test):
+    """Run `test` for each SIMD build of this install, both dtypes and every loss."""
+    marks = [pytest.mark.skipif(not SIMD_BUILDS,
+                                reason="no SIMD build for this CPU in this install"),
+             pytest.mark.parametrize("build", sorted(SIMD_BUILDS)),
+             pytest.mark.parametrize("dtype", [np.float32, np.float64]),
+             pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER,
+                                                   _smoothl1.PSEUDO_HUBER])]
+    for mark in reversed(marks):   # applied as the stacked decorators would be
+        test = mark(test)
+    return test
+
+
 def test_dispatch_picks_the_widest_build():
     builds = _dispatch.available_builds()
     expected = "avx512" if "avx512" in builds else "avx2" if "avx2" in builds else "baseline"
@@ -20,11 +34,7 @@ def test_dispatch_picks_the_widest_build():
     assert _dispatch.kernels is builds[expected]
 
 
-@pytest.mark.skipif(not SIMD_BUILDS, reason="no SIMD build for this CPU in this install")
-@pytest.mark.parametrize("build", sorted(SIMD_BUILDS))
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER,
-                                       _smoothl1.PSEUDO_HUBER])
+@over_builds_dtypes_and_losses
 def test_simd_builds_give_the_baseline_bits(build, dtype, loss_kind):
     # The builds compile one source; IEEE operations without FMA contraction, in one fixed
     # summation order, must give the same bits whatever the SIMD width.
@@ -55,11 +65,7 @@ def test_simd_builds_give_the_baseline_bits(build, dtype, loss_kind):
         assert outputs[0] == outputs[1], (reduction, param, weight is None, step)
 
 
-@pytest.mark.skipif(not SIMD_BUILDS, reason="no SIMD build for this CPU in this install")
-@pytest.mark.parametrize("build", sorted(SIMD_BUILDS))
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER,
-                                       _smoothl1.PSEUDO_HUBER])
+@over_builds_dtypes_and_losses
 def test_simd_builds_give_the_baseline_bits_for_boxes(build, dtype, loss_kind):
     # The loops of box-shaped sums (a loss per box, per coordinate, a parameter repeating
     # along rows), which vectorise with interleaved loads, add in the baseline's order too.
@@ -79,11 +85,7 @@ def test_simd_builds_give_the_baseline_bits_for_boxes(build, dtype, loss_kind):
             (weight is None, param_values is None, reduction, axes)
 
 
-@pytest.mark.skipif(not SIMD_BUILDS, reason="no SIMD build for this CPU in this install")
-@pytest.mark.parametrize("build", sorted(SIMD_BUILDS))
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loss_kind", [_smoothl1.SMOOTH_L1, _smoothl1.HUBER,
-                                       _smoothl1.PSEUDO_HUBER])
+@over_builds_dtypes_and_losses
 def test_simd_builds_give_the_baseline_grad_hess_bits(build, dtype, loss_kind):
     # The gradient and every curvature kind (docs/contract.md section 11), with and without
     # weights, contiguous and strided, special values included.
