@@ -1,6 +1,6 @@
 """Build the compiled kernels, smoothl1._smoothl1 (metadata lives in pyproject.toml), and on
 x86-64 their AVX2 and AVX-512 builds smoothl1._smoothl1_avx2 and smoothl1._smoothl1_avx512,
-picked at run time by smoothl1._dispatch.
+picked at run time by smoothl1._core.dispatch.
 
 Threads come from the kernels' own pool (src/smoothl1_pool.h: POSIX threads, or Windows
 threads), not OpenMP, so no OpenMP runtime is linked or shipped. Set SMOOTHL1_DEBUG=1 to
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from pathlib import Path
 
 import numpy
 from Cython.Build import cythonize
@@ -83,12 +84,15 @@ def compile_args():
 
 
 thread_compile, thread_link = thread_flags()
+# The files of the one compiled unit src/_smoothl1.pyx includes (src/kernels/), and the pool.
+KERNEL_SOURCES = sorted(str(path) for path in Path("src/kernels").rglob("*.pxi")) + [
+    "src/kernels/elementary.h", "src/smoothl1_pool.h"]
 directives = {"boundscheck": DEBUG, "wraparound": DEBUG, "initializedcheck": DEBUG}
 
 extension = Extension(
     "smoothl1._smoothl1",
     sources=["src/_smoothl1.pyx"],
-    depends=["src/smoothl1_pool.h"],
+    depends=KERNEL_SOURCES,
     include_dirs=[numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_23_API_VERSION")],
     extra_compile_args=compile_args() + thread_compile,
@@ -96,8 +100,8 @@ extension = Extension(
 )
 
 # x86-64 builds of the same kernels beyond the baseline (SSE2), chosen at run time by
-# smoothl1._dispatch from what the CPU reports; never -march=native. AVX-512 asks for 512-bit
-# vectors: GCC's generic tuning otherwise keeps 256-bit ones, and with them most of the gain.
+# smoothl1._core.dispatch from what the CPU reports; never -march=native. AVX-512 asks for
+# 512-bit vectors: GCC's generic tuning otherwise keeps 256-bit ones, and with them most of the gain.
 SIMD_VARIANTS = [
     ("avx2", ["-mavx2"]),
     ("avx512", ["-mavx2", "-mavx512f", "-mavx512dq", "-mavx512vl", "-mavx512bw",
@@ -123,7 +127,7 @@ def simd_variants():
         variants.append(Extension(
             f"smoothl1._smoothl1_{name}",
             sources=[f"src/_smoothl1_{name}.pyx"],
-            depends=["src/smoothl1_pool.h"],
+            depends=KERNEL_SOURCES,
             include_dirs=[numpy.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_23_API_VERSION")],
             extra_compile_args=compile_args() + thread_compile + flags,
@@ -132,18 +136,21 @@ def simd_variants():
     return variants
 
 
-def generate_c_api():
-    """Write the C API's `cdef api` definitions (src/_smoothl1_capi.pxi) and its .pxd
-    declarations (src/smoothl1/_smoothl1.pxd, kernels.pxd) from the one table in
-    tools/generate_capi.py; files whose text is unchanged are left alone (no rebuild)."""
-    spec = importlib.util.spec_from_file_location("generate_capi", "tools/generate_capi.py")
+def generate_kernel_sources():
+    """Write the kernels' per-loss dispatch (src/kernels/loss_points.pxi, loss_runs.pxi), the
+    C API's `cdef api` definitions (src/kernels/capi_functions.pxi) and its .pxd declarations
+    (src/smoothl1/_smoothl1.pxd, kernels.pxd) from the table of losses
+    (src/smoothl1/_core/losses.py) and the C API's table (tools/generate_kernels.py); files
+    whose text is unchanged are left alone (no rebuild)."""
+    spec = importlib.util.spec_from_file_location("generate_kernels", "tools/generate_kernels.py")
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
     for path in generator.generate():
         print(f"smoothl1: generated {os.path.relpath(path)}")
 
 
-generate_c_api()
+generate_kernel_sources()
+subprocess.run([sys.executable, "tools/generate_stubs.py"], check=True)   # the .pyi stubs
 # `cdef api` (the C API, section 4 of the .pyx) makes Cython write _smoothl1_api.h next to the
 # generated .c; the package ships a copy, found by smoothl1.get_include(). The header is generated,
 # never committed: when it is missing, Cython runs again even if the .c is up to date.

@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 import smoothl1
-from smoothl1 import _dispatch, boosting
+from smoothl1 import boosting
+from smoothl1._core import dispatch as _dispatch
 
 DELTA = 1.0
 

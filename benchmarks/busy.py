@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 import smoothl1
-from smoothl1 import _dispatch
+from smoothl1._core import dispatch as _dispatch
 
 # A CPU-bound loop that stops by itself, so nothing outlives the benchmark even if it is killed.
 BUSY_LOOP = ("import time\nend = time.monotonic() + {limit}\n"

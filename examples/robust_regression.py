@@ -7,11 +7,11 @@ mean smooth L1 loss is not, because each point's gradient is capped at 1 whateve
     python examples/robust_regression.py            # 100,000 points
     python examples/robust_regression.py --small    # 2,000 points (or SMOOTHL1_EXAMPLES_SMALL=1)
 
-The fit is ``smoothl1.demo.fit_smooth_l1``, the one behind ``python -m smoothl1 demo``:
+The fit is ``smoothl1.cli.demo.fit_smooth_l1``, the one behind ``python -m smoothl1 demo``:
 Nesterov-accelerated gradient descent whose steps reuse two buffers of the data's size, the
 prediction and the gradient of the loss with respect to it, which
 ``smooth_l1_loss_and_grad(..., grad_out=...)`` fills in place: no step allocates an array of
-the data's size. Read it in ``src/smoothl1/demo.py``.
+the data's size. Read it in ``src/smoothl1/cli/demo.py``.
 """
 import argparse
 import os
@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from smoothl1.demo import fit_smooth_l1
+from smoothl1.cli.demo import fit_smooth_l1
 
 TRUE_SLOPE, TRUE_INTERCEPT = 2.5, -1.0
 BETA = 0.5

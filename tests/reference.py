@@ -1,8 +1,9 @@
 """Pure-NumPy reference implementation of smoothl1: the test oracle.
 
-Written straight from docs/contract.md sections 1, 2, 4, 5, 10 to 13, for clarity rather than speed: every value
-is computed in float64 from the float64 widening of the arguments, sums are exact
-(``math.fsum``), and each result is rounded once to the input's dtype at the end.
+Written straight from docs/contract.md sections 1, 2, 4, 5, 10 to 13 and 16, for clarity
+rather than speed: every value is computed in float64 from the float64 widening of the
+arguments, sums are exact (``math.fsum``), and each result is rounded once to the input's dtype
+at the end.
 
 The only liberty taken with the contract's wording: the quadratic branch ``0.5 * z**2 / beta`` is
 evaluated as ``0.5 * z * (z / beta)`` (the same real number), so that a finite result is not
@@ -14,7 +15,7 @@ import math
 
 import numpy as np
 
-LOSSES = ("smooth_l1", "huber", "pseudo_huber")
+LOSSES = ("smooth_l1", "huber", "pseudo_huber", "log_cosh", "cauchy")
 CURVATURES = ("exact", "irls", "one")
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -83,8 +84,146 @@ def pseudo_huber_elementwise(d, delta):
     return loss, grad
 
 
+# Log-cosh and Cauchy (docs/contract.md section 16). Both are functions of q = d / delta; the
+# formulas below take |q| as a quotient of its own and switch between a near form (small |q|:
+# the loss as 0.5 * d**2 times a ratio that tends to 1) and a far form (large |q|: written with
+# delta / |d|, so that nothing depends on q's overflow to inf or delta**2's). Below SERIES_BELOW
+# the ratios are their Taylor series, whose dropped terms are below 1e-32 relatively (and which
+# stay right when q underflows to 0, e.g. delta = inf).
+SERIES_BELOW = 1e-8
+LOG_2 = math.log(2.0)
+# Beyond |q| = 20, tanh(|q|) rounds to 1 and log(cosh(q)) = |q| - log(2) + log1p(exp(-2|q|))
+# drops a term below 2e-19 relatively: the far forms of log-cosh are then exact in double.
+LOG_COSH_FAR = 20.0
+
+
+def log_cosh_elementwise(d, delta):
+    """(loss, d loss / d input) of log-cosh, ``delta**2 * log(cosh(q))`` and ``delta *
+    tanh(q)`` with ``q = d / delta``. Near 0 the loss is ``0.5 * d**2 * r`` with ``r =
+    log(cosh(q)) / (q**2 / 2) = log1p(sinh(q)**2) / q**2`` (no cancellation, no ``delta**2``)
+    and the gradient ``d * tanh(q) / q``; beyond ``|q| = 20`` the loss is ``delta * (|d| -
+    delta * log(2))`` and the gradient ``delta * sign(d)``, which ``cosh``'s overflow past
+    ``|q| = 710`` (or q's own, for a tiny delta) does not reach. delta is a number or an array
+    broadcasting to d's shape."""
+    d = np.asarray(d, dtype=np.float64)
+    delta = np.asarray(delta, dtype=np.float64)
+    z = np.abs(d)
+    with np.errstate(all="ignore"):
+        q = z / delta                     # |q|: 0 for delta = inf, inf past double's range
+        series = q < SERIES_BELOW
+        far = q > LOG_COSH_FAR
+        # log(cosh(q)) = 0.5 * log1p(sinh(q)**2), as cosh(q)**2 = 1 + sinh(q)**2
+        loss_ratio = np.where(series, 1.0 - q * q / 6.0, np.log1p(np.sinh(q) ** 2) / (q * q))
+        grad_ratio = np.where(series, 1.0 - q * q / 3.0, np.tanh(q) / q)
+        # z * (0.5 * z * r) overflows only where the loss does (z * z would from 1.3e154)
+        loss = np.where(far, delta * (z - delta * LOG_2), z * (0.5 * z * loss_ratio))
+        grad = np.where(far, np.sign(d) * delta, d * grad_ratio)
+        # |d| = inf: loss inf, grad ±delta, also for delta = inf (where z / delta is NaN)
+        loss = np.where(np.isinf(z), np.inf, loss)
+        grad = np.where(np.isinf(z), np.sign(d) * delta, grad)
+    return loss, grad
+
+
+def cauchy_elementwise(d, delta):
+    """(loss, d loss / d input) of the Cauchy (Lorentzian) loss, ``0.5 * delta**2 * log1p(q**2)``
+    and ``d / (1 + q**2)`` with ``q = d / delta``. For ``|q| <= 1`` the loss is ``0.5 * d**2 *
+    log1p(q**2) / q**2``; beyond, ``delta**2 * (log|q| + 0.5 * log1p(b**2))`` and the gradient
+    ``delta * sign(d) * b / (1 + b**2)``, with ``b = delta / |d|`` computed as a quotient of its
+    own (so a q past double's range, tiny delta, still gives the right values; log|q| is then
+    ``log|d| - log(delta)``, both terms beyond 709 apart). delta is a number or an array
+    broadcasting to d's shape."""
+    d = np.asarray(d, dtype=np.float64)
+    delta = np.asarray(delta, dtype=np.float64)
+    z = np.abs(d)
+    with np.errstate(all="ignore"):
+        q = z / delta
+        b = delta / z                     # 1 / |q| where |q| > 1
+        near = q <= 1.0
+        loss_ratio = np.where(q < SERIES_BELOW, 1.0 - 0.5 * q * q, np.log1p(q * q) / (q * q))
+        log_q = np.where(np.isinf(q), np.log(z) - np.log(delta), np.log(q))
+        far_loss = delta * (delta * (log_q + 0.5 * np.log1p(b * b)))
+        loss = np.where(near, z * (0.5 * z * loss_ratio), far_loss)
+        grad = np.where(near, d / (1.0 + q * q), np.sign(d) * (delta * b) / (1.0 + b * b))
+        # delta = inf: 0.5 * d**2 and d, for |d| = inf too (L2 everywhere)
+        loss = np.where(np.isinf(delta), 0.5 * z * z, loss)
+        grad = np.where(np.isinf(delta), d, grad)
+    # |d| = inf (finite delta): loss inf, grad 0 (the sign of d's: b is +0)
+    loss = np.where(np.isinf(z), np.inf, loss)
+    return loss, grad
+
+
+def _two_product(a, b):
+    """(high, low) with high + low == a * b exactly (Dekker's product with Veltkamp's split),
+    for a and b whose product neither overflows nor underflows."""
+    def split(x):
+        scaled = 134217729.0 * x          # 2**27 + 1
+        high = scaled - (scaled - x)
+        return high, x - high
+    high = a * b
+    a_high, a_low = split(a)
+    b_high, b_low = split(b)
+    low = ((a_high * b_high - high) + a_high * b_low + a_low * b_high) + a_low * b_low
+    return high, low
+
+
+def _quotient_error(z, delta, q):
+    """``z / delta - q``, the rounding error of ``q = fl(z / delta)``, for positive finite z and
+    delta and a normal q (garbage elsewhere): the product ``q * delta`` is formed exactly from
+    the three numbers' mantissas (frexp), so that nothing over- or underflows whatever their
+    exponents. log-cosh's exact curvature needs it: ``sech(q)**2`` has the condition number
+    ``2 |q| tanh|q|``, up to 740 before it underflows, which would turn q's half-ulp rounding
+    into hundreds of ulps."""
+    q_mantissa, q_exponent = np.frexp(q)
+    delta_mantissa, delta_exponent = np.frexp(delta)
+    z_mantissa, z_exponent = np.frexp(z)
+    high, low = _two_product(q_mantissa, delta_mantissa)
+    # z / 2**(q_exponent + delta_exponent), exact: z / delta ~ q puts the shift in [-1, 1];
+    # it is within an ulp or two of high, so their difference is exact (Sterbenz)
+    scaled_z = np.ldexp(z_mantissa, z_exponent - q_exponent - delta_exponent)
+    remainder = (scaled_z - high) - low
+    return np.ldexp(remainder / delta_mantissa, q_exponent)
+
+
+def _log_cosh_curvatures(d, delta):
+    """(exact, irls) of log-cosh, finite d and delta only: ``sech(q)**2``, corrected for q's
+    rounding (see _quotient_error), and ``tanh(q) / q``, which is ``delta / |d|`` beyond
+    ``|q| = 20``."""
+    z = np.abs(d)
+    q = z / delta
+    tanh = np.tanh(q)
+    # below |q| = 0.5, 1 - tanh**2 has no cancellation (and is 1 at q = 0); 1 / cosh(q) is 0
+    # past |q| = 710, where sech**2 has long underflowed
+    exact = np.where(q < 0.5, 1.0 - tanh * tanh, (1.0 / np.cosh(q)) ** 2)
+    # sech(q + e)**2 = sech(q)**2 * (1 - 2 tanh(q) e) to first order; below |q| = 0.5 the
+    # condition number is below 0.5 and q may be subnormal or 0: no correction there
+    corrected = (q >= 0.5) & np.isfinite(q)
+    q_error = np.where(corrected, _quotient_error(z, delta, np.where(corrected, q, 1.0)), 0.0)
+    exact = exact * (1.0 - 2.0 * tanh * q_error)
+    irls = np.where(q < SERIES_BELOW, 1.0 - q * q / 3.0,
+                    np.where(q > LOG_COSH_FAR, delta / z, tanh / q))
+    return exact, irls
+
+
+def _cauchy_curvatures(d, delta):
+    """(exact, irls) of Cauchy, finite d and delta only: ``(1 - q**2) / (1 + q**2)**2`` and
+    ``1 / (1 + q**2)``; up to ``|q| = 2`` the factor ``1 - |q|`` is ``(delta - |d|) / delta``,
+    exact where it cancels (the curvature's zero at ``|d| = delta``, where q's own rounding
+    would leave nothing); beyond, both in ``b = delta / |d|``: ``-b**2 (1 - b**2) / (1 +
+    b**2)**2`` and ``b**2 / (1 + b**2)``."""
+    z = np.abs(d)
+    q = z / delta
+    b = delta / z
+    near = q <= 2.0
+    one_minus_q = (delta - z) / delta
+    exact = np.where(near, one_minus_q * (1.0 + q) / (1.0 + q * q) ** 2,
+                     -(b * b) * (1.0 - b * b) / (1.0 + b * b) ** 2)
+    irls = np.where(q <= 1.0, 1.0 / (1.0 + q * q), b * b / (1.0 + b * b))
+    return exact, irls
+
+
 ELEMENTWISE = {"smooth_l1": smooth_l1_elementwise, "huber": huber_elementwise,
-               "pseudo_huber": pseudo_huber_elementwise}
+               "pseudo_huber": pseudo_huber_elementwise, "log_cosh": log_cosh_elementwise,
+               "cauchy": cauchy_elementwise}
 
 
 def curvature_elementwise(loss, d, param, curvature):
@@ -109,6 +248,11 @@ def curvature_elementwise(loss, d, param, curvature):
                 hess = np.where(inside, 1.0, 0.0)
             else:
                 hess = np.where(inside, 1.0, param / z)
+        elif loss in ("log_cosh", "cauchy"):
+            curvatures = (_log_cosh_curvatures if loss == "log_cosh" else _cauchy_curvatures)
+            exact, irls = curvatures(d, param)
+            hess = exact if curvature == "exact" else irls
+            hess = np.where(np.isinf(param), 1.0, hess)   # delta = inf: 0.5 * d**2
         else:
             q = z / param
             # (1 + q**2) ** -1.5 and ** -0.5, via 1/q where q is large (no overflow)
@@ -309,7 +453,8 @@ def assert_bitwise_equal(actual, expected):
             raise AssertionError(f"not bitwise equal:\n{actual!r}\n{expected!r}")
 
 
-PARAM_NAME = {"smooth_l1": "beta", "huber": "delta", "pseudo_huber": "delta"}
+PARAM_NAME = {"smooth_l1": "beta", "huber": "delta", "pseudo_huber": "delta",
+              "log_cosh": "delta", "cauchy": "delta"}
 KINDS = ("loss", "grad", "loss_and_grad")
 
 

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from smoothl1 import _bench_boxes, bench
+from smoothl1.cli import _bench_boxes, bench
 
 
 def test_bench_table_rows():
@@ -52,3 +52,27 @@ def test_bench_box_rows():
     assert floors["target (N,1)", "float64"] is None
     assert "vs base" in printed.getvalue() and "target (N,1)" in printed.getvalue()
     assert "floor" in printed.getvalue()
+
+
+def test_bench_loss_rows_cover_every_loss_of_the_table():
+    from smoothl1._core.losses import LOSSES
+    printed = io.StringIO()
+    rows = bench.loss_rows(2000, [np.dtype(np.float32), np.dtype(np.float64)], 1, printed)
+    assert [(row["loss"], row["dtype"]) for row in rows] == [
+        (loss.name, dtype) for dtype in ("float32", "float64") for loss in LOSSES]
+    for row in rows:
+        assert row["seconds"] > 0 and row["NumPy"] > 0
+    for loss in LOSSES:
+        assert loss.name in printed.getvalue()
+
+
+def test_every_loss_has_a_numpy_expression_equal_to_its_mean():
+    """The bench's NumPy peers compute the loss they stand for (float64, moderate values)."""
+    import smoothl1
+    from smoothl1._core.losses import LOSSES
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal(1000) * 3, rng.standard_normal(1000)
+    for loss in LOSSES:
+        expected = getattr(smoothl1, loss.name + "_loss")(x, t, **{loss.param: 0.7})
+        value = eval(loss.numpy_mean, {"np": np, "d": x - t, "p": 0.7})
+        np.testing.assert_allclose(value, expected, rtol=1e-12, err_msg=loss.name)

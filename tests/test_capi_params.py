@@ -16,6 +16,7 @@ import smoothl1
 from capsules import capsule_address
 from reference import ELEMENTWISE, LOSSES, PARAM_NAME, assert_close, exact_sum
 from smoothl1 import _smoothl1
+from smoothl1._core.losses import LOSSES as TABLE_OF_LOSSES
 
 SUFFIX = {np.float32: "f32", np.float64: "f64"}
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
@@ -26,7 +27,7 @@ N = 2 * ITEM_SIZE + 1000   # three items, whole chunks and a piece of one
 
 def kernel(loss, operation, dtype, param_kind, strided):
     """The exported function as a ctypes function of (n, then pointers as integers, strides,
-    scalars), in the order of the table in tools/generate_capi.py."""
+    scalars), in the order of the table in tools/generate_kernels.py."""
     name = f"smoothl1_{loss}_{operation}_{SUFFIX[dtype]}{param_kind}"
     name += "_strided" if strided else ""
     capsule = _smoothl1.__pyx_capi__[name]
@@ -261,10 +262,10 @@ def test_output_may_be_the_parameter_array(dtype):
 
 
 def test_the_table_offers_params_functions_for_every_operation():
-    # 3 losses x 2 dtypes x 2 layouts x (7 scalar + 7 per-element) operations (the grad_hess
-    # ones are tested in test_capi_grad_hess.py)
+    # every loss of the table x 2 dtypes x 2 layouts x (7 scalar + 7 per-element) operations
+    # (the grad_hess ones are tested in test_capi_grad_hess.py)
     exported = set(_smoothl1.__pyx_capi__)
-    assert len(exported) == 168
+    assert len(exported) == len(TABLE_OF_LOSSES) * 2 * 2 * 14 == 280
     params = {name for name in exported if "_params" in name}
     operations = OPERATIONS + tuple(f"grad_hess_{kind}" for kind in ("exact", "irls", "one"))
     assert params == {f"smoothl1_{loss}_{operation}_{suffix}_params{layout}"

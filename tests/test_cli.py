@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import smoothl1
-from smoothl1 import demo
+from smoothl1.cli import demo
 
 
 def run_cli(*args, cwd=None, prelude=None):
@@ -273,7 +273,8 @@ def test_dtype_option_refuses_complex(tmp_path, arrays):
     (["--beta", "nan"], "beta must be a number, got nan"),
     (["--loss", "huber", "--delta", "0"], "delta must be > 0"),
     (["--loss", "huber", "--delta=-inf"], "delta must be > 0"),
-    (["--loss", "l3"], "--loss must be one of smooth_l1, huber, got 'l3'"),
+    (["--loss", "l3"], "--loss must be one of smooth_l1, huber, pseudo_huber, log_cosh, "
+                      "cauchy, got 'l3'"),
     (["--reduction", "avg"], "--reduction must be one of mean, sum, none, got 'avg'"),
     (["--delta", "2"], "--delta is Huber's parameter"),
     (["--loss", "huber", "--beta", "2"], "--beta is smooth L1's parameter"),
@@ -424,12 +425,12 @@ def test_plot_into_missing_folder(tmp_path):
 
 FAKE_BENCH = """
 import sys, types
-bench = types.ModuleType("smoothl1.bench")
+bench = types.ModuleType("smoothl1.cli.bench")
 def main(argv):
     print("bench got", argv)
     return 7
 bench.main = main
-sys.modules["smoothl1.bench"] = bench
+sys.modules["smoothl1.cli.bench"] = bench
 """
 
 
@@ -440,8 +441,8 @@ def test_bench_forwards_its_arguments_and_status():
 
 
 def test_bench_missing_module():
-    result = run_cli("bench", prelude="import sys; sys.modules['smoothl1.bench'] = None")
-    assert_user_error(result, "smoothl1.bench")
+    result = run_cli("bench", prelude="import sys; sys.modules['smoothl1.cli.bench'] = None")
+    assert_user_error(result, "smoothl1.cli.bench")
 
 
 def test_version():
@@ -507,13 +508,13 @@ def test_demo_report_prints_to_the_stream_it_is_given(capsys):
 @pytest.mark.parametrize("args, allowed", [
     (["--help"], set()),
     (["loss", "--help"], set()),
-    (["loss", "pred.npy", "0"], {"smoothl1._files"}),
+    (["loss", "pred.npy", "0"], {"smoothl1.cli._files"}),
 ], ids=["help", "loss-help", "loss"])
 def test_commands_import_only_what_they_need(tmp_path, arrays, args, allowed):
     # --help and loss start fast: the demo, the figure (matplotlib), SciPy and the benchmark
     # are imported only by the commands that use them.
-    heavy = {"smoothl1._files", "smoothl1.demo", "smoothl1.figure", "smoothl1.bench",
-             "matplotlib", "scipy"}
+    heavy = {"smoothl1.cli._files", "smoothl1.cli.demo", "smoothl1.cli.figure",
+             "smoothl1.cli.bench", "matplotlib", "scipy"}
     code = (f"import contextlib, io, sys\nfrom smoothl1.cli import main\n"
             f"with contextlib.redirect_stdout(io.StringIO()):\n"
             f"    try:\n        main({args!r})\n    except SystemExit:\n        pass\n"

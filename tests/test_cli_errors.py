@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smoothl1 import _arguments, cli
+from smoothl1 import cli
+from smoothl1.cli import _arguments
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX files: symlinks, FIFOs, devices")
 # Cases that write into /proc, /sys or /dev/full, which only Linux has.
@@ -252,7 +253,7 @@ def test_out_of_memory_is_one_line(files, monkeypatch):
 
 
 def test_ctrl_c_stops_quietly_with_status_130(monkeypatch):
-    from smoothl1 import demo
+    from smoothl1.cli import demo
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

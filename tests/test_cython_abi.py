@@ -6,11 +6,11 @@ against exact signatures; at import time it looks each function up by name in
 A function that disappears or changes its signature breaks every such module, without any
 warning at compile time: the checked-in list, tests/cython_abi_signatures.txt, catches both.
 Adding a function is allowed (it passes, with a warning asking to list it). The functions are
-generated from the table in tools/generate_capi.py; the list is not: a change to it is a
+generated from the table in tools/generate_kernels.py; the list is not: a change to it is a
 reviewed diff (tools/update_abi_signatures.py writes it on request).
 
-smoothl1._dispatch points ``__pyx_capi__`` at the kernel build in use, so every build (baseline,
-AVX2, AVX-512) must export the pinned functions with the pinned signatures.
+smoothl1._core.dispatch points ``__pyx_capi__`` at the kernel build in use, so every build
+(baseline, AVX2, AVX-512) must export the pinned functions with the pinned signatures.
 """
 import ctypes
 import warnings
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import smoothl1._smoothl1
-from smoothl1 import _dispatch
+from smoothl1._core import dispatch as _dispatch
 
 SIGNATURES = Path(__file__).parent / "cython_abi_signatures.txt"
 

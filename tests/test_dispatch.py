@@ -1,12 +1,13 @@
-"""Which kernel build runs (smoothl1._dispatch), and that every SIMD build gives the baseline
-build's bits: the builds compile one source (src/_smoothl1.pyx), with IEEE operations, no FMA
-contraction and one fixed summation order, so only their speed may differ."""
+"""Which kernel build runs (smoothl1._core.dispatch), and that every SIMD build gives the
+baseline build's bits: the builds compile one source (src/_smoothl1.pyx), with IEEE operations,
+no FMA contraction and one fixed summation order, so only their speed may differ."""
 import itertools
 
 import numpy as np
 import pytest
 
-from smoothl1 import _dispatch, _smoothl1
+from smoothl1 import _smoothl1
+from smoothl1._core import dispatch as _dispatch
 
 
 SIMD_BUILDS = {name: module for name, module in _dispatch.available_builds().items()

@@ -1,7 +1,7 @@
 """The embedding API (docs/contract.md section 9), used as a stranger would use it.
 
-The functions are those of the kernel build the Python API runs (smoothl1._dispatch): the
-tests at the end check that ``__pyx_capi__`` and both consumers hold that build's functions,
+The functions are those of the kernel build the Python API runs (smoothl1._core.dispatch):
+the tests at the end check that ``__pyx_capi__`` and both consumers hold that build's functions,
 and the baseline's under SMOOTHL1_BASELINE=1.
 
 The consumers under tests/embedding/ (a Cython extension that cimports ``smoothl1.kernels``, a C
@@ -30,9 +30,10 @@ import numpy as np
 import pytest
 
 import smoothl1
+from smoothl1._core.losses import LOSSES as TABLE_OF_LOSSES
 import smoothl1._smoothl1
 from capsules import capsule_address, capsule_name
-from smoothl1 import _dispatch
+from smoothl1._core import dispatch as _dispatch
 
 EMBEDDING = Path(__file__).parent / "embedding"
 CONSUMERS = {"cython": ("cython", "smoothl1_cython_consumer"),
@@ -308,9 +309,9 @@ def test_package_ships_pxd_and_header():
     for name in ("kernels.pxd", "_smoothl1.pxd", "_smoothl1_api.h", "smoothl1.h"):
         assert (folder / name).is_file(), f"{name} is missing from {folder}"
     exported = set(smoothl1._smoothl1.__pyx_capi__)
-    # 3 losses x 2 dtypes x 2 layouts x 7 operations x 2 parameter kinds (scalar, per
-    # element) (tools/generate_capi.py's table)
-    assert len(exported) == 168
+    # every loss of the table x 2 dtypes x 2 layouts x 7 operations x 2 parameter kinds
+    # (scalar, per element) (tools/generate_kernels.py's table)
+    assert len(exported) == len(TABLE_OF_LOSSES) * 2 * 2 * 7 * 2 == 280
     kernels = (folder / "kernels.pxd").read_text()
     header = (folder / "_smoothl1_api.h").read_text()
     for name in exported:
@@ -351,7 +352,7 @@ def shared_object_of(address):
 def test_capsules_are_the_dispatched_builds():
     exported = smoothl1._smoothl1.__pyx_capi__
     chosen = _dispatch.kernels.__pyx_capi__
-    assert len(exported) == 168 and set(exported) == set(chosen)
+    assert len(exported) == len(TABLE_OF_LOSSES) * 56 and set(exported) == set(chosen)
     chosen_file = Path(_dispatch.kernels.__file__).resolve()
     for name, capsule in exported.items():
         assert capsule_name(capsule) == capsule_name(chosen[name])
@@ -368,7 +369,7 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import test_embedding as here
 import smoothl1._smoothl1
-from smoothl1 import _dispatch
+from smoothl1._core import dispatch as _dispatch
 spec = importlib.util.spec_from_file_location(sys.argv[3], sys.argv[2])
 consumer = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(consumer)

@@ -15,7 +15,8 @@ from reference import (CURVATURES, LOSSES, PARAM_NAME, assert_bitwise_equal, ass
 inf = math.inf
 nan = math.nan
 PARAMS = {"smooth_l1": [0.0, 1 / 9, 1.0, 2.5, inf], "huber": [1 / 9, 1.0, 2.5, inf],
-          "pseudo_huber": [1 / 9, 1.0, 2.5, inf]}
+          "pseudo_huber": [1 / 9, 1.0, 2.5, inf], "log_cosh": [1 / 9, 1.0, 2.5, inf],
+          "cauchy": [1 / 9, 1.0, 2.5, inf]}
 CASES = [pytest.param(loss, param, id=f"{loss}-{PARAM_NAME[loss]}={param:g}")
          for loss in LOSSES for param in PARAMS[loss]]
 

@@ -413,7 +413,7 @@ def _mixed_nans(rng, dtype, n):
 
 def _all_paths(loss, param, input, target, weight, reduction, monkeypatch):
     """{path: result bits} over functions, layouts, thread counts and SIMD builds."""
-    from smoothl1 import _api, _dispatch
+    from smoothl1._core import api as _api, dispatch as _dispatch
     n = input.size
     results = {}
     for build, module in _dispatch.available_builds().items():

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import smoothl1
-from smoothl1 import _dispatch, _threads
+from smoothl1._core import dispatch as _dispatch, threads as _threads
 from reference import (KINDS, LOSSES, REDUCTIONS, assert_bitwise_equal, assert_close, call,
                        reference)
 
@@ -335,7 +335,7 @@ def test_python_threads_share_a_bounded_pool():
         import threading
         import numpy as np
         import smoothl1
-        from smoothl1 import _dispatch
+        from smoothl1._core import dispatch as _dispatch
         x = np.random.default_rng(0).standard_normal(1 << 20)
         expected = smoothl1.smooth_l1_loss(x, 0.5, n_threads=1)
         barrier = threading.Barrier(16)
@@ -383,7 +383,7 @@ def test_huge_n_threads_starts_at_most_max_threads_in_a_fresh_process():
     out = run_python("""
         import numpy as np
         import smoothl1
-        from smoothl1 import _dispatch
+        from smoothl1._core import dispatch as _dispatch
         x = np.random.default_rng(0).standard_normal(1 << 22).astype(np.float32)  # 256 items
         expected = smoothl1.huber_loss(x, 0.5, reduction="sum", n_threads=1)
         for n_threads in (10**9, 40000):
@@ -429,7 +429,7 @@ def test_usable_cpus_follow_the_affinity_mask():
     out = run_python("""
         import os
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-        from smoothl1 import _dispatch
+        from smoothl1._core import dispatch as _dispatch
         print(_dispatch.kernels.max_threads())
     """, env={"SMOOTHL1_NUM_THREADS": None, "OMP_NUM_THREADS": None})
     assert int(out) == 1
@@ -442,7 +442,7 @@ def test_usable_cpus_follow_the_affinity_mask():
 ])
 def test_every_kernel_build_reads_the_environment_at_import(env, expected):
     out = run_python("""
-        from smoothl1 import _dispatch
+        from smoothl1._core import dispatch as _dispatch
         print(*(module.max_threads() for module in _dispatch.available_builds().values()))
     """, env=env)
     assert set(map(int, out.split())) == {expected}
@@ -454,7 +454,7 @@ def test_default_n_threads_uses_the_limit_in_a_fresh_process():
     out = run_python("""
         import numpy as np
         import smoothl1
-        from smoothl1 import _dispatch
+        from smoothl1._core import dispatch as _dispatch
         kernels = _dispatch.kernels
         stats = [kernels.pool_statistics()["helpers"]]
         smoothl1.smooth_l1_loss(np.ones(1000), 0.0)                    # small: one thread
@@ -497,7 +497,7 @@ def test_threadpoolctl_limit_really_limits_threads():
         import numpy as np
         import threadpoolctl
         import smoothl1
-        from smoothl1 import _dispatch
+        from smoothl1._core import dispatch as _dispatch
         x = np.ones(1 << 20)
         with threadpoolctl.threadpool_limits(1):
             smoothl1.smooth_l1_loss(x, 0.0)
@@ -517,7 +517,7 @@ THREADED_CALLS = """
 import time
 import numpy as np
 import smoothl1
-from smoothl1 import _dispatch
+from smoothl1._core import dispatch as _dispatch
 kernels = _dispatch.kernels
 x = np.random.default_rng(0).standard_normal(1 << 20)
 expected = smoothl1.smooth_l1_loss(x, 0.5, reduction="sum", n_threads=1)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import smoothl1
-from reference import (LOSSES, PARAM_NAME, REDUCTIONS, assert_close, call, exact_sum,
-                       reference)
+from reference import (ELEMENTWISE, LOSSES, PARAM_NAME, REDUCTIONS, assert_close, call,
+                       exact_sum, reference)
 
 inf = math.inf
 nan = math.nan
@@ -185,7 +185,8 @@ def test_special_values_reduced_no_warnings(loss, param, dtype):
             assert np.isnan(value)
             grad = call(loss, "grad", np.array([inf, -inf, nan], dtype=dtype), zeros, param,
                         reduction=reduction)
-            unit = 1.0 if loss == "smooth_l1" else param
+            # the derivative at d = +inf: 1 (smooth L1), delta, or 0 (Cauchy, finite delta)
+            unit = float(ELEMENTWISE[loss](inf, param)[1])
             scale = 1.0 if reduction == "sum" else 1 / 3
             assert_close(grad, np.array([unit * scale, -unit * scale, nan], dtype=dtype))
 
@@ -274,12 +275,19 @@ def test_hand_computed_reduced(loss, param, weight, reduction, expected_loss, ex
 def test_weighted_mean_scale_invariant(loss, scale):
     """The weighted mean sum(w*l)/sum(w) and its gradient g*w/sum(w) do not depend on the
     weights' scale (hand values: losses [0.125, 1.5], derivatives [0.5, 1], equal weights;
-    pseudo-Huber: losses [sqrt(1.25) - 1, sqrt(5) - 1], derivatives [0.5, 2] / the roots)."""
+    pseudo-Huber: losses [sqrt(1.25) - 1, sqrt(5) - 1], derivatives [0.5, 2] / the roots;
+    log-cosh: log(cosh(d)) and tanh(d); Cauchy: log1p(d**2) / 2 and d / (1 + d**2))."""
     input = np.array([0.5, 2.0])
     weight = np.array([scale, scale])
     if loss == "pseudo_huber":
         losses = [math.sqrt(1.25) - 1, math.sqrt(5) - 1]
         derivatives = [0.5 / math.sqrt(1.25), 2 / math.sqrt(5)]
+    elif loss == "log_cosh":
+        losses = [math.log(math.cosh(0.5)), math.log(math.cosh(2.0))]
+        derivatives = [math.tanh(0.5), math.tanh(2.0)]
+    elif loss == "cauchy":
+        losses = [0.5 * math.log(1.25), 0.5 * math.log(5.0)]
+        derivatives = [0.5 / 1.25, 2 / 5]
     else:
         losses, derivatives = [0.125, 1.5], [0.5, 1.0]
     mean, mean_grad = sum(losses) / 2, [g / 2 for g in derivatives]

@@ -100,7 +100,7 @@ step "import check: the smoothl1 under test is the venv's sanitized build"
 in_run - "$VENV" <<'PY' || { report_logs || true; die "import check failed"; }
 import pathlib, sys
 import smoothl1, smoothl1._smoothl1 as baseline
-from smoothl1._dispatch import build, kernels
+from smoothl1._core.dispatch import build, kernels
 venv = pathlib.Path(sys.argv[1]).resolve()
 for module in (smoothl1, baseline, kernels):
     where = pathlib.Path(module.__file__).resolve()

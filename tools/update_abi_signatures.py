@@ -4,7 +4,7 @@
 
 The list pins the C API (docs/contract.md section 9): tests/test_cython_abi.py fails when the
 built smoothl1._smoothl1 changes or drops a listed signature. Run this after adding functions
-to the table in tools/generate_capi.py, and commit the new lines as a reviewed diff. It prints
+to the table in tools/generate_kernels.py, and commit the new lines as a reviewed diff. It prints
 what changed; a CHANGED or REMOVED line means extensions built against an earlier release
 would no longer import, which is a breaking change, not an update.
 """

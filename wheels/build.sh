@@ -99,7 +99,7 @@ in_test_venv() { (cd "$RUN" && env -u PYTHONPATH "$TEST/bin/python" "$@"); }
 in_test_venv - "$TEST" <<'PY'
 import pathlib, sys
 import smoothl1, smoothl1._smoothl1 as ext
-from smoothl1._dispatch import build, kernels
+from smoothl1._core.dispatch import build, kernels
 venv = pathlib.Path(sys.argv[1]).resolve()
 print(f"kernel build in use: {build}")
 for module in (smoothl1, ext, kernels):

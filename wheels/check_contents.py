@@ -29,22 +29,36 @@ CONTRACT = {
     "PEP 561 marker (py.typed)": "py.typed",
 }
 COMPILED = ("smoothl1/_smoothl1.*.so", "smoothl1/_smoothl1.*.pyd")
-# The AVX2 and AVX-512 builds of the same kernels (x86-64 only; smoothl1._dispatch picks one
-# at run time).
+# The AVX2 and AVX-512 builds of the same kernels (x86-64 only; smoothl1._core.dispatch picks
+# one at run time).
 COMPILED_OPTIONAL = ("smoothl1/_smoothl1_avx2.*.so", "smoothl1/_smoothl1_avx2.*.pyd",
                      "smoothl1/_smoothl1_avx512.*.so", "smoothl1/_smoothl1_avx512.*.pyd")
 FORBIDDEN = ("*.c", "*.cpp", "*.pyx", "*.html", "*.pyc", "*/__pycache__/*", "tests/*",
              "*/tests/*", "*conftest.py")
-# The C API's table (tools/generate_capi.py) and templates are sources; the .pxi and .pxd
-# files the build generates from them are not.
+# The tables (src/smoothl1/_core/losses.py, tools/generate_kernels.py) and the templates are
+# sources; the .pxi and .pxd files the build generates from them are not.
 SDIST_REQUIRED = ("PKG-INFO", "pyproject.toml", "setup.py", "README.md", "src/_smoothl1.pyx",
                   "src/_smoothl1_avx2.pyx", "src/_smoothl1_avx512.pyx", "src/smoothl1/__init__.py",
-                  "src/smoothl1_pool.h", "tools/generate_capi.py", "src/_smoothl1_capi.pxi.tp",
+                  "src/smoothl1_pool.h", "tools/generate_kernels.py",
+                  # the three wings of the package (docs/layout.md) and the table of losses
+                  "src/smoothl1/_core/__init__.py", "src/smoothl1/_core/losses.py",
+                  "src/smoothl1/_adapters/__init__.py", "src/smoothl1/cli/__init__.py",
+                  "src/kernels/capi_functions.pxi.tp", "src/kernels/loss_points.pxi.tp",
+                  "src/kernels/loss_runs.pxi.tp", "src/kernels/grad_hess.pxi.tp",
+                  "src/kernels/block_loop.pxi", "src/kernels/losses/smooth_l1.pxi",
                   "src/smoothl1/_smoothl1.pxd.tp", "src/smoothl1/kernels.pxd.tp",
                   "docs/embedding.md")
 SDIST_FORBIDDEN = ("*.so", "*.pyd", "*.o", "build/*", "wheels/out/*", "src/_smoothl1.c", "src/_smoothl1_avx2.c",
-                   "src/_smoothl1_avx512.c", "*_api.h", "*.pyc", "src/_smoothl1_capi.pxi",
+                   "src/_smoothl1_avx512.c", "*_api.h", "*.pyc", "src/kernels/capi_functions.pxi",
+                   "src/kernels/loss_points.pxi", "src/kernels/loss_runs.pxi",
+                   "src/kernels/grad_hess.pxi",
                    "src/smoothl1/_smoothl1.pxd", "src/smoothl1/kernels.pxd")
+
+# The type stubs (src/smoothl1/__init__.pyi, dask.pyi) are generated from the table of losses
+# by every build, by tools/generate_stubs.py: the sdist ships the generator, the wheels the
+# stubs.
+SDIST_REQUIRED += ("tools/generate_stubs.py",)
+SDIST_FORBIDDEN += ("src/smoothl1/__init__.pyi", "src/smoothl1/dask.pyi")
 
 
 def matches(name, patterns):

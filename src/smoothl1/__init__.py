@@ -1,50 +1,44 @@
-"""smoothl1: Smooth L1, Huber and pseudo-Huber losses and their derivatives, fast and exact,
-for NumPy.
-
-The loss functions share one signature (see ``help(smoothl1.smooth_l1_loss)``)::
-
-    smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", weight=None, out=None,
-                   n_threads=None)
-    smooth_l1_grad(...)            # derivative of the reduced loss w.r.t. input
-    smooth_l1_loss_and_grad(...)   # both, one pass; also takes grad_out=
-    huber_loss / huber_grad / huber_loss_and_grad   # the same with delta=1.0
-    pseudo_huber_loss / ..._grad / ..._loss_and_grad  # the same with delta=1.0
-
-Second derivatives, elementwise (``help(smoothl1.smooth_l1_grad_hess)``)::
-
-    smooth_l1_grad_hess(input, target, *, beta=1.0, weight=None, curvature="exact",
-                        grad_out=None, hess_out=None, n_threads=None) -> (grad, hess)
-    huber_grad_hess / pseudo_huber_grad_hess         # with delta=1.0
-
-Adapters: ``least_squares_loss`` (``scipy.optimize.least_squares``) and the module
-``smoothl1.boosting`` (XGBoost, LightGBM, CatBoost objectives).
-"""
 import os as _os
 
-from ._api import (
-    huber_grad,
-    huber_loss,
-    huber_loss_and_grad,
-    pseudo_huber_grad,
-    pseudo_huber_loss,
-    pseudo_huber_loss_and_grad,
-    smooth_l1_grad,
-    smooth_l1_loss,
-    smooth_l1_loss_and_grad,
-)
-from ._grad_hess import huber_grad_hess, pseudo_huber_grad_hess, smooth_l1_grad_hess
-from ._least_squares import LeastSquaresLoss, least_squares_loss
+from ._adapters.least_squares import LeastSquaresLoss, least_squares_loss
+from ._core import api as _api, grad_hess as _grad_hess
+from ._core.api import *  # noqa: F401,F403 (the loss functions of every loss: _api.__all__)
+from ._core.grad_hess import *  # noqa: F401,F403 (<loss>_grad_hess: _grad_hess.__all__)
+from ._core.losses import LOSSES as _LOSSES
 
 __version__ = "0.1.0"
-__all__ = [
-    "smooth_l1_loss", "smooth_l1_grad", "smooth_l1_loss_and_grad",
-    "huber_loss", "huber_grad", "huber_loss_and_grad",
-    "pseudo_huber_loss", "pseudo_huber_grad", "pseudo_huber_loss_and_grad",
-    "smooth_l1_grad_hess", "huber_grad_hess", "pseudo_huber_grad_hess",
-    "least_squares_loss", "get_include",
-]
+__all__ = _api.__all__ + _grad_hess.__all__ + ["least_squares_loss", "get_include"]
 
 
 def get_include():
     """The folder holding smoothl1's C header and Cython .pxd (for building extensions)."""
     return _os.path.dirname(_os.path.abspath(__file__))
+
+
+def _titles():
+    """"smooth L1, Huber and pseudo-Huber": the losses, in prose."""
+    titles = [loss.title for loss in _LOSSES]
+    return ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+_FIRST = _LOSSES[0]
+__doc__ = f"""smoothl1: {_api.capitalized(_titles())} losses and their
+derivatives, fast and exact, for NumPy.
+
+The loss functions share one signature (see ``help(smoothl1.{_FIRST.name}_loss)``)::
+
+    {_FIRST.name}_loss(input, target, *, {_FIRST.param}={_FIRST.default!r}, reduction="mean",
+        weight=None, axis=None, keepdims=False, out=None, n_threads=None)
+    {_FIRST.name}_grad(...)            # derivative of the reduced loss w.r.t. input
+    {_FIRST.name}_loss_and_grad(...)   # both, one pass; also takes grad_out=
+{"".join(f"    {loss.name}_loss / _grad / _loss_and_grad   # {loss.param}="
+         f"{loss.default!r}{chr(10)}" for loss in _LOSSES[1:])}
+Second derivatives, elementwise (``help(smoothl1.{_FIRST.name}_grad_hess)``)::
+
+    {_FIRST.name}_grad_hess(input, target, *, {_FIRST.param}={_FIRST.default!r}, weight=None,
+        curvature="exact", grad_out=None, hess_out=None, n_threads=None) -> (grad, hess)
+{"".join(f"    {loss.name}_grad_hess   # {loss.param}={loss.default!r}{chr(10)}"
+         for loss in _LOSSES[1:])}
+Adapters: ``least_squares_loss`` (``scipy.optimize.least_squares``) and the module
+``smoothl1.boosting`` (XGBoost, LightGBM, CatBoost objectives).
+"""

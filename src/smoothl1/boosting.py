@@ -1,5 +1,6 @@
-"""Smooth L1, Huber and pseudo-Huber as custom objectives of gradient boosting libraries
-(docs/contract.md section 14; a guide with measurements in docs/boosting.md).
+"""Every loss of smoothl1 (its table: smoothl1._core.losses) as a custom objective of gradient
+boosting libraries (docs/contract.md section 14; a guide with measurements in
+docs/boosting.md).
 
     import smoothl1.boosting as sb
     xgboost.train(params, dtrain, obj=sb.xgboost_objective("huber", delta=1.0))
@@ -22,198 +23,15 @@ everywhere, so every Newton step is bounded by the loss's own slope; ``"one"`` g
 row the same curvature (LightGBM's built-in Huber). No choice wins on every data set:
 docs/boosting.md compares them.
 """
-import numpy as np
-
-from . import _smoothl1
-from ._grad_hess import grad_hess
-from ._validation import check_curvature, check_n_threads, check_param
+# The objectives are made in the adapters' wing (smoothl1._adapters.boosting); this is their
+# public home, which the functions' and classes' __module__ names (so pickles name it too).
+from ._adapters.boosting import (  # noqa: F401 (the classes: what the functions return)
+    CatBoostObjective,
+    LightGBMObjective,
+    XGBoostObjective,
+    catboost_objective,
+    lightgbm_objective,
+    xgboost_objective,
+)
 
 __all__ = ["xgboost_objective", "lightgbm_objective", "catboost_objective"]
-
-# loss name: (parameter name, whether 0 is allowed, kernel code)
-_LOSSES = {
-    "smooth_l1": ("beta", True, _smoothl1.SMOOTH_L1),
-    "huber": ("delta", False, _smoothl1.HUBER),
-    "pseudo_huber": ("delta", False, _smoothl1.PSEUDO_HUBER),
-}
-
-
-def _float_array(name, value):
-    """value as a float32/float64 ndarray: integer or other float data becomes float64."""
-    value = np.asarray(value)
-    if value.dtype != np.float32 and value.dtype != np.float64:
-        value = value.astype(np.float64)
-    return value
-
-
-class _Objective:
-    """What the three adapters share: the loss, its parameter, the curvature, and one call
-    that returns (grad, hess) of the loss with respect to the prediction."""
-
-    def __init__(self, loss, param, curvature, n_threads=None):
-        if loss not in _LOSSES:
-            raise ValueError(f"loss must be one of 'smooth_l1', 'huber', 'pseudo_huber', got "
-                             f"{loss!r}")
-        param_name, allow_zero, self._kind = _LOSSES[loss]
-        unexpected = set(param) - {param_name}
-        if unexpected:
-            raise TypeError(f"the {loss} objective takes the keyword {param_name!r}, got "
-                            f"{', '.join(sorted(unexpected))}")
-        self.loss = loss
-        self.param_name = param_name
-        self.param = check_param(param_name, param.get(param_name, 1.0), allow_zero)
-        check_curvature(curvature)
-        self.curvature = curvature
-        self.n_threads = check_n_threads(n_threads)
-
-    def __repr__(self):
-        return (f"{type(self).__name__}({self.loss!r}, {self.param_name}={self.param!r}, "
-                f"curvature={self.curvature!r})")
-
-    def grad_hess(self, prediction, label, weight=None, grad_out=None, hess_out=None):
-        """(grad, hess) of the loss at d = prediction - label, times the weights.
-
-        Labels and weights of another dtype than the prediction (LightGBM keeps float32
-        labels beside float64 scores) are converted into grad_out and hess_out, which the
-        kernel then reads in place: no array of the data's size beyond the two results.
-        """
-        prediction = _float_array("prediction", prediction)
-        grad = np.empty_like(prediction) if grad_out is None else grad_out
-        hess = np.empty_like(prediction) if hess_out is None else hess_out
-        label = np.asarray(label)
-        if label.size == prediction.size and label.shape != prediction.shape:
-            label = label.reshape(prediction.shape)    # flat labels of a 2-D prediction
-        if label.dtype != prediction.dtype:
-            np.copyto(grad, label, casting="unsafe")
-            label = grad
-        if weight is not None:
-            weight = np.asarray(weight)
-            if weight.size == 0:       # XGBoost's "no weights"
-                weight = None
-            elif weight.dtype != prediction.dtype:
-                np.copyto(hess, weight if weight.shape == hess.shape
-                          else np.broadcast_to(weight.reshape(-1, *([1] * (hess.ndim - 1))),
-                                               hess.shape), casting="unsafe")
-                weight = hess
-            elif weight.ndim < prediction.ndim:
-                weight = weight.reshape(-1, *([1] * (prediction.ndim - 1)))
-        return grad_hess(self._kind, self.param, prediction, label, weight, self.curvature,
-                         grad, hess, self.n_threads)
-
-
-class XGBoostObjective(_Objective):
-    """An XGBoost custom objective; see ``xgboost_objective``."""
-
-    def __call__(self, predt, dtrain, sample_weight=None):
-        # xgboost.train calls obj(predt, dtrain); XGBRegressor calls
-        # objective(y_true, y_pred[, sample_weight=]) (it looks for that parameter name).
-        if hasattr(dtrain, "get_label"):
-            return self.grad_hess(predt, dtrain.get_label(), dtrain.get_weight())
-        y_true, y_pred = predt, dtrain
-        return self.grad_hess(y_pred, y_true, sample_weight)
-
-
-class LightGBMObjective(_Objective):
-    """A LightGBM custom objective; see ``lightgbm_objective``."""
-
-    def __call__(self, preds, train_data, weight=None):
-        # lightgbm.train calls objective(preds, train_data); LGBMRegressor counts the
-        # parameters and, for three, calls objective(y_true, y_pred, weight).
-        if hasattr(train_data, "get_label"):
-            return self.grad_hess(preds, train_data.get_label(), train_data.get_weight())
-        y_true, y_pred = preds, train_data
-        return self.grad_hess(y_pred, y_true, weight)
-
-
-class CatBoostObjective(_Objective):
-    """A CatBoost custom objective; see ``catboost_objective``."""
-
-    def calc_ders_range(self, approxes, targets, weights):
-        """CatBoost's interface: an ``(n, 2)`` array of ``der1, der2``, the first and second
-        derivatives of the *negated* loss (CatBoost maximises), weighted."""
-        approxes = _float_array("approxes", approxes)
-        # (n, 2) in Fortran order: the two columns are separate blocks of memory, so the
-        # kernel writes (and reads converted labels and weights from) each in place
-        ders = np.empty((2, approxes.shape[0]), dtype=approxes.dtype).T
-        self.grad_hess(approxes, targets, weights, ders[:, 0], ders[:, 1])
-        np.negative(ders, out=ders)
-        return ders
-
-
-_DOC = """{summary}
-
-    Parameters
-    ----------
-    loss : {{"smooth_l1", "huber", "pseudo_huber"}}
-        The loss of the residual ``prediction - label``.
-    beta or delta : float, keyword-only
-        The loss's parameter (smooth L1: ``beta >= 0``; Huber, pseudo-Huber: ``delta > 0``;
-        default 1.0). One number, not one per row as ``*_grad_hess`` accepts: the libraries
-        call the objective on row sets it cannot align an array with (a validation set,
-        CatBoost's row ranges), and their sample weights are the per-row knob.
-    curvature : {{"exact", "irls", "one"}}, keyword-only
-        The Hessian given to the trees (default ``"irls"``; see ``help(smoothl1.boosting)``
-        and ``help(smoothl1.huber_grad_hess)``).
-    n_threads : int or None, keyword-only
-        Threads of each call, as in the NumPy functions (``None``: smoothl1 chooses). The
-        library's own threads are idle while the objective runs.
-
-    Returns
-    -------
-    {returns}
-{usage}
-    Raises
-    ------
-    ValueError, TypeError
-        For an unknown ``loss`` or ``curvature``, a parameter of another loss, or one out of
-        range.
-"""
-
-
-def xgboost_objective(loss, *, curvature="irls", n_threads=None, **param):
-    return XGBoostObjective(loss, param, curvature, n_threads)
-
-
-def lightgbm_objective(loss, *, curvature="irls", n_threads=None, **param):
-    return LightGBMObjective(loss, param, curvature, n_threads)
-
-
-def catboost_objective(loss, *, curvature="irls", n_threads=None, **param):
-    return CatBoostObjective(loss, param, curvature, n_threads)
-
-
-xgboost_objective.__doc__ = _DOC.format(
-    summary="A custom objective for XGBoost: ``obj=`` of ``xgboost.train``, or "
-            "``objective=`` of ``XGBRegressor``.",
-    returns="""objective : XGBoostObjective
-        A callable: ``objective(predt, dtrain)`` (native: labels and weights from the
-        ``DMatrix``) and ``objective(y_true, y_pred, sample_weight=None)`` (scikit-learn)
-        return ``(grad, hess)`` of the loss with respect to the prediction, weighted.""",
-    usage="""
-    With ``("pseudo_huber", delta=d, curvature="exact")`` it is XGBoost's
-    ``objective="reg:pseudohubererror", huber_slope=d``. Set ``base_score`` (XGBoost
-    estimates it only for its built-in objectives); the median of the labels suits these
-    losses.
-""")
-lightgbm_objective.__doc__ = _DOC.format(
-    summary="A custom objective for LightGBM: ``params[\"objective\"]`` of "
-            "``lightgbm.train``, or ``objective=`` of ``LGBMRegressor``.",
-    returns="""objective : LightGBMObjective
-        A callable: ``objective(preds, train_data)`` (native) and
-        ``objective(y_true, y_pred, weight)`` (scikit-learn) return ``(grad, hess)`` of the
-        loss with respect to the raw score, weighted.""",
-    usage="""
-    With ``("huber", delta=a, curvature="one")`` it is LightGBM's ``objective="huber",
-    alpha=a`` (LightGBM starts a custom objective from 0, its built-in Huber from the label
-    mean unless ``boost_from_average=False``).
-""")
-catboost_objective.__doc__ = _DOC.format(
-    summary="A custom objective for CatBoost: ``loss_function=`` of ``CatBoostRegressor`` "
-            "or of ``catboost.train``'s parameters.",
-    returns="""objective : CatBoostObjective
-        An object with ``calc_ders_range(approxes, targets, weights)``, which returns the
-        ``(n, 2)`` array of the first and second derivatives of the negated loss (CatBoost's
-        sign convention), weighted.""",
-    usage="""
-    CatBoost needs ``eval_metric`` (e.g. ``"RMSE"``) with a custom objective.
-""")

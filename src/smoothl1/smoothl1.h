@@ -9,7 +9,7 @@
  *     total = smoothl1_huber_loss_sum_f64(n, input, target, 1.0);    no GIL needed
  *
  * The kernels are the functions of the Python API's build (AVX-512, AVX2 or baseline, as
- * smoothl1._dispatch picks; all give the same bits), fetched at run time from the module
+ * smoothl1._core.dispatch picks; all give the same bits), fetched at run time from the module
  * smoothl1._smoothl1: nothing is linked against smoothl1, and the pointers are filled by
  * smoothl1_import(). They are static, so each .c file that calls kernels imports once. They
  * stay valid while that interpreter runs; after Py_FinalizeEx they must not be called (the

@@ -261,7 +261,7 @@ run_params(PyObject *self, PyObject *args)
 }
 
 /* kernel_address(): where the header's pointer smoothl1_smooth_l1_loss_sum_f32 points, so that
- * a test can check that the import function fetched the build smoothl1._dispatch chose. */
+ * a test can check that the import function fetched the build smoothl1._core.dispatch chose. */
 static PyObject *
 kernel_address(PyObject *self, PyObject *unused)
 {

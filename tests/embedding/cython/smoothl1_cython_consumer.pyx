@@ -65,7 +65,7 @@ cdef bint check(str loss, bint strided, const real[:] input, const real[:] targe
 
 def kernel_address():
     """Address of the function that smoothl1_smooth_l1_loss_sum_f32 calls here, so that a test
-    can check that Cython fetched the build smoothl1._dispatch chose."""
+    can check that Cython fetched the build smoothl1._core.dispatch chose."""
     return <size_t><void*>smoothl1_smooth_l1_loss_sum_f32
 
 

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from . import smooth_l1_loss_and_grad
+from .. import smooth_l1_loss_and_grad
 
 OPTIMIZERS = ("auto", "lbfgs", "gd")
 TEST_POINTS = 10000  # the clean test set on which the demo measures both fits

@@ -97,7 +97,7 @@ def register_with_threadpoolctl(kernels):
             kernels.set_max_threads(num_threads)
 
         def get_version(self):
-            from . import __version__
+            from .. import __version__
             return __version__
 
     threadpoolctl.register(SmoothL1Controller)

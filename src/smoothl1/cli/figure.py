@@ -5,7 +5,7 @@ The curves are computed by smoothl1 itself. matplotlib is optional (``pip instal
 """
 import numpy as np
 
-from . import huber_grad, huber_loss, smooth_l1_grad, smooth_l1_loss
+from .. import huber_grad, huber_loss, smooth_l1_grad, smooth_l1_loss
 
 
 def save_losses_figure(path, dpi):

@@ -12,8 +12,8 @@ the chosen build's functions, which have the same names and signatures.
 import importlib
 import os
 
-from . import _smoothl1 as baseline
-from ._threads import configure, register_with_threadpoolctl
+from .. import _smoothl1 as baseline
+from .threads import configure, register_with_threadpoolctl
 
 configure(baseline)
 

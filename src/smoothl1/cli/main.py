@@ -14,8 +14,8 @@ Design:
    ``_arguments`` holds the one-line errors and option types, ``_files`` reads and writes the
    array files, ``demo`` fits the regression, ``figure`` draws the plot (matplotlib),
    ``bench`` times the kernels.
-3. ``bench`` forwards everything after it to ``smoothl1.bench.main(argv)`` untouched, so the
-   benchmark owns its own options and ``--help``; it builds its parser with
+3. ``bench`` forwards everything after it to ``smoothl1.cli.bench.main(argv)`` untouched, so
+   the benchmark owns its own options and ``--help``; it builds its parser with
    ``OneLineArgumentParser`` and ``whole_number`` from ``_arguments``, as this module does,
    so its errors read the same.
 """
@@ -34,11 +34,12 @@ from ._arguments import (
     single_line,
     whole_number,
 )
+from .._core.losses import LOSSES, NAMES, loss_named
 
 EXIT_OK = 0
 EXIT_BROKEN_PIPE = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
-_LOSSES = ("smooth_l1", "huber")
+DEFAULT_LOSS = "smooth_l1"
 _REDUCTIONS = ("mean", "sum", "none")
 _DTYPES = ("float32", "float64")
 DEMO_MAX_BYTES = 2**31   # the demo's data must fit in this (see demo.data_bytes)
@@ -54,11 +55,25 @@ def _check_at_least(option, value, least):
 # loss
 
 
+def _listed(words, last="and"):
+    """"a, b and c"."""
+    return ", ".join(words[:-1]) + f" {last} " + words[-1] if len(words) > 1 else words[0]
+
+
+def _parameters():
+    """{parameter name: the rows of the losses that take it}, in the table's order."""
+    by_name = {}
+    for loss in LOSSES:
+        by_name.setdefault(loss.param, []).append(loss)
+    return by_name
+
+
 def _add_loss_parser(subparsers):
+    titles = _listed([loss.title for loss in LOSSES], "or")
     parser = subparsers.add_parser(
         "loss", help="compute a loss (and its gradient) from array files",
         description=textwrap.fill(
-                    "Compute the smooth L1 or Huber loss of PRED against TARGET and print it. "
+                    f"Compute the {titles} loss of PRED against TARGET and print it. "
                     "Files: .npy, .npz (pick the array with --key NAME or FILE.npz:NAME) and "
                     ".csv (comma-separated numbers, one row per line); regular files only, "
                     "up to --max-bytes each. TARGET may also be a number. Arrays must share "
@@ -73,12 +88,14 @@ def _add_loss_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pred", metavar="PRED", help="predictions (the loss's input)")
     parser.add_argument("target", metavar="TARGET", help="targets: a file or a number")
-    parser.add_argument("--loss", default="smooth_l1", metavar="{smooth_l1,huber}",
-                        help="which loss (default: smooth_l1)")
-    parser.add_argument("--beta", type=float, default=None,
-                        help="smooth L1's quadratic-zone width, >= 0 (default 1.0; 0 is L1)")
-    parser.add_argument("--delta", type=float, default=None,
-                        help="Huber's quadratic-zone width, > 0 (default 1.0)")
+    parser.add_argument("--loss", default=DEFAULT_LOSS, metavar="{" + ",".join(NAMES) + "}",
+                        help=f"which loss (default: {DEFAULT_LOSS})")
+    # One option per parameter name (--beta, --delta), for every loss that takes it.
+    for name, losses in _parameters().items():
+        first = losses[0]
+        parser.add_argument(f"--{name}", type=float, default=None,
+                            help=f"the parameter of {_listed([loss.title for loss in losses])}"
+                                 f", {first.accepted} (default {first.default})")
     parser.add_argument("--reduction", default="mean", metavar="{mean,sum,none}",
                         help="mean (default), sum, or none (elementwise losses)")
     parser.add_argument("--weight", metavar="FILE", help="elementwise weights (file or number)")
@@ -119,17 +136,17 @@ def _run_loss(args):
     import smoothl1
     from . import _files
 
-    if args.loss not in _LOSSES:
-        raise UserError(f"--loss must be one of {', '.join(_LOSSES)}, got {args.loss!r}")
+    if args.loss not in NAMES:
+        raise UserError(f"--loss must be one of {', '.join(NAMES)}, got {args.loss!r}")
+    chosen = loss_named(args.loss)
     if args.reduction not in _REDUCTIONS:
         raise UserError(f"--reduction must be one of {', '.join(_REDUCTIONS)}, got "
                         f"{args.reduction!r}")
-    if args.loss == "smooth_l1" and args.delta is not None:
-        raise UserError("--delta is Huber's parameter; smooth L1 takes --beta "
-                        "(or use --loss huber)")
-    if args.loss == "huber" and args.beta is not None:
-        raise UserError("--beta is smooth L1's parameter; Huber takes --delta "
-                        "(or use --loss smooth_l1)")
+    for name, losses in _parameters().items():
+        if name != chosen.param and getattr(args, name) is not None:
+            owner = losses[0]
+            raise UserError(f"--{name} is {owner.title}'s parameter; {chosen.title} takes "
+                            f"--{chosen.param} (or use --loss {owner.name})")
     _check_at_least("--threads", args.threads, 1)
     _check_at_least("--max-bytes", args.max_bytes, 0)
     if args.out is not None and args.reduction != "none":
@@ -153,13 +170,11 @@ def _run_loss(args):
     if args.weight is not None:
         weight = _parse_number_or_file(args.weight, label="--weight", **read_options)
 
-    options = {"reduction": args.reduction, "weight": weight, "n_threads": args.threads}
-    if args.loss == "smooth_l1":
-        options["beta"] = 1.0 if args.beta is None else args.beta
-        loss_fn, both_fn = smoothl1.smooth_l1_loss, smoothl1.smooth_l1_loss_and_grad
-    else:
-        options["delta"] = 1.0 if args.delta is None else args.delta
-        loss_fn, both_fn = smoothl1.huber_loss, smoothl1.huber_loss_and_grad
+    param = getattr(args, chosen.param)
+    options = {"reduction": args.reduction, "weight": weight, "n_threads": args.threads,
+               chosen.param: chosen.default if param is None else param}
+    loss_fn = getattr(smoothl1, f"{chosen.name}_loss")
+    both_fn = getattr(smoothl1, f"{chosen.name}_loss_and_grad")
     try:
         if args.grad_out is not None:
             loss, grad = both_fn(pred, target, **options)
@@ -286,7 +301,7 @@ def _run_bench(argv):
     except ModuleNotFoundError as error:
         if error.name != __package__ + ".bench":
             raise  # bench.py exists but one of its own imports is missing: show it
-        print("smoothl1 bench: error: the benchmark module (smoothl1.bench) is not part of "
+        print("smoothl1 bench: error: the benchmark module (smoothl1.cli.bench) is not part of "
               "this installation", file=sys.stderr)
         return EXIT_USAGE
     return bench.main(list(argv))
@@ -295,7 +310,8 @@ def _run_bench(argv):
 def build_parser():
     parser = OneLineArgumentParser(
         prog="smoothl1",
-        description="Smooth L1 and Huber losses and gradients for NumPy arrays.",
+        description=f"{_listed([loss.title for loss in LOSSES])} losses and gradients for "
+                    f"NumPy arrays.",
         epilog="Run 'smoothl1 COMMAND --help' for a command's options. "
                "Start with 'smoothl1 demo'.")
     parser.add_argument("--version", action="store_true", help="print versions and exit")
@@ -314,8 +330,9 @@ def version_text():
 
     import numpy as np
 
-    from . import __version__, _dispatch, _smoothl1
-    return (f"smoothl1 {__version__} (kernels: {_dispatch.build}, threads: "
+    from .. import __version__, _smoothl1
+    from .._core import dispatch
+    return (f"smoothl1 {__version__} (kernels: {dispatch.build}, threads: "
             f"{_smoothl1.max_threads()}), numpy {np.__version__}, "
             f"Python {platform.python_version()}")
 

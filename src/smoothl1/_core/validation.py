@@ -13,8 +13,8 @@ import sys
 
 import numpy as np
 
-from . import _smoothl1
-from ._overlap import may_overlap_itself, overlap, untangle
+from .. import _smoothl1
+from .overlap import may_overlap_itself, overlap, untangle
 
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
@@ -168,7 +168,22 @@ def _as_operand(name, value, input):
     return value
 
 
-def check_param(name, value, allow_zero):
+def _accepted(loss):
+    """The parameter's range, as the error messages say it: ">= 0 (inf is allowed)"."""
+    if loss.inf_allowed:
+        return f"{loss.accepted} (inf is allowed)"
+    return f"{loss.accepted} and finite"
+
+
+def _out_of_range(loss, value):
+    return value < 0 or (value == 0 and not loss.zero_allowed) or (
+        value == float("inf") and not loss.inf_allowed)
+
+
+def check_param(loss, value):
+    """The parameter of ``loss`` (a row of smoothl1._core.losses.LOSSES, which gives its name and
+    range) as a float, or the TypeError or ValueError that names it."""
+    name = loss.param
     if type(value) is not float:
         if not _is_real_number(value):
             raise TypeError(f"{name} must be a real number, got {type(value).__name__} (bool "
@@ -180,40 +195,43 @@ def check_param(name, value, allow_zero):
             raise ValueError(f"{name} is too large for a float: {value!r:.40}") from None
     if value != value:
         raise ValueError(f"{name} must be a number, got nan")
-    if value < 0 or (value == 0 and not allow_zero):
-        accepted = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {accepted} (inf is allowed), got {value!r}")
+    if _out_of_range(loss, value):
+        raise ValueError(f"{name} must be {_accepted(loss)}, got {value!r}")
     return value
 
 
-def check_param_values(name, value, input, allow_zero, deferred=False):
-    """A per-element beta or delta (docs/contract.md section 13): an array or list with the
-    rules of weight, every element checked. Returns (scalar, None) for a Python or NumPy
-    number, (None, array) otherwise; an array of a single element is returned as its scalar
-    (the same results, bit for bit, without a per-element division). deferred leaves the
-    elements of a longer array unchecked: the caller checks them with check_param_array
-    if the call's result is NaN (see smoothl1._api.evaluate)."""
+def check_param_values(loss, value, input, deferred=False):
+    """The parameter of ``loss``, per element (docs/contract.md section 13): an array or list
+    with the rules of weight, every element checked. Returns (scalar, None) for a Python or
+    NumPy number, (None, array) otherwise; an array of a single element is returned as its
+    scalar (the same results, bit for bit, without a per-element division). deferred leaves
+    the elements of a longer array unchecked: the caller checks them with check_param_array
+    if the call's result is NaN (see smoothl1._core.api.evaluate)."""
     if not isinstance(value, (_ndarray, list, tuple)):
-        return check_param(name, value, allow_zero), None
-    array = _as_operand(name, value, input)
+        return check_param(loss, value), None
+    array = _as_operand(loss.param, value, input)
     if array.size == 0:
         return None, array
     if array.size == 1 or not deferred:
-        check_param_array(name, array, allow_zero)
+        check_param_array(loss, array)
     if array.size == 1:
         return float(array.reshape(())), None
     return None, array
 
 
-def check_param_array(name, array, allow_zero):
-    """Raise the ValueError of a NaN or out-of-range element of a parameter array."""
-    lowest = array.min()   # NaN propagates; no temporary of the array's size
-    if lowest != lowest:
+def check_param_array(loss, array):
+    """Raise the ValueError of a NaN or out-of-range element of an array of the parameter of
+    ``loss``."""
+    name = loss.param
+    worst = array.min()   # NaN propagates; no temporary of the array's size
+    if worst != worst:
         raise ValueError(f"{name} must be a number at every element, got nan")
-    if lowest < 0 or (lowest == 0 and not allow_zero):
-        accepted = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {accepted} at every element (inf is allowed), got "
-                         f"{float(lowest)!r}")
+    if not _out_of_range(loss, worst) and not loss.inf_allowed:
+        worst = array.max()   # a second pass, only for a loss that refuses inf
+    if _out_of_range(loss, worst):
+        allowed = "(inf is allowed)" if loss.inf_allowed else "and finite"
+        raise ValueError(f"{name} must be {loss.accepted} at every element {allowed}, got "
+                         f"{float(worst)!r}")
 
 
 def check_axis(axis, ndim, keepdims):
@@ -310,19 +328,19 @@ def check_curvature(curvature):
                          f"{curvature!r}") from None
 
 
-def prepare(input, target, weight, reduction, out, grad_out, n_threads,
-            grad_out_name="grad_out", param=1.0, allow_zero=True, axis=None, keepdims=False,
-            out_name="out", deferred_param_check=False):
+def prepare(input, target, weight, reduction, out, grad_out, n_threads, *, loss, param=1.0,
+            grad_out_name="grad_out", axis=None, keepdims=False, out_name="out",
+            deferred_param_check=False):
     """Validate a call; return (input, target, weight, reduction code, out, grad_out, n_threads,
     param, param_values, axes); target, weight and param_values broadcast to input's shape.
     `out` is the loss buffer (reduction='none', or the reduced loss along `axis`), or the
     curvature buffer of a grad_hess call, called `out_name` in messages; `grad_out` the
-    gradient buffer, called `grad_out_name`. `param` (named "beta" if allow_zero, else
-    "delta") is a number, or an array giving param_values (param is then None; None given
-    skips it; deferred_param_check: see check_param_values); axes are the reduced dimensions
-    (None: all, without keepdims). Every array
-    returned is a base-class ndarray (a view of a subclass the caller gave), so the kernel
-    uses exactly what was checked."""
+    gradient buffer, called `grad_out_name`. `param` is the parameter of `loss` (a row of
+    smoothl1._core.losses.LOSSES, which names it and gives its range): a number, or an array giving
+    param_values (param is then None; deferred_param_check: see check_param_values). axes are
+    the reduced dimensions (None: all, without keepdims). Every array returned is a base-class
+    ndarray (a view of a subclass the caller gave), so the kernel uses exactly what was
+    checked."""
     input = check_input(input)
     reduction_code = check_reduction(reduction)
     if type(target) is not _ndarray or target.dtype is not input.dtype \
@@ -330,8 +348,7 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads,
         target = _as_operand("target", target, input)
     if weight is not None:
         weight = _as_operand("weight", weight, input)
-    param, param_values = check_param_values("beta" if allow_zero else "delta", param, input,
-                                             allow_zero, deferred_param_check)
+    param, param_values = check_param_values(loss, param, input, deferred_param_check)
     axes = check_axis(axis, input.ndim, keepdims)
     if axes is not None and reduction_code == _smoothl1.REDUCTION_NONE:
         raise ValueError("axis and keepdims are only accepted with reduction='mean' or 'sum' "

@@ -1,14 +1,22 @@
-"""Generate smoothl1's C API from one table: loss x operation x dtype x parameter x layout.
+"""Generate the kernels' per-loss dispatch and the C API from two tables.
 
-    python tools/generate_capi.py      # setup.py runs this before Cython; so may you
+    python tools/generate_kernels.py   # setup.py runs this before Cython; so may you
 
-The table below is the only place where the exported functions are listed. Three Tempita
-templates (Tempita ships with Cython) turn it into the files Cython compiles and ships:
+The losses come from the table of losses, src/smoothl1/_core/losses.py (loaded by path:
+nothing is built yet), the one place a loss is listed; the C API's operations, dtypes,
+parameter kinds and layouts from the table below. Tempita templates (Tempita ships with Cython) turn them
+into the files Cython compiles and ships:
 
-    src/_smoothl1_capi.pxi.tp          -> src/_smoothl1_capi.pxi   the `cdef api` definitions,
-                                          included by src/_smoothl1.pyx in its section 4 (so
-                                          the AVX2 and AVX-512 builds, which include that
-                                          file, export the same functions)
+    src/kernels/loss_points.pxi.tp     -> .pxi   each loss's point functions (included) and
+                                          their dispatch per element (LossParams,
+                                          element_params, loss_point, grad_point, hess_point)
+    src/kernels/loss_runs.pxi.tp       -> .pxi   the loss codes, execute_loss, the pool's
+                                          run_task_item, the C API's pass functions
+    src/kernels/grad_hess.pxi.tp       -> .pxi   the grad_hess loop, which calls the C
+                                          formulas of a loss itself (see there)
+    src/kernels/capi_functions.pxi.tp  -> .pxi   the `cdef api` definitions, included by
+                                          src/_smoothl1.pyx (so the AVX2 and AVX-512 builds,
+                                          which include that file, export the same functions)
     src/smoothl1/_smoothl1.pxd.tp      -> src/smoothl1/_smoothl1.pxd   their declarations,
                                           under the module's own dotted name
     src/smoothl1/kernels.pxd.tp        -> src/smoothl1/kernels.pxd     the public cimport
@@ -27,9 +35,10 @@ parameter arguments, mode, n, input, input_stride, target, target_stride, then a
 a stride for every slot of OUTPUT_SLOTS (NULL and 0 for slots the operation does not write),
 grad_scale). The contiguous function of a family is its _strided twin with every stride 1.
 
-How kernels join (the pyx side is the new point function and pass; here it is one or two
-lines each):
-  - a loss:       a Loss line in LOSSES and a <loss>_pass in the pyx (as pseudo_huber did);
+How kernels join:
+  - a loss:       its row in src/smoothl1/_core/losses.py and its point functions in
+                  src/kernels/losses/<name>.pxi; nothing here (its C API functions, pass
+                  functions and dispatch are generated);
   - an operation: an Operation line in OPERATIONS; a new output also gets a slot in
                   OUTPUT_SLOTS and an argument of every pass function (as the grad_hess_*
                   operations did with hess_out);
@@ -40,6 +49,7 @@ lines each):
   - an operation for a parameter kind: its name in that Parameter's `operations`. Today
                   both kinds have every operation.
 """
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +58,18 @@ from Cython import Tempita
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def load_table_of_losses(root=ROOT):
+    """src/smoothl1/_core/losses.py, loaded by its path (the package is not built yet)."""
+    path = root / "src" / "smoothl1" / "_core" / "losses.py"
+    spec = importlib.util.spec_from_file_location("smoothl1_table_of_losses", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @dataclass(frozen=True)
 class Loss:
+    """A loss as the C API names it (from its row in the table of losses)."""
     name: str        # in the function names and in <name>_pass
     parameter: str   # the name of its parameter argument
     doc: str         # for kernels.pxd
@@ -80,11 +100,9 @@ class Parameter:
 
 
 # -- The table ---------------------------------------------------------------------------------
-LOSSES = (
-    Loss("smooth_l1", "beta", "smooth_l1 (parameter beta >= 0)"),
-    Loss("huber", "delta", "huber (parameter delta > 0)"),
-    Loss("pseudo_huber", "delta", "pseudo_huber (parameter delta > 0)"),
-)
+TABLE_OF_LOSSES = load_table_of_losses().LOSSES
+LOSSES = tuple(Loss(row.name, row.param, f"{row.name} (parameter {row.param} {row.accepted})")
+               for row in TABLE_OF_LOSSES)
 OPERATIONS = (
     Operation("loss_sum", "double", "SUM_LOSS", (), scaled=False,
               doc="returns  sum_i loss(d_i)"),
@@ -256,7 +274,72 @@ def families(all_functions):
             for (loss, dtype, parameter), members in grouped.items()]
 
 
-TEMPLATES = ("src/_smoothl1_capi.pxi.tp", "src/smoothl1/_smoothl1.pxd.tp",
+# -- What the loss templates print (src/kernels/loss_*.pxi.tp) ------------------------------------
+
+def loss_structs(row):
+    """The Cython structs of a loss's parameters: scalar, fast scalar variant, per element."""
+    structs = [row.kernel + "Params"]
+    if row.fast_scalar:
+        structs.append(row.fast_scalar + "Params")
+    return structs + [row.kernel + "ArrayParams"]
+
+
+def condition(row):
+    """`LossParams is S or ...` for each of the loss's structs S."""
+    return " or ".join("LossParams is " + struct for struct in loss_structs(row))
+
+
+def branch(k, row, count):
+    """The k-th branch of a chain over `count` losses; the last is `else`."""
+    if k == count - 1:
+        return "else"
+    return ("if " if k == 0 else "elif ") + condition(row)
+
+
+def c_rows(table):
+    """The losses whose point functions are C (row.c_fields)."""
+    return [row for row in table if row.c_fields]
+
+
+def c_call(row, operation, params="p"):
+    """The call of a C point function of `operation` at d and the struct `params`."""
+    fields = ", ".join(f"{params}.{field}" for field in row.c_fields)
+    return f"smoothl1_{row.name}_{operation}(d, {fields})"
+
+
+def point_call(row, operation):
+    """The call of a loss's point function of `operation` ("loss", "grad", "exact", "irls")
+    at d, p: its C function directly where the loss has C formulas (row.c_fields)."""
+    if row.c_fields:
+        return c_call(row, operation)
+    suffix = {"loss": "loss", "grad": "grad", "exact": "exact_hess", "irls": "irls_hess"}
+    return f"{row.name}_{suffix[operation]}_point(d, p)"
+
+
+def valid_parameter(row):
+    """The test a per-element parameter `value` passes (NaN fails it)."""
+    test = "value >= 0" if row.zero_allowed else "value > 0"
+    return test if row.inf_allowed else test + " and not isinf(value)"
+
+
+def params_kinds(table):
+    """(index, struct, enum name) of every LossParams instance, in the fused type's order."""
+    result = []
+    for row in table:
+        stem = "PARAMS_" + row.name.upper()
+        suffixes = ["", "_FAST", "_ARRAY"] if row.fast_scalar else ["", "_ARRAY"]
+        result += [(struct, stem + suffix)
+                   for struct, suffix in zip(loss_structs(row), suffixes)]
+    return [(k, struct, name) for k, (struct, name) in enumerate(result)]
+
+
+PASS_TAIL = ("mode, n, x, x_step, t, t_step, loss_out, loss_step, grad_out, grad_step, "
+             "hess_out, hess_step, grad_scale")
+
+
+TEMPLATES = ("src/kernels/loss_points.pxi.tp", "src/kernels/loss_runs.pxi.tp",
+             "src/kernels/grad_hess.pxi.tp",
+             "src/kernels/capi_functions.pxi.tp", "src/smoothl1/_smoothl1.pxd.tp",
              "src/smoothl1/kernels.pxd.tp")
 
 
@@ -265,7 +348,11 @@ def render(template_path):
                                 name=str(template_path))
     all_functions = functions()
     return template.substitute(functions=all_functions, families=families(all_functions),
-                               losses=LOSSES, operations=OPERATIONS, dtypes=DTYPES)
+                               losses=LOSSES, operations=OPERATIONS, dtypes=DTYPES,
+                               table=TABLE_OF_LOSSES, branch=branch, call=point_call,
+                               condition=condition, c_rows=c_rows, c_call=c_call,
+                               valid=valid_parameter, kinds=params_kinds,
+                               pass_tail=PASS_TAIL)
 
 
 def generate(root=ROOT):
@@ -283,4 +370,4 @@ def generate(root=ROOT):
 
 if __name__ == "__main__":
     for path in generate():
-        print(f"generate_capi: wrote {path.relative_to(ROOT)}")
+        print(f"generate_kernels: wrote {path.relative_to(ROOT)}")

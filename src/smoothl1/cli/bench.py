@@ -20,7 +20,12 @@ one thread: ``smoothl1_smooth_l1_loss_sum_<f32|f64>`` called through its capsule
 ``smoothl1._smoothl1.__pyx_capi__`` (as C and Cython consumers call it; ctypes adds about a
 microsecond) against ``smooth_l1_loss(x, t, reduction="sum", n_threads=1)``, with the same bits.
 
-Then the box rows (``--boxes N``, see ``smoothl1._bench_boxes``): ``(N, 4)`` arrays with
+Then the loss rows (``--losses N``, default 10^6): every loss of the table of losses, its mean
+on one thread against the stable NumPy expression a NumPy user writes for it (the row's
+``numpy_mean``: for log-cosh ``np.logaddexp(q, -q) - log(2)``, for Cauchy ``np.log1p(q**2)``),
+with the time per element.
+
+Then the box rows (``--boxes N``, see ``smoothl1.cli._bench_boxes``): ``(N, 4)`` arrays with
 broadcast operands, reductions along an axis and per-element parameters, each against the
 same call with a full-size operand, a full reduction or a scalar parameter, and, for the rows
 that move more bytes than that baseline, against the floor those bytes set.
@@ -38,8 +43,12 @@ import time
 
 import numpy as np
 
-from . import (__version__, _bench_boxes, _dispatch, _smoothl1, smooth_l1_loss,
-               smooth_l1_loss_and_grad)
+import smoothl1
+
+from .. import __version__, _smoothl1, smooth_l1_loss, smooth_l1_loss_and_grad
+from .._core.losses import LOSSES
+from .._core import dispatch
+from . import _bench_boxes
 from ._arguments import OneLineArgumentParser, whole_number
 
 BETA = 1.0
@@ -130,7 +139,7 @@ def contenders(x, t, grad, x_wide, t_wide, torch, special):
 
 
 def versions(torch, scipy):
-    parts = [f"smoothl1 {__version__} ({_dispatch.build} kernels, "
+    parts = [f"smoothl1 {__version__} ({dispatch.build} kernels, "
              f"{_smoothl1.max_threads()} threads)", f"NumPy {np.__version__}"]
     parts.append(f"SciPy {scipy.__version__}" if scipy else "SciPy not installed")
     parts.append(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
@@ -176,12 +185,45 @@ def run(sizes, dtypes, repeat, out=sys.stdout):
                 print(f"{size:>10} {row['dtype']:>7} {operation:>9} "
                       f"{_format_seconds(ours_time):>10} {row['vs_floor']:>7.2f}x "
                       + " ".join(cells), file=out)
-    print(f"\nC API ({_dispatch.build} kernels) vs Python API, one thread, loss_sum:", file=out)
+    print(f"\nC API ({dispatch.build} kernels) vs Python API, one thread, loss_sum:", file=out)
     for dtype in dtypes:
         row = c_api_row(dtype, repeat)
         print(f"{row['size']:>10} {row['dtype']:>7}  C API {_format_seconds(row['c_api'])}, "
               f"smooth_l1_loss(n_threads=1) {_format_seconds(row['python_api'])}: "
               f"{row['ratio']:.2f}x{'' if row['same_bits'] else '  DIFFERENT BITS'}", file=out)
+    return rows
+
+
+def loss_rows(size, dtypes, repeat, out=sys.stdout):
+    """Each loss's mean at `size` elements, one thread, against its NumPy expression."""
+    print(f"\nlosses: mean of {size} elements, one thread, against the NumPy expression "
+          f"(d = x - t, p the parameter, 0.7)", file=out)
+    header = f"{'loss':>13} {'dtype':>7} {'smoothl1':>10} {'per element':>12} {'x NumPy':>8}"
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    rng = np.random.default_rng(2)
+    rows = []
+    for dtype in dtypes:
+        x = (rng.standard_normal(size) * 2).astype(dtype)
+        t = rng.standard_normal(size).astype(dtype)
+        p = dtype.type(0.7)
+        for loss in LOSSES:
+            function = getattr(smoothl1, loss.name + "_loss")
+            keywords = {loss.param: 0.7, "n_threads": 1}
+            expression = compile(loss.numpy_mean, f"<{loss.name}.numpy_mean>", "eval")
+
+            def ours():
+                return function(x, t, **keywords)
+
+            def numpy():
+                return eval(expression, {"np": np, "d": x - t, "p": p})
+
+            ours_time = best_time(ours, repeat)
+            speedup = best_time(numpy, repeat) / ours_time
+            rows.append({"loss": loss.name, "dtype": dtype.name, "seconds": ours_time,
+                         "NumPy": speedup})
+            print(f"{loss.name:>13} {dtype.name:>7} {_format_seconds(ours_time):>10} "
+                  f"{ours_time / size * 1e9:>9.2f} ns {speedup:>7.1f}x", file=out)
     return rows
 
 
@@ -244,6 +286,9 @@ def main(argv=None):
                         help="comma-separated dtypes (default float32,float64)")
     parser.add_argument("--repeat", type=whole_number, default=7,
                         help="timed repeats, 1 to 1000 (default 7)")
+    parser.add_argument("--losses", type=whole_number, default=10**6,
+                        help="elements of the loss rows, every loss against NumPy (default "
+                             "1e6; 0 skips them)")
     parser.add_argument("--boxes", type=whole_number, default=1 << 20,
                         help="N of the (N, 4) box rows (default 1048576; 0 skips them)")
     args = parser.parse_args(argv)
@@ -256,6 +301,8 @@ def main(argv=None):
         parser.error(f"--repeat must be from 1 to 1000, got {args.repeat}")
     try:
         run(args.sizes, dtypes, args.repeat)
+        if args.losses > 0:
+            loss_rows(min(args.losses, MAX_SIZE), dtypes, args.repeat)
         if args.boxes > 0:
             _bench_boxes.run(min(args.boxes, MAX_SIZE // 4), dtypes, args.repeat, best_time,
                              sys.stdout)

@@ -2,7 +2,7 @@
 ``_run_grad_hess``), in the order it is read:
 
 1. Validation, when the function is called: the parameters, ``reduction`` and ``n_threads`` go
-   through ``smoothl1._validation`` unchanged; Dask arrays are checked on their metadata
+   through ``smoothl1._core.validation`` unchanged; Dask arrays are checked on their metadata
    (dtype, shape, chunk type) by the same rules, applied to a zero-stride NumPy stand-in of
    their dtype and shape, so errors are raised at the call with the NumPy messages, never on a
    worker. Nothing is computed at call time.
@@ -16,7 +16,7 @@
    ``input``'s dtype. The elementwise loss is never built for ``"mean"``/``"sum"``. The
    ``"mean"`` gradient is scaled by ``1 / N``, or by ``1 / sum(weight)``, a lazy scalar
    computed from the weights alone and passed into every gradient block.
-5. ``*_grad_hess``: one task per block runs ``smoothl1._grad_hess.grad_hess`` (the NumPy
+5. ``*_grad_hess``: one task per block runs ``smoothl1._core.grad_hess.grad_hess`` (the NumPy
    functions' own path; an array parameter comes as its block, as in 3) and its two results
    become two Dask arrays of ``input``'s chunks.
 """
@@ -26,10 +26,10 @@ import operator
 import dask.array as da
 import numpy as np
 
-from . import _smoothl1
-from ._api import evaluate
-from ._grad_hess import grad_hess
-from ._validation import (
+from .. import _smoothl1
+from .._core.api import evaluate
+from .._core.grad_hess import grad_hess
+from .._core.validation import (
     _as_operand,
     _check_array_type,
     _check_float_dtype,
@@ -106,17 +106,19 @@ def _operand(name, value, input):
 # 3. Blocks (module-level functions: workers import them from the installed package)
 # ---------------------------------------------------------------------------------------------
 
-def _block(loss_kind, param, loss_mode, want_grad, n_threads, input, target, weight,
-           grad_norm, axes=None):
+def _block(input, target, weight, param, grad_norm, *, loss, loss_mode, want_grad, n_threads,
+           axes=None):
     """One kernel call on one block. loss_mode: None, "none" (elementwise loss) or "sum" (the
     block's loss sums in double: of the whole block as an array of shape (1,) * ndim, or, with
     axes, of each group, keepdims-shaped). The gradient is normalised by grad_norm (the global
     element count or weight sum of "mean", per group with axes and weights) if given, exactly
-    as the NumPy path normalises it. param is a number or the block of a parameter array."""
+    as the NumPy path normalises it. loss is a row of smoothl1._core.losses.LOSSES; param a number
+    or the block of a parameter array."""
     reduction = "none" if loss_mode == "none" else "sum"
     input, total, loss_out, grad_out, _ = evaluate(
-        loss_kind, param, input, target, weight, reduction, None, None, n_threads,
-        loss_mode is not None, want_grad, grad_norm=grad_norm, axis=axes, float64_groups=True)
+        loss, input, target, param=param, weight=weight, reduction=reduction,
+        n_threads=n_threads, want_loss=loss_mode is not None, want_grad=want_grad,
+        grad_norm=grad_norm, axis=axes, float64_groups=True)
     if loss_mode == "sum" and axes is not None:
         loss = np.asarray(total).reshape(reduced_shape(input.shape, axes, keepdims=True))
     else:
@@ -153,28 +155,26 @@ def _finish_groups(total, weight_sum, dtype):
         return value.astype(dtype)
 
 
-def _parameter(name, param, input, allow_zero):
-    """beta or delta: (number, None) or (Dask array chunked like input, its index). NumPy
-    arrays and lists are checked element by element here; a Dask array's values are checked
-    block by block when computed (its metadata here)."""
+def _parameter(loss, param, input):
+    """The parameter of loss: (number, None) or (Dask array chunked like input, its index).
+    NumPy arrays and lists are checked element by element here; a Dask array's values are
+    checked block by block when computed (its metadata here)."""
     if isinstance(param, da.Array):
-        return _operand(name, param, input)
-    value, values = check_param_values(name, param, _stand_in(input.dtype, input.shape),
-                                       allow_zero)
+        return _operand(loss.param, param, input)
+    value, values = check_param_values(loss, param, _stand_in(input.dtype, input.shape))
     if values is None:
         return value, None
-    return _operand(name, values, input)
+    return _operand(loss.param, values, input)
 
 
-def _run(function_name, loss_kind, param, input, target, weight, reduction, out, grad_out,
-         n_threads, want_loss, want_grad, grad_out_name="grad_out", axis=None,
-         keepdims=False):
+def _run(loss, input, target, *, function_name, param, weight, reduction, loss_out, grad_out,
+         n_threads, want_loss, want_grad, grad_out_name="grad_out", axis=None, keepdims=False):
+    """The Dask loss function called function_name: as smoothl1._core.api._run, lazily."""
     _check_input(input, function_name)
-    _check_no_output("out", out, function_name)
+    _check_no_output("out", loss_out, function_name)
     _check_no_output(grad_out_name, grad_out, function_name)
     check_reduction(reduction)
-    param, param_index = _parameter("beta" if loss_kind == _smoothl1.SMOOTH_L1 else "delta",
-                                    param, input, loss_kind == _smoothl1.SMOOTH_L1)
+    param, param_index = _parameter(loss, param, input)
     axes = check_axis(axis, input.ndim, keepdims)
     if axes is not None and reduction == "none":
         raise ValueError("axis and keepdims are only accepted with reduction='mean' or 'sum' "
@@ -216,61 +216,66 @@ def _run(function_name, loss_kind, param, input, target, weight, reduction, out,
     token = function_name.replace("_", "-")
     blocks = da.blockwise(
         _block, index,
-        loss_kind, None, param, param_index, loss_mode, None, want_grad, None, n_threads, None,
-        input, index, target, target_index, weight, weight_index, grad_norm, grad_norm_index,
-        axes, None,
+        input, index, target, target_index, weight, weight_index, param, param_index,
+        grad_norm, grad_norm_index,
+        loss=loss, loss_mode=loss_mode, want_grad=want_grad, n_threads=n_threads, axes=axes,
         token=token + "-block", dtype=np.float64 if partials_only else dtype,
         meta=partial_meta if partials_only else element_meta,
         adjust_chunks={k: 1 for k in summed} if partials_only else None)
     if want_loss and want_grad:
         # One task computes both; the two results are picked from its tuple.
-        loss = blocks.map_blocks(operator.itemgetter(0),
-                                 chunks=partial_chunks if reduced else input.chunks,
-                                 dtype=np.float64 if reduced else dtype,
-                                 meta=partial_meta if reduced else element_meta)
+        losses = blocks.map_blocks(operator.itemgetter(0),
+                                   chunks=partial_chunks if reduced else input.chunks,
+                                   dtype=np.float64 if reduced else dtype,
+                                   meta=partial_meta if reduced else element_meta)
         grad = blocks.map_blocks(operator.itemgetter(1),
                                  dtype=dtype, meta=element_meta)
     elif want_loss:
-        loss, grad = blocks, None
+        losses, grad = blocks, None
     else:
         return blocks
     if reduced and axes is not None:
-        total = loss.sum(axis=axes, dtype=np.float64, keepdims=True)
+        total = losses.sum(axis=axes, dtype=np.float64, keepdims=True)
         if weight_sum is None or not isinstance(weight_sum, da.Array):
-            loss = total.map_blocks(_finish_groups, weight_sum, dtype, dtype=dtype,
-                                    meta=np.empty((0,) * input.ndim, dtype))
+            losses = total.map_blocks(_finish_groups, weight_sum, dtype, dtype=dtype,
+                                      meta=np.empty((0,) * input.ndim, dtype))
         else:
-            loss = da.map_blocks(_finish_groups, total, weight_sum, dtype, dtype=dtype,
-                                 meta=np.empty((0,) * input.ndim, dtype))
+            losses = da.map_blocks(_finish_groups, total, weight_sum, dtype, dtype=dtype,
+                                   meta=np.empty((0,) * input.ndim, dtype))
         if not keepdims:
-            loss = loss.squeeze(axis=axes)
+            losses = losses.squeeze(axis=axes)
     elif reduced:
-        total = loss.sum(dtype=np.float64)
-        loss = da.blockwise(_finish, (), total, (), weight_sum,
-                            () if isinstance(weight_sum, da.Array) else None, dtype, None,
-                            token=token + "-" + reduction, dtype=dtype,
-                            meta=np.empty((), dtype))
-    return loss if grad is None else (loss, grad)
+        total = losses.sum(dtype=np.float64)
+        losses = da.blockwise(_finish, (), total, (), weight_sum,
+                              () if isinstance(weight_sum, da.Array) else None, dtype, None,
+                              token=token + "-" + reduction, dtype=dtype,
+                              meta=np.empty((), dtype))
+    return losses if grad is None else (losses, grad)
 
 
-def _run_grad_hess(function_name, loss_kind, param, input, target, weight, curvature,
-                   grad_out, hess_out, n_threads):
-    """(grad, hess) as two Dask arrays of input's chunks, from one task per block that runs
-    smoothl1._grad_hess.grad_hess, the NumPy functions' own path."""
+def _grad_hess_block(input, target, weight, param, *, loss, curvature, n_threads):
+    """(grad, hess) of one block: smoothl1._core.grad_hess.grad_hess, the NumPy functions' own
+    path."""
+    return grad_hess(loss, input, target, param=param, weight=weight, curvature=curvature,
+                     n_threads=n_threads)
+
+
+def _run_grad_hess(loss, input, target, *, function_name, param, weight, curvature, grad_out,
+                   hess_out, n_threads):
+    """(grad, hess) as two Dask arrays of input's chunks, from one task per block
+    (_grad_hess_block)."""
     _check_input(input, function_name)
     _check_no_output("grad_out", grad_out, function_name)
     _check_no_output("hess_out", hess_out, function_name)
     check_curvature(curvature)
-    param, param_index = _parameter("beta" if loss_kind == _smoothl1.SMOOTH_L1 else "delta",
-                                    param, input, loss_kind == _smoothl1.SMOOTH_L1)
+    param, param_index = _parameter(loss, param, input)
     target, target_index = _operand("target", target, input)
     weight, weight_index = (None, None) if weight is None else _operand("weight", weight, input)
     n_threads = check_n_threads(n_threads) or 1
     index, meta = tuple(range(input.ndim)), np.empty((0,) * input.ndim, input.dtype)
     blocks = da.blockwise(
-        grad_hess, index, loss_kind, None, param, param_index, input, index, target,
-        target_index, weight, weight_index, curvature, None, None, None, None, None,
-        n_threads, None,
+        _grad_hess_block, index, input, index, target, target_index, weight, weight_index,
+        param, param_index, loss=loss, curvature=curvature, n_threads=n_threads,
         token=function_name.replace("_", "-") + "-block", dtype=input.dtype, meta=meta)
     return tuple(blocks.map_blocks(operator.itemgetter(k), dtype=input.dtype, meta=meta)
                  for k in (0, 1))

@@ -16,7 +16,7 @@ baseline). "x NumPy" is the NumPy expression's time over smoothl1's (higher is b
 """
 import numpy as np
 
-from . import huber_loss, smooth_l1_loss, smooth_l1_loss_and_grad
+from .. import huber_loss, smooth_l1_loss, smooth_l1_loss_and_grad
 
 BETA = 1.0 / 9   # the detection default (Fast R-CNN's sigma = 3), not a power of two
 

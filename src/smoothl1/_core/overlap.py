@@ -1,5 +1,5 @@
 """Memory overlap between the arguments of a call, for the one validation path
-(smoothl1._validation; docs/contract.md section 6): an output whose own elements share memory
+(smoothl1._core.validation; docs/contract.md section 6): an output whose own elements share memory
 is refused, and an input that overlaps an output other than as the very same view is copied
 first, so the result is the one separate buffers give, as with NumPy ufuncs."""
 import numpy as np

@@ -1,0 +1,5 @@
+"""The adapters: the core's functions fitted to other libraries' interfaces. Dask arrays
+(``dask``, built on ``dask_blocks``; public as ``smoothl1.dask``), ``scipy.optimize.least_squares``
+(``least_squares``; public as ``smoothl1.least_squares_loss``) and gradient-boosting objectives
+(``boosting``; public as ``smoothl1.boosting``). None of those libraries is imported here.
+"""
