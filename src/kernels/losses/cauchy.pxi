@@ -22,21 +22,25 @@
 cdef extern from *:
     """
     #include "kernels/elementary.h"
-    /* a = |d| / delta, or 0 for delta = inf (finite_delta == 0) */
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_ratio(double z, double delta,
-                                                        double finite_delta) {
-        return finite_delta == 0.0 ? 0.0 : z / delta;
+    /* a = |d| / delta: 0 for a finite d and delta = inf, and 0 also for d = ±inf there (the
+       loss is then 0.5 * d**2), where the quotient is inf / inf; NaN for a NaN d. (A select
+       on the data, not on delta: GCC unswitches a loop on a select of a loop-invariant
+       condition, and its copies then fail to vectorise.) */
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_ratio(double z, double delta) {
+        double a = z / delta;
+        return (a != a) & (z == INFINITY) ? 0.0 : a;
     }
     /* log(a) for a >= 1: where a overflows for a finite |d| (|d| / delta > DBL_MAX), log of
        the quotient of |d| 2**-550 and delta 2**550, plus 1100 log(2) */
     SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_log_ratio(double z, double delta, double a) {
-        int overflow = a == INFINITY && z < INFINITY;   /* then delta < 1: no overflow below */
-        double scaled = (z * smoothl1_power_of_two(-550.0)) / (delta * smoothl1_power_of_two(550.0));
+        int overflow = a - z == INFINITY;    /* a is inf, z finite: then delta < 1, so the
+                                                scaled delta below does not overflow */
+        double scaled = (z * smoothl1_power_of_two(-550.0))
+                        / (delta * smoothl1_power_of_two(550.0));
         return smoothl1_log_normal(overflow ? scaled : a) + (overflow ? 762.4618986159398 : 0.0);
     }
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_loss(double d, double delta,
-                                                       double finite_delta) {
-        double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta, finite_delta);
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_loss(double d, double delta) {
+        double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta);
         double w = a * a, s = delta / z, v = s * s;
         int near = a < 1.0;
         double logarithm = smoothl1_log1p_nonnegative(near ? w : v);    /* log1p(w) or (v) */
@@ -45,45 +49,41 @@ cdef extern from *:
         double far_loss = delta * (delta * (log_a + 0.5 * logarithm));
         return near ? near_loss : far_loss;
     }
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_grad(double d, double delta,
-                                                       double finite_delta) {
-        double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta, finite_delta);
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_grad(double d, double delta) {
+        double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta);
         double s = delta / z;
         double far_grad = copysign(delta * (s / (1.0 + s * s)), d);
         return a < 1.0 ? d / (1.0 + a * a) : far_grad;
     }
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_irls(double d, double delta,
-                                                       double finite_delta) {
-        double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta, finite_delta);
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_irls(double d, double delta) {
+        double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta);
         double s = delta / z, v = s * s;
         double irls = a < 1.0 ? 1.0 / (1.0 + a * a) : v / (1.0 + v);
         return z == INFINITY ? 0.0 : irls;   /* 0 at ±inf, also for delta = inf */
     }
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_exact(double d, double delta,
-                                                        double finite_delta) {
-        double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta, finite_delta);
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_exact(double d, double delta) {
+        double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta);
         double w = a * a, s = delta / z, v = s * s;
-        double one_minus_a = finite_delta == 0.0 ? 1.0 : (delta - z) / delta;
+        double one_minus_a = (delta - z) / delta;       /* NaN for delta = inf: then 1 - 0 */
+        one_minus_a = one_minus_a == one_minus_a ? one_minus_a : 1.0 - a;
         double near_exact = (one_minus_a * (1.0 + a)) / ((1.0 + w) * (1.0 + w));
         double far_exact = (v / (1.0 + v)) * ((((delta - z) / z) * (s + 1.0)) / (1.0 + v));
         double exact = a < 1.0 ? near_exact : far_exact;
         return z == INFINITY ? 0.0 : exact;
     }
     """
-    double smoothl1_cauchy_loss(double d, double delta, double finite_delta) noexcept nogil
-    double smoothl1_cauchy_grad(double d, double delta, double finite_delta) noexcept nogil
-    double smoothl1_cauchy_irls(double d, double delta, double finite_delta) noexcept nogil
-    double smoothl1_cauchy_exact(double d, double delta, double finite_delta) noexcept nogil
+    double smoothl1_cauchy_loss(double d, double delta) noexcept nogil
+    double smoothl1_cauchy_grad(double d, double delta) noexcept nogil
+    double smoothl1_cauchy_irls(double d, double delta) noexcept nogil
+    double smoothl1_cauchy_exact(double d, double delta) noexcept nogil
 
 
 ctypedef struct CauchyParams:
-    double delta         # > 0, may be inf
-    double finite_delta  # delta, or 0.0 when delta is inf (then a = 0: the quadratic limit)
+    double delta         # > 0, may be inf (then a = 0: the quadratic limit)
 
 ctypedef struct CauchyArrayParams:
     # Cauchy with a delta per element: the fields of CauchyParams, per element.
     double delta
-    double finite_delta
 
 ctypedef fused CauchyAny:
     CauchyParams
@@ -92,5 +92,4 @@ ctypedef fused CauchyAny:
 
 cdef inline void set_cauchy(CauchyAny* p, double delta) noexcept nogil:
     p.delta = delta
-    p.finite_delta = 0.0 if isinf(delta) else delta
 

@@ -20,10 +20,13 @@ cdef extern from *:
     """
     #include "kernels/elementary.h"
     #define SMOOTHL1_LN2 0.693147180559945309417232121458176568
-    /* a = |d| / delta, or 0 for delta = inf (finite_delta == 0) */
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_ratio(double z, double delta,
-                                                          double finite_delta) {
-        return finite_delta == 0.0 ? 0.0 : z / delta;
+    /* a = |d| / delta: 0 for a finite d and delta = inf, and 0 also for d = ±inf there (the
+       loss is then 0.5 * d**2), where the quotient is inf / inf; NaN for a NaN d. (A select
+       on the data, not on delta: GCC unswitches a loop on a select of a loop-invariant
+       condition, and its copies then fail to vectorise.) */
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_ratio(double z, double delta) {
+        double a = z / delta;
+        return (a != a) & (z == INFINITY) ? 0.0 : a;
     }
     /* u = expm1(a) near (else 0), and u / a with its limit 1 at a = 0 */
     SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_u(double a) {
@@ -40,9 +43,8 @@ cdef extern from *:
     SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_near_ratio(double u, double a) {
         return smoothl1_log_cosh_u_over_a(u, a) * ((u + 2.0) / (u * (u + 2.0) + 2.0));
     }
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_loss(double d, double delta,
-                                                         double finite_delta) {
-        double z = fabs(d), a = smoothl1_log_cosh_ratio(z, delta, finite_delta);
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_loss(double d, double delta) {
+        double z = fabs(d), a = smoothl1_log_cosh_ratio(z, delta);
         double u = smoothl1_log_cosh_u(a), e = smoothl1_log_cosh_e(a);
         double t = (0.5 * u) * (u / (1.0 + u));
         int near = a < 1.0;
@@ -55,17 +57,15 @@ cdef extern from *:
     }
     /* delta * tanh(q): d (tanh(a) / a) near (d itself for delta = inf), delta sign(d) tanh(a)
        far (±delta at d = ±inf) */
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_grad(double d, double delta,
-                                                         double finite_delta) {
-        double z = fabs(d), a = smoothl1_log_cosh_ratio(z, delta, finite_delta);
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_grad(double d, double delta) {
+        double z = fabs(d), a = smoothl1_log_cosh_ratio(z, delta);
         double u = smoothl1_log_cosh_u(a), e = smoothl1_log_cosh_e(a);
         double far_grad = copysign(delta * ((1.0 - e) / (1.0 + e)), d);
         return a < 1.0 ? d * smoothl1_log_cosh_near_ratio(u, a) : far_grad;
     }
     /* tanh(q) / q: 1 at d = 0 (and everywhere for delta = inf), 0 at d = ±inf */
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_irls(double d, double delta,
-                                                         double finite_delta) {
-        double z = fabs(d), a = smoothl1_log_cosh_ratio(z, delta, finite_delta);
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_irls(double d, double delta) {
+        double z = fabs(d), a = smoothl1_log_cosh_ratio(z, delta);
         double u = smoothl1_log_cosh_u(a), e = smoothl1_log_cosh_e(a);
         double far_irls = ((1.0 - e) / (1.0 + e)) * (delta / z);   /* delta / z: no overflow */
         double irls = a < 1.0 ? smoothl1_log_cosh_near_ratio(u, a) : far_irls;
@@ -79,8 +79,7 @@ cdef extern from *:
         double exponent = smoothl1_from_bits(((smoothl1_bits(delta) >> 52) & 0x7ff)
                                              | 0x4330000000000000ULL)
                           - (4503599627370496.0 + 1023.0);
-        double scale = smoothl1_power_of_two(exponent < -1000.0 ? 1000.0
-                                             : exponent > 1000.0 ? -1000.0 : -exponent);
+        double scale = smoothl1_power_of_two(-fmax(-1000.0, fmin(1000.0, exponent)));
         double small = a < 512.0 ? a : 0.0;
         double zs = z * scale, ds = delta * scale;
         double a_high = small * split - (small * split - small), a_low = small - a_high;
@@ -92,9 +91,8 @@ cdef extern from *:
         return a < 512.0 ? small * r : 0.0;
     }
     /* 1 / cosh(q)**2: 1 at d = 0 (and everywhere for delta = inf), 0 at d = ±inf */
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_exact(double d, double delta,
-                                                          double finite_delta) {
-        double z = fabs(d), a = smoothl1_log_cosh_ratio(z, delta, finite_delta);
+    SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_exact(double d, double delta) {
+        double z = fabs(d), a = smoothl1_log_cosh_ratio(z, delta);
         double u = smoothl1_log_cosh_u(a), e = smoothl1_log_cosh_e(a);
         double cosh_a = 1.0 + (0.5 * u) * (u / (1.0 + u));
         /* exp(-2 (a + a r)) = e (1 - 2 a r) to first order */
@@ -104,20 +102,18 @@ cdef extern from *:
         return z == INFINITY ? 0.0 : exact;
     }
     """
-    double smoothl1_log_cosh_loss(double d, double delta, double finite_delta) noexcept nogil
-    double smoothl1_log_cosh_grad(double d, double delta, double finite_delta) noexcept nogil
-    double smoothl1_log_cosh_irls(double d, double delta, double finite_delta) noexcept nogil
-    double smoothl1_log_cosh_exact(double d, double delta, double finite_delta) noexcept nogil
+    double smoothl1_log_cosh_loss(double d, double delta) noexcept nogil
+    double smoothl1_log_cosh_grad(double d, double delta) noexcept nogil
+    double smoothl1_log_cosh_irls(double d, double delta) noexcept nogil
+    double smoothl1_log_cosh_exact(double d, double delta) noexcept nogil
 
 
 ctypedef struct LogCoshParams:
-    double delta         # > 0, may be inf
-    double finite_delta  # delta, or 0.0 when delta is inf (then a = 0: the quadratic limit)
+    double delta         # > 0, may be inf (then a = 0: the quadratic limit)
 
 ctypedef struct LogCoshArrayParams:
     # Log-cosh with a delta per element: the fields of LogCoshParams, per element.
     double delta
-    double finite_delta
 
 ctypedef fused LogCoshAny:
     LogCoshParams
@@ -126,5 +122,4 @@ ctypedef fused LogCoshAny:
 
 cdef inline void set_log_cosh(LogCoshAny* p, double delta) noexcept nogil:
     p.delta = delta
-    p.finite_delta = 0.0 if isinf(delta) else delta
 

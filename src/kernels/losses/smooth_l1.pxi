@@ -48,7 +48,8 @@ cdef inline bint smooth_l1_fast_applies(const SmoothL1Params* p) noexcept nogil:
     return has_exact_inverse(p.divisor)
 
 
-cdef inline PowerOfTwoSmoothL1Params smooth_l1_fast_params(const SmoothL1Params* general) noexcept nogil:
+cdef inline PowerOfTwoSmoothL1Params smooth_l1_fast_params(
+        const SmoothL1Params* general) noexcept nogil:
     # Only where smooth_l1_fast_applies.
     cdef PowerOfTwoSmoothL1Params p
     p.beta = general.beta

@@ -150,7 +150,7 @@ LOSSES = (
     Loss(
         name="log_cosh",
         numpy_mean='np.mean(p * p * (np.logaddexp(d / p, -d / p) - np.log(2)))', title="log-cosh", param="delta", zero_allowed=False,
-        kernel="LogCosh", c_fields=("delta", "finite_delta"), least_squares_rho2="tanh_series",
+        kernel="LogCosh", c_fields=("delta",), least_squares_rho2="tanh_series",
         summary="Log-cosh loss (Keras' ``LogCosh`` and optax's ``log_cosh`` at ``delta = 1``).",
         formula="""
     With ``d = input - target`` and ``q = d / delta``, elementwise::
@@ -173,7 +173,7 @@ LOSSES = (
     Loss(
         name="cauchy",
         numpy_mean='np.mean(0.5 * p * p * np.log1p((d / p) ** 2))', title="Cauchy", param="delta", zero_allowed=False,
-        kernel="Cauchy", c_fields=("delta", "finite_delta"),
+        kernel="Cauchy", c_fields=("delta",),
         summary="Cauchy (Lorentzian) loss (SciPy's ``least_squares(loss=\"cauchy\")``).",
         formula="""
     With ``d = input - target`` and ``q = d / delta``, elementwise::
