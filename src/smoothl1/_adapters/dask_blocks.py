@@ -145,6 +145,11 @@ def _finish(total, weight_sum, dtype):
 # 4. The lazy graph
 # ---------------------------------------------------------------------------------------------
 
+def _scalar(value):
+    # the NumPy scalar of a 0-d block
+    return value[()]
+
+
 def _finish_groups(total, weight_sum, dtype):
     # _finish for the keepdims-shaped group sums of a reduction along axes
     with np.errstate(all="ignore"):
@@ -244,6 +249,9 @@ def _run(loss, input, target, *, function_name, param, weight, reduction, loss_o
                                    meta=np.empty((0,) * input.ndim, dtype))
         if not keepdims:
             losses = losses.squeeze(axis=axes)
+        if losses.ndim == 0:   # every dimension reduced: a NumPy scalar, as smoothl1 gives
+            losses = da.blockwise(_scalar, (), losses, (), token=token + "-scalar",
+                                  dtype=dtype, meta=np.empty((), dtype))
     elif reduced:
         total = losses.sum(dtype=np.float64)
         losses = da.blockwise(_finish, (), total, (), weight_sum,

@@ -30,23 +30,26 @@ def evaluate(loss, input, target, *, param, weight=None, reduction="mean", loss_
     # so a valid call makes one pass over the array, not two (docs/contract.md section 13).
     deferred_check = (want_loss and not want_grad and isinstance(reduction, str)
                       and reduction in ("mean", "sum"))
-    (input, target, weight, reduction_code, loss_out, grad_out, n_threads, param,
-     param_values, axes) = prepare(input, target, weight, reduction, loss_out, grad_out,
-                                   n_threads, loss=loss, param=param,
-                                   grad_out_name=grad_out_name, axis=axis, keepdims=keepdims,
-                                   deferred_param_check=deferred_check)
-    if want_loss and reduction_code == _smoothl1.REDUCTION_NONE and loss_out is None:
-        loss_out = given_loss_out = _empty_like(input)
-    if want_grad and grad_out is None:
-        grad_out = given_grad_out = _empty_like(input)
-    elementwise_out = loss_out if axes is None else None
-    with _smoothl1.KeptFloatingPointFlags():   # docs/contract.md section 5: no flags raised
+    # docs/contract.md section 5: the call leaves the caller's floating-point flags as they
+    # were, raised or not: NumPy's operations on a parameter array (its check, the NaN test)
+    # clear them, and the kernels raise some.
+    with _smoothl1.KeptFloatingPointFlags():
+        (input, target, weight, reduction_code, loss_out, grad_out, n_threads, param,
+         param_values, axes) = prepare(input, target, weight, reduction, loss_out, grad_out,
+                                       n_threads, loss=loss, param=param,
+                                       grad_out_name=grad_out_name, axis=axis, keepdims=keepdims,
+                                       deferred_param_check=deferred_check)
+        if want_loss and reduction_code == _smoothl1.REDUCTION_NONE and loss_out is None:
+            loss_out = given_loss_out = _empty_like(input)
+        if want_grad and grad_out is None:
+            grad_out = given_grad_out = _empty_like(input)
+        elementwise_out = loss_out if axes is None else None
         total = kernels.compute(loss.code, 1.0 if param is None else param, input, target,
                                 weight, reduction_code, elementwise_out if want_loss else None,
                                 grad_out if want_grad else None, want_loss, want_grad,
                                 n_threads, grad_norm, param_values, axes, float64_groups)
-    if deferred_check and param_values is not None and _has_nan(total):
-        check_param_array(loss, param_values)
+        if deferred_check and param_values is not None and _has_nan(total):
+            check_param_array(loss, param_values)
     return input, total, given_loss_out, given_grad_out, axes
 
 

@@ -20,14 +20,15 @@ def grad_hess(loss, input, target, *, param, weight=None, curvature, grad_out=No
     here."""
     curvature_code = check_curvature(curvature)
     given_grad_out, given_hess_out = grad_out, hess_out
-    input, target, weight, _, hess_out, grad_out, n_threads, param, param_values, _ = prepare(
-        input, target, weight, "none", hess_out, grad_out, n_threads, loss=loss, param=param,
-        out_name="hess_out")
-    if grad_out is None:
-        grad_out = given_grad_out = kernels.empty_like(input)
-    if hess_out is None:
-        hess_out = given_hess_out = kernels.empty_like(input)
-    with _smoothl1.KeptFloatingPointFlags():   # docs/contract.md section 5: no flags raised
+    # docs/contract.md section 5: the caller's floating-point flags are kept (see api.evaluate)
+    with _smoothl1.KeptFloatingPointFlags():
+        input, target, weight, _, hess_out, grad_out, n_threads, param, param_values, _ = prepare(
+            input, target, weight, "none", hess_out, grad_out, n_threads, loss=loss, param=param,
+            out_name="hess_out")
+        if grad_out is None:
+            grad_out = given_grad_out = kernels.empty_like(input)
+        if hess_out is None:
+            hess_out = given_hess_out = kernels.empty_like(input)
         kernels.compute_grad_hess(loss.code, 1.0 if param is None else param, curvature_code,
                                   input, target, weight, grad_out, hess_out, n_threads,
                                   param_values)

@@ -80,7 +80,8 @@ class Loss:
 LOSSES = (
     Loss(
         name="smooth_l1",
-        numpy_mean='np.mean(np.where(np.abs(d) < p, 0.5 * d * d / p, np.abs(d) - 0.5 * p))', title="smooth L1", param="beta", zero_allowed=True,
+        title="smooth L1", param="beta", zero_allowed=True,
+        numpy_mean='np.mean(np.where(np.abs(d) < p, 0.5 * d * d / p, np.abs(d) - 0.5 * p))',
         kernel="SmoothL1", fast_scalar="PowerOfTwoSmoothL1",
         summary="Smooth L1 loss (PyTorch's ``F.smooth_l1_loss``).",
         formula="""
@@ -104,7 +105,8 @@ LOSSES = (
     ),
     Loss(
         name="huber",
-        numpy_mean='np.mean(np.where(np.abs(d) < p, 0.5 * d * d, p * (np.abs(d) - 0.5 * p)))', title="Huber", param="delta", zero_allowed=False, kernel="Huber",
+        title="Huber", param="delta", zero_allowed=False, kernel="Huber",
+        numpy_mean='np.mean(np.where(np.abs(d) < p, 0.5 * d * d, p * (np.abs(d) - 0.5 * p)))',
         summary="Huber loss (PyTorch's ``F.huber_loss``).",
         formula="""
     With ``d = input - target`` and ``z = |d|``, elementwise::
@@ -124,7 +126,8 @@ LOSSES = (
     ),
     Loss(
         name="pseudo_huber",
-        numpy_mean='np.mean(p * p * (np.sqrt(1 + (d / p) ** 2) - 1))', title="pseudo-Huber", param="delta", zero_allowed=False,
+        title="pseudo-Huber", param="delta", zero_allowed=False,
+        numpy_mean='np.mean(p * p * (np.sqrt(1 + (d / p) ** 2) - 1))',
         kernel="PseudoHuber", c_fields=("delta", "finite_delta"),
         summary="Pseudo-Huber (Charbonnier) loss.",
         formula="""
@@ -149,7 +152,8 @@ LOSSES = (
     ),
     Loss(
         name="log_cosh",
-        numpy_mean='np.mean(p * p * (np.logaddexp(d / p, -d / p) - np.log(2)))', title="log-cosh", param="delta", zero_allowed=False,
+        title="log-cosh", param="delta", zero_allowed=False,
+        numpy_mean='np.mean(p * p * (np.logaddexp(d / p, -d / p) - np.log(2)))',
         kernel="LogCosh", c_fields=("delta",), least_squares_rho2="tanh_series",
         summary="Log-cosh loss (Keras' ``LogCosh`` and optax's ``log_cosh`` at ``delta = 1``).",
         formula="""
@@ -172,7 +176,8 @@ LOSSES = (
     ),
     Loss(
         name="cauchy",
-        numpy_mean='np.mean(0.5 * p * p * np.log1p((d / p) ** 2))', title="Cauchy", param="delta", zero_allowed=False,
+        title="Cauchy", param="delta", zero_allowed=False,
+        numpy_mean='np.mean(0.5 * p * p * np.log1p((d / p) ** 2))',
         kernel="Cauchy", c_fields=("delta",),
         summary="Cauchy (Lorentzian) loss (SciPy's ``least_squares(loss=\"cauchy\")``).",
         formula="""

@@ -59,6 +59,13 @@ def default_thread_count(environ=None):
     return usable_cpus()
 
 
+def set_limit(module, count):
+    """module.set_max_threads(count) for any whole count: the kernels clamp to
+    [1, MAX_THREADS] (docs/threads.md), and a count beyond a C int (2**31 from the environment
+    or threadpoolctl) is clamped here first, where it would otherwise raise OverflowError."""
+    module.set_max_threads(max(1, min(int(count), module.MAX_THREADS)))
+
+
 _configured: set[str] = set()
 
 
@@ -67,7 +74,7 @@ def configure(module):
     second lookup of the module) keeps a limit set since, e.g. by threadpoolctl."""
     if module.__name__ not in _configured:
         _configured.add(module.__name__)
-        module.set_max_threads(default_thread_count())
+        set_limit(module, default_thread_count())
     return module
 
 
@@ -94,7 +101,7 @@ def register_with_threadpoolctl(kernels):
             return kernels.max_threads()
 
         def set_num_threads(self, num_threads):
-            kernels.set_max_threads(num_threads)
+            set_limit(kernels, num_threads)
 
         def get_version(self):
             from .. import __version__

@@ -223,6 +223,8 @@ def check_param_array(loss, array):
     """Raise the ValueError of a NaN or out-of-range element of an array of the parameter of
     ``loss``."""
     name = loss.param
+    if array.size == 0:   # nothing to check (and min() of nothing raises)
+        return
     worst = array.min()   # NaN propagates; no temporary of the array's size
     if worst != worst:
         raise ValueError(f"{name} must be a number at every element, got nan")

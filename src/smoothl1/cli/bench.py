@@ -299,6 +299,9 @@ def main(argv=None):
         dtypes.append(np.dtype(name))
     if not 1 <= args.repeat <= 1000:
         parser.error(f"--repeat must be from 1 to 1000, got {args.repeat}")
+    for option, value in (("--boxes", args.boxes), ("--losses", args.losses)):
+        if value < 0:
+            parser.error(f"{option} must be >= 0 (0 skips those rows), got {value}")
     try:
         run(args.sizes, dtypes, args.repeat)
         if args.losses > 0:
