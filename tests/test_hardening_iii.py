@@ -136,3 +136,27 @@ def test_a_parameter_array_keeps_the_callers_flags(call):
     kept = libm.fetestexcept(FE_ALL)
     libm.feclearexcept(FE_ALL)
     assert kept == raised, hex(kept)
+
+
+def _nan_inputs(dtype):
+    """(input, target) pairs whose differences are NaNs of both signs: inf - inf (x86's
+    default NaN is negative), a NaN input, a negated NaN input."""
+    special = np.array([np.inf, -np.inf, np.nan, -np.nan, np.inf, 1.0], dtype)
+    return special, np.array([np.inf, -np.inf, 0.0, 0.0, np.nan, -np.nan], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss", LOSSES, ids=lambda loss: loss.name)
+def test_grad_hess_gives_the_grad_functions_nan_bits(loss, dtype):
+    """docs/contract.md section 11: grad_hess's grad is *_grad(..., reduction="none"), bit for
+    bit, NaNs included (pseudo-Huber's lost the sign of inf - inf)."""
+    x, t = _nan_inputs(dtype)
+    grad = getattr(smoothl1, loss.name + "_grad")(x, t, reduction="none")
+    _, grad_of_loss_and_grad = getattr(smoothl1, loss.name + "_loss_and_grad")(
+        x, t, reduction="none")
+    assert grad.tobytes() == grad_of_loss_and_grad.tobytes()
+    for curvature in ("exact", "irls", "one"):
+        grad_hess_grad, hess = getattr(smoothl1, loss.name + "_grad_hess")(
+            x, t, curvature=curvature)
+        assert grad_hess_grad.tobytes() == grad.tobytes(), curvature
+        assert np.isnan(hess[:4]).all() and np.isnan(grad[:4]).all()

@@ -47,13 +47,14 @@ cdef extern from *:
         double log_a = smoothl1_cauchy_log_ratio(z, delta, near ? 1.0 : a);
         double near_loss = 0.5 * d * (d * (w > 0.0 ? logarithm / w : 1.0));
         double far_loss = delta * (delta * (log_a + 0.5 * logarithm));
-        return near ? near_loss : far_loss;
+        return d == d ? (near ? near_loss : far_loss) : d;   /* NaN: d's own */
     }
     SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_grad(double d, double delta) {
         double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta);
         double s = delta / z;
         double far_grad = copysign(delta * (s / (1.0 + s * s)), d);
-        return a < 1.0 ? d / (1.0 + a * a) : far_grad;
+        double grad = a < 1.0 ? d / (1.0 + a * a) : far_grad;
+        return d == d ? grad : d;   /* NaN: d's own, in every loop (see pseudo_huber.pxi) */
     }
     SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_irls(double d, double delta) {
         double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta);

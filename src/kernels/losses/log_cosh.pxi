@@ -53,7 +53,7 @@ cdef extern from *:
         double log1p_t_over_t = t > 0.0 ? logarithm / t : 1.0;
         double near_loss = 0.5 * d * (d * (log1p_t_over_t * (u_over_a * u_over_a) / (1.0 + u)));
         double far_loss = delta * (z - delta * (SMOOTHL1_LN2 - logarithm));
-        return near ? near_loss : far_loss;
+        return d == d ? (near ? near_loss : far_loss) : d;   /* NaN: d's own */
     }
     /* delta * tanh(q): d (tanh(a) / a) near (d itself for delta = inf), delta sign(d) tanh(a)
        far (±delta at d = ±inf) */
@@ -61,7 +61,8 @@ cdef extern from *:
         double z = fabs(d), a = smoothl1_log_cosh_ratio(z, delta);
         double u = smoothl1_log_cosh_u(a), e = smoothl1_log_cosh_e(a);
         double far_grad = copysign(delta * ((1.0 - e) / (1.0 + e)), d);
-        return a < 1.0 ? d * smoothl1_log_cosh_near_ratio(u, a) : far_grad;
+        double grad = a < 1.0 ? d * smoothl1_log_cosh_near_ratio(u, a) : far_grad;
+        return d == d ? grad : d;   /* NaN: d's own, in every loop (see pseudo_huber.pxi) */
     }
     /* tanh(q) / q: 1 at d = 0 (and everywhere for delta = inf), 0 at d = ±inf */
     SMOOTHL1_ALWAYS_INLINE double smoothl1_log_cosh_irls(double d, double delta) {

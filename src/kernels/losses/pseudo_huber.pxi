@@ -30,12 +30,16 @@ cdef extern from *:
         return z * ((inside ? z : delta) / (g + (inside ? 1.0 : s)));
     }
     /* d / sqrt(1 + q**2): d * (1 / g) inside, delta * sign(d) * (1 / g) outside (±delta at
-       d = ±inf). Multiplying by 1 / g (two roundings, not one) lets the curvatures reuse it. */
+       d = ±inf). Multiplying by 1 / g (two roundings, not one) lets the curvatures reuse it.
+       A NaN d is the gradient itself: which of two NaN operands a product returns depends on
+       the order the compiler gives them, which differs between loops (docs/contract.md
+       section 11: grad_hess's grad is the *_grad function's, bit for bit). */
     SMOOTHL1_ALWAYS_INLINE double smoothl1_pseudo_huber_grad(double d, double delta,
                                                              double finite_delta) {
         double z = fabs(d), s = smoothl1_pseudo_huber_ratio(z, delta, finite_delta);
         double inverse_g = 1.0 / sqrt(1.0 + s * s);
-        return (z < delta ? d : copysign(delta, d)) * inverse_g;
+        double grad = (z < delta ? d : copysign(delta, d)) * inverse_g;
+        return d == d ? grad : d;
     }
     /* grad / d = 1 / sqrt(1 + q**2): 1 / g inside, r / g outside; 1 at d = 0, 0 at ±inf */
     SMOOTHL1_ALWAYS_INLINE double smoothl1_pseudo_huber_irls(double d, double delta,
