@@ -2,7 +2,7 @@
 # Build smoothl1 with AddressSanitizer + UndefinedBehaviorSanitizer and run the test suite
 # against that build (docs/guarantees.md).
 #
-#   bash tools/sanitize.sh                      # the whole suite (about 6 minutes here)
+#   bash tools/sanitize.sh                      # the whole suite (about 6 minutes on 2 cores)
 #   bash tools/sanitize.sh tests/test_fuzz.py   # or any pytest arguments instead of "tests"
 #
 # What it does:
@@ -14,8 +14,10 @@
 #    (baseline, AVX2, AVX-512);
 # 3. runs pytest from a folder outside the source tree holding a copy of tests/, with libasan
 #    (and libstdc++) preloaded, since python itself is not instrumented, after checking that
-#    the smoothl1 it imports is the venv's sanitized build; Hypothesis runs with a fixed seed,
-#    so that a report reproduces with the same command;
+#    the smoothl1 it imports is the venv's sanitized build; on every core (pytest-xdist,
+#    `-n auto`, whose worker processes inherit the preload and the sanitizer options; `-n 0`
+#    among the arguments runs one process); Hypothesis runs with a fixed seed, so that a
+#    report reproduces with the same command;
 # 4. fails on any sanitizer report: ASan aborts on its first error and UBSan is told to
 #    (halt_on_error=1), and every report, from the test process or any child it starts, is
 #    also written to a log folder that must stay empty.
@@ -119,7 +121,7 @@ PY
 if [[ $# -gt 0 ]]; then SELECTION=("$@"); else SELECTION=(tests); fi
 step "pytest ${SELECTION[*]} under ASan+UBSan (from $RUN)"
 status=0
-in_run -m pytest -ra -p no:cacheprovider --hypothesis-seed=0 "${SELECTION[@]}" || status=$?
+in_run -m pytest -ra -p no:cacheprovider -n auto --hypothesis-seed=0 "${SELECTION[@]}" || status=$?
 if ! report_logs; then
     die "sanitizer report(s) above (pytest exit $status)"
 fi

@@ -120,7 +120,8 @@ run_suite() {
     local label=$1 status=0
     echo "NumPy $(in_test_venv -c 'import numpy; print(numpy.__version__)') ($label):"
     # -p no:cacheprovider: leave no .pytest_cache; the rootdir is the temporary run folder.
-    in_test_venv -m pytest -ra -p no:cacheprovider tests || status=$?
+    # -n auto: on every core (pytest-xdist, from the test extras), as the README's command.
+    in_test_venv -m pytest -ra -p no:cacheprovider -n auto tests || status=$?
     [[ $status == 0 ]] || die "test suite failed against the installed wheel with $label NumPy (pytest exit $status)"
 }
 run_suite newest
