@@ -172,7 +172,6 @@ _BOTH_RETURNS = """
 """
 
 
-
 def capitalized(title):
     """A loss's title at the start of a sentence: "Smooth L1", "Pseudo-Huber"."""
     return title[0].upper() + title[1:]

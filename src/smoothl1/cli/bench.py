@@ -43,11 +43,9 @@ import time
 
 import numpy as np
 
-import smoothl1
-
 from .. import __version__, _smoothl1, smooth_l1_loss, smooth_l1_loss_and_grad
 from .._core.losses import LOSSES
-from .._core import dispatch
+from .._core import api, dispatch
 from . import _bench_boxes
 from ._arguments import OneLineArgumentParser, whole_number
 
@@ -208,7 +206,7 @@ def loss_rows(size, dtypes, repeat, out=sys.stdout):
         t = rng.standard_normal(size).astype(dtype)
         p = dtype.type(0.7)
         for loss in LOSSES:
-            function = getattr(smoothl1, loss.name + "_loss")
+            function = getattr(api, loss.name + "_loss")
             keywords = {loss.param: 0.7, "n_threads": 1}
             expression = compile(loss.numpy_mean, f"<{loss.name}.numpy_mean>", "eval")
 
