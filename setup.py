@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("SMOOTHL1_DEBUG", "") not in ("", "0")
 
@@ -89,7 +90,31 @@ def compile_args():
 
 
 thread_compile, thread_link = thread_flags()
-# The files of the one compiled unit src/_smoothl1.pyx includes (src/kernels/), and the pool.
+
+
+def load_tool(name):
+    """tools/<name>.py, loaded by its path (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, f"tools/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def generate_kernel_sources():
+    """Write the kernels' per-loss dispatch (src/kernels/loss_points.pxi, loss_runs.pxi), the
+    C API's `cdef api` definitions (src/kernels/capi_functions.pxi) and its .pxd declarations
+    (src/smoothl1/_smoothl1.pxd, kernels.pxd) from the table of losses
+    (src/smoothl1/_core/losses.py) and the C API's table (tools/generate_kernels.py); files
+    whose text is unchanged are left alone (no rebuild)."""
+    for path in load_tool("generate_kernels").generate():
+        print(f"smoothl1: generated {os.path.relpath(path)}")
+
+
+generate_kernel_sources()
+subprocess.run([sys.executable, "tools/generate_stubs.py"], check=True)   # the .pyi stubs
+
+# The files of the one compiled unit src/_smoothl1.pyx includes (src/kernels/, the generated
+# ones too), and the pool.
 KERNEL_SOURCES = sorted(str(path) for path in Path("src/kernels").rglob("*.pxi")) + [
     "src/kernels/elementary.h", "src/smoothl1_pool.h"]
 directives = {"boundscheck": DEBUG, "wraparound": DEBUG, "initializedcheck": DEBUG}
@@ -141,21 +166,6 @@ def simd_variants():
     return variants
 
 
-def generate_kernel_sources():
-    """Write the kernels' per-loss dispatch (src/kernels/loss_points.pxi, loss_runs.pxi), the
-    C API's `cdef api` definitions (src/kernels/capi_functions.pxi) and its .pxd declarations
-    (src/smoothl1/_smoothl1.pxd, kernels.pxd) from the table of losses
-    (src/smoothl1/_core/losses.py) and the C API's table (tools/generate_kernels.py); files
-    whose text is unchanged are left alone (no rebuild)."""
-    spec = importlib.util.spec_from_file_location("generate_kernels", "tools/generate_kernels.py")
-    generator = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generator)
-    for path in generator.generate():
-        print(f"smoothl1: generated {os.path.relpath(path)}")
-
-
-generate_kernel_sources()
-subprocess.run([sys.executable, "tools/generate_stubs.py"], check=True)   # the .pyi stubs
 # `cdef api` (the C API, section 4 of the .pyx) makes Cython write _smoothl1_api.h next to the
 # generated .c; the package ships a copy, found by smoothl1.get_include(). The header is generated,
 # never committed: when it is missing, Cython runs again even if the .c is up to date.
@@ -165,9 +175,22 @@ API_HEADER = "src/_smoothl1_api.h"
 # backend's setup.py is not written for).
 JOBS = max(1, min(len(SIMD_VARIANTS) + 1, os.cpu_count() or 1))
 CYTHON_JOBS = JOBS if JOBS > 1 and sys.platform.startswith("linux") else 0
-ext_modules = cythonize([extension] + simd_variants(), compiler_directives=directives, annotate=False,
+# SMOOTHL1_BUILD_CACHE=<folder> (CI sets it): Cython's output and each compiled extension are
+# reused from, and stored in, that folder (tools/build_cache.py says what each is keyed by).
+build_cache = load_tool("build_cache")
+extensions = [extension] + simd_variants()
+pyx_files = [source for ext in extensions for source in ext.sources]
+cython_outputs = [source[:-len(".pyx")] + ".c" for source in pyx_files] + [API_HEADER]
+cython_key = build_cache.cython_key(
+    pyx_files + KERNEL_SOURCES + [str(path) for path in Path("src/smoothl1").glob("*.pxd")],
+    directives)
+from_cache = build_cache.restore_cython(cython_key, cython_outputs)
+ext_modules = cythonize(extensions, compiler_directives=directives, annotate=False,
                         nthreads=CYTHON_JOBS,
                         language_level=3, force=not os.path.exists(API_HEADER))
+if not from_cache:
+    build_cache.store_cython(cython_key, cython_outputs)
 shutil.copyfile(API_HEADER, "src/smoothl1/_smoothl1_api.h")
 
-setup(ext_modules=ext_modules, options={"build_ext": {"parallel": JOBS}})
+setup(ext_modules=ext_modules, options={"build_ext": {"parallel": JOBS}},
+      cmdclass={"build_ext": build_cache.cached_build_ext(build_ext)})

@@ -53,6 +53,10 @@ LIBASAN=$(readlink -f "$LIBASAN")
 LIBSTDCXX=$(readlink -f "$(gcc -print-file-name=libstdc++.so.6)")
 [[ -e $LIBSTDCXX ]] || die "libstdc++.so.6 not found (gcc -print-file-name=libstdc++.so.6)"
 
+# The sanitized build is always compiled (its log must show the flags; tools/build_cache.py
+# would key it apart from the others anyway).
+unset SMOOTHL1_BUILD_CACHE
+
 SRC="$WORK/src"
 copy_work_tree "$SRC"
 

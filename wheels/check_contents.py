@@ -8,8 +8,8 @@ compiled module and every package file of TREE/src/smoothl1 (.py, .pyi, .pxd, .h
 and nothing else: no generated .c, no .pyx, no tests, no caches. Every kind of the public
 contract (.pxd, C header, .pyi, py.typed) must be present; --allow-pending turns a kind that
 is missing from the source tree too into a warning, for work that has not landed yet. All the
-wheels given must list the same files (a wheel built from the sdist is then the same as one
-built from the tree, i.e. the sdist is complete); a repaired wheel may add smoothl1.libs/.
+wheels given must list the same files (the wheel and its repaired copy; wheels/build.sh builds
+the wheel from the sdist, so the sdist is complete); a repaired wheel may add smoothl1.libs/.
 The sdist must hold the Cython source and tests/, and no generated or compiled file.
 """
 import argparse
