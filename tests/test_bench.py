@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from smoothl1.cli import _bench_boxes, bench
 
@@ -76,3 +77,65 @@ def test_every_loss_has_a_numpy_expression_equal_to_its_mean():
         expected = getattr(smoothl1, loss.name + "_loss")(x, t, **{loss.param: 0.7})
         value = eval(loss.numpy_mean, {"np": np, "d": x - t, "p": 0.7})
         np.testing.assert_allclose(value, expected, rtol=1e-12, err_msg=loss.name)
+
+
+def test_bench_torch_rows_forward_and_backward_against_pytorch():
+    """The PyTorch rows (smoothl1.torch against F.smooth_l1_loss, forward + backward); where
+    PyTorch is missing they print nothing and return no rows."""
+    pytest.importorskip("torch")
+    printed = io.StringIO()
+    rows = bench.torch_rows([1000, 3000], repeat=1, out=printed)
+    assert [(row["size"], row["dtype"]) for row in rows] == [(1000, "float32"),
+                                                              (3000, "float32")]
+    for row in rows:
+        assert row["seconds"] > 0 and row["PyTorch_seconds"] > 0 and row["PyTorch"] > 0
+    assert "x PyTorch" in printed.getvalue() and "forward + backward" in printed.getvalue()
+
+
+def test_bench_torch_rows_skip_without_pytorch(monkeypatch):
+    optional = bench._optional
+    monkeypatch.setattr(bench, "_optional",
+                        lambda name: None if name == "torch" else optional(name))
+    printed = io.StringIO()
+    assert bench.torch_rows([1000], repeat=1, out=printed) == []
+    assert printed.getvalue() == ""
+
+
+def test_regression_verdicts_compare_ranges():
+    from smoothl1.cli._bench_regression import verdict
+    assert verdict([1.0, 1.1], [1.2, 1.3]) == "faster"
+    assert verdict([1.4, 1.5], [1.2, 1.3]) == "slower"
+    assert verdict([1.0, 1.25], [1.2, 1.3]) == "within spread"
+
+
+def test_regression_table_against_another_build(tmp_path):
+    """--against DIR: this build against DIR's smoothl1 in alternating processes. Here DIR
+    holds a stand-in smoothl1 with only smooth_l1_loss (NumPy's formula): its rows are timed,
+    the losses it lacks are n/a."""
+    from smoothl1.cli import _bench_regression
+    (tmp_path / "smoothl1").mkdir()
+    (tmp_path / "smoothl1" / "__init__.py").write_text(
+        "import numpy as np\n"
+        "def smooth_l1_loss(x, t, beta=1.0, reduction='mean', n_threads=None, out=None):\n"
+        "    z = np.abs(x - t)\n"
+        "    loss = np.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)\n"
+        "    return loss.mean() if reduction == 'mean' else loss\n")
+    printed = io.StringIO()
+    results = _bench_regression.run(tmp_path, flat_size=2000, loss_size=1000, pairs=1,
+                                    repeat=1, out=printed)
+    from smoothl1._core.losses import LOSSES
+    assert len(results) == 4 + 3 * len(LOSSES)
+    for row in results:
+        if row["label"].startswith("smooth_l1"):
+            assert row["verdict"] in ("faster", "slower", "within spread"), row
+            assert len(row["this"]) == len(row["other"]) == 1 and min(row["this"]) > 0
+        else:
+            assert row["verdict"] == "n/a" and row["change"] is None, row
+    assert "alternating processes" in printed.getvalue()
+
+
+def test_regression_table_needs_a_smoothl1_folder(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "smoothl1", "bench", "--against",
+                             str(tmp_path), "--pairs", "1"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "has no smoothl1 folder" in result.stderr and "Traceback" not in result.stderr

@@ -9,6 +9,7 @@ array, whose negative stride the sample must divide as a signed number), the C e
 kernels from its own threads.
 """
 import array
+import os
 import re
 import shutil
 import subprocess
@@ -204,3 +205,47 @@ def test_standalone_program_embeds_python_and_calls_kernels_from_threads(tmp_pat
         assert delta == 0.5 * (number + 1)
         expected = smoothl1.huber_loss(input, target, delta=delta, reduction="sum")
         assert_same_bits(np.float64(total), expected)
+
+
+def test_a_second_interpreter_cannot_import_the_kernels_again(tmp_path):
+    """docs/embedding.md: after Py_FinalizeEx, a second Py_Initialize's smoothl1_import() fails
+    with ImportError (NumPy cannot be loaded twice in a process), returning -1; it does not
+    crash, and the first interpreter's results were right."""
+    tools, reason = embedding_tools()
+    if tools is None:
+        pytest.skip(reason)
+    cc, config = tools
+    program = tmp_path / "twice.c"
+    program.write_text(r"""
+#define PY_SSIZE_T_CLEAN
+#include "smoothl1.h"
+#include <stdio.h>
+int main(void) {
+    double input[2] = {1.0, 3.0}, target[2] = {0.0, 0.0};
+    int status;
+    Py_Initialize();
+    if (smoothl1_import() < 0) { PyErr_Print(); return 1; }
+    printf("first=%.17g\n", smoothl1_huber_loss_sum_f64(2, input, target, 1.0));
+    if (Py_FinalizeEx() < 0) return 1;
+    Py_Initialize();
+    status = smoothl1_import();
+    printf("second=%d error=%d\n", status, status < 0 && PyErr_ExceptionMatches(PyExc_ImportError));
+    fflush(stdout);
+    PyErr_Clear();
+    return Py_FinalizeEx() < 0;
+}
+""")
+
+    def config_flags(*options):
+        return subprocess.run([str(config), *options], capture_output=True, text=True,
+                              check=True).stdout.split()
+    libdir = sysconfig.get_config_var("LIBDIR")
+    subprocess.run([cc, str(program), "-o", str(tmp_path / "twice"),
+                    *config_flags("--cflags", "--embed"), f"-I{smoothl1.get_include()}",
+                    *config_flags("--ldflags", "--embed"), f"-Wl,-rpath,{libdir}"],
+                   check=True, capture_output=True)
+    paths = [str(Path(module.__file__).parent.parent) for module in (smoothl1, np)]
+    result = subprocess.run([str(tmp_path / "twice")], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == ["first=3", "second=-1 error=1"], result.stdout

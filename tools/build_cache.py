@@ -7,7 +7,9 @@ path (isolated build environments live in fresh temporary folders):
 
 - Cython's output (the .c files and the C API header), which no interpreter's version changes:
   the sources (.pyx, the kernels' .pxi and .h, the package's .pxd), Cython's version, the
-  compiler directives and NumPy's .pxd. One Cython run serves every CPython.
+  compiler directives and the text of NumPy's .pxd (not NumPy's version: the .pxd is what
+  Cython reads, and it is the same across most releases). One Cython run serves every CPython
+  whose newest NumPy has the same .pxd.
 - each compiled extension: its C source, the files it includes, the full compiler and linker
   command lines (CFLAGS and LDFLAGS included), the compiler's version, the interpreter's
   version and extension suffix, and NumPy's version (its headers). Only a build for the same
@@ -64,7 +66,7 @@ def cython_key(sources, directives):
     import Cython
     import numpy
     numpy_pxd = sorted(Path(numpy.get_include()).parent.parent.glob("__init__*.pxd"))
-    return digest(Cython.__version__, sorted(directives.items()), numpy.__version__,
+    return digest(Cython.__version__, sorted(directives.items()),
                   *[part for path in sorted(sources) for part in (str(path), Path(path))],
                   *[part for path in numpy_pxd for part in (path.name, path)])
 

@@ -140,7 +140,11 @@ cdef double block_pass(const Mode* mode_tag, const Weighting* weighting, const L
             store_values(mode_tag, weighting, p, i, x, 1, t, 1, w, 1, loss_out, 1, grad_out, 1,
                          grad_scale, weight_norm, param_values, norms)
         return 0.0
-    if n == CHUNK and values == NULL:
+    # A whole float64 chunk sums in registers (chunk_pass). A float32 one is stored first and
+    # summed after (the same lane_sum, so the same bits): GCC vectorises chunk_pass's float32
+    # loop at half width with spills (the float-to-double conversions), and the two simple
+    # loops below run 1.2x (smooth L1) to 2x (pseudo-Huber, log-cosh, Cauchy) faster.
+    if floating is double and n == CHUNK and values == NULL:
         return chunk_pass(mode_tag, weighting, p, 0, x, 1, t, 1, w, 1, loss_out, 1, grad_out,
                           1, grad_scale, weight_norm, param_values, norms)
     for i in range(n):

@@ -8,7 +8,7 @@
  * as there. Every operation is an IEEE operation, evaluated in the order written (the build
  * forbids FMA contraction), so the scalar and the SIMD builds give the same bits.
  *
- * Included by src/kernels/elementary.pxi; a C program may include it too (tests/elementary). */
+ * Included by the point functions of src/kernels/losses/ (log_cosh.pxi, cauchy.pxi). */
 #ifndef SMOOTHL1_ELEMENTARY_H
 #define SMOOTHL1_ELEMENTARY_H
 
@@ -72,13 +72,6 @@ SMOOTHL1_ELEMENTARY double smoothl1_log_split(double u, double* k) {
     *k = exponent + (upper ? 1.0 : 0.0);
     return smoothl1_from_bits(mantissa | (upper ? 0x3fe0000000000000ULL
                                                 : 0x3ff0000000000000ULL)) - 1.0;
-}
-
-/* log(u) for a positive normal u, +inf or NaN */
-SMOOTHL1_ELEMENTARY double smoothl1_log_normal(double u) {
-    double k, f = smoothl1_log_split(u, &k);
-    double result = smoothl1_log_reduced(f, k, 0.0);
-    return u < INFINITY ? result : u;
 }
 
 /* log(1 + y) for y >= 0, +inf or NaN (fdlibm's log1p: 1 + y is rounded, and the correction

@@ -378,6 +378,27 @@ cdef void run_columns(const LossParams* p, const Plan* plan, int mode, Py_ssize_
                     param_values, totals)
 
 
+cdef inline bint operands_in_place(const Plan* plan, int mode) noexcept nogil:
+    # Whether every block of the plan is read and written in place with step 1, as
+    # process_block would find it, block after block: every operand dense (its memory is the
+    # flat index space), no per-element parameters to gather, no curvatures.
+    cdef int op
+    if plan.data[OP_PARAM] != NULL or mode & STORE_HESS:
+        return False
+    for op in range(N_OPERANDS):
+        if op != OP_PARAM and op != OP_HESS and plan.data[op] != NULL and not plan.dense[op]:
+            return False
+    return True
+
+
+cdef inline floating* operand_at(const Plan* plan, int op, Py_ssize_t first,
+                                 floating dtype_tag) noexcept nogil:
+    # Element `first` of a dense operand, NULL for an absent one.
+    if plan.data[op] == NULL:
+        return NULL
+    return (<floating*>plan.data[op]) + first
+
+
 cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_scale,
                    double weight_norm, Py_ssize_t item, floating dtype_tag) noexcept nogil:
     # One item: its groups' sums (or range sums) go to plan.partials, which depend on the
@@ -400,6 +421,13 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
     cdef double group_totals[CHUNK]
     cdef double weight_totals[CHUNK]
     cdef double total
+    cdef Py_ssize_t at
+    # Dense operands (flat arrays, C-contiguous ones reduced whole): each block straight to
+    # run_block, as process_block would pass it, without its per-block work (the block's
+    # index and offsets, the operand checks). Those hundred cycles between two blocks of 4 KB
+    # an operand stall the stream of loads from memory: the flat mean of 3e7 doubles on one
+    # thread took a quarter longer with them (docs/speed.md, bench --against).
+    cdef bint in_place = operands_in_place(plan, mode) and not group_norms
     for k in range(2 * N_OPERANDS):
         cached[k] = -1
     if size < CHUNK:
@@ -461,8 +489,17 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
         for g in range(first_group, end_group):
             if group_norms:
                 weight_norm = plan.group_norms[g]
-            total = process_block(p, plan, mode, weighting, g * size + start, n, grad_scale,
-                                  weight_norm, NULL, NULL, buffers, cached)
+            if in_place:
+                at = g * size + start
+                total = run_block(p, mode, weighting, n, operand_at(plan, OP_INPUT, at, dtype_tag),
+                                  operand_at(plan, OP_TARGET, at, dtype_tag),
+                                  operand_at(plan, OP_WEIGHT, at, dtype_tag), NULL, NULL,
+                                  operand_at(plan, OP_LOSS, at, dtype_tag),
+                                  operand_at(plan, OP_GRAD, at, dtype_tag), grad_scale,
+                                  weight_norm, NULL, NULL)
+            else:
+                total = process_block(p, plan, mode, weighting, g * size + start, n,
+                                      grad_scale, weight_norm, NULL, NULL, buffers, cached)
             if sums:
                 pairwise_add(&range_sums[g - first_group], total)
         start += n

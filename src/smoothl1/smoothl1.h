@@ -13,7 +13,9 @@
  * smoothl1._smoothl1: nothing is linked against smoothl1, and the pointers are filled by
  * smoothl1_import(). They are static, so each .c file that calls kernels imports once. They
  * stay valid while that interpreter runs; after Py_FinalizeEx they must not be called (the
- * module may be gone); a new interpreter needs a new smoothl1_import().
+ * module may be gone), and a second Py_Initialize cannot bring them back: NumPy cannot be
+ * loaded twice in a process, so smoothl1_import() then fails with ImportError. Include this
+ * header before any system header (it includes Python.h).
  *
  * Names, signatures, conventions and preconditions (nothing is checked: n >= 0, a valid
  * parameter, or valid parameters in the array of a _params function, valid aligned pointers,

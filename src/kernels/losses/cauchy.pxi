@@ -3,16 +3,13 @@
 # src/smoothl1/_core/losses.py.
 #
 # With a = |q| = |d| / delta (0 when delta is inf: the loss is then 0.5 * d**2, also at
-# d = inf), two regimes, so that no square overflows and nothing cancels:
-#   a < 1 (near):  w = a**2; the loss is 0.5 * d**2 * (log1p(w) / w) (no delta**2, which
-#                  over- or underflows where the loss does not; the ratio's limit at w = 0 is
-#                  1), the gradient d / (1 + w), irls 1 / (1 + w), exact (1 - a) (1 + a) /
-#                  (1 + w)**2, with 1 - a = (delta - |d|) / delta (no cancellation near
+# d = inf), the loss takes one logarithm in every regime (smoothl1_cauchy_loss below says
+# which), and the derivatives two regimes, so that no square overflows and nothing cancels:
+#   a < 1 (near):  w = a**2; the gradient d / (1 + w), irls 1 / (1 + w), exact (1 - a) (1 + a)
+#                  / (1 + w)**2, with 1 - a = (delta - |d|) / delta (no cancellation near
 #                  |d| = delta).
 #   a >= 1 (far):  s = delta / |d| = 1 / a and v = s**2 (no q**2, which overflows past
-#                  a = 1e154): log1p(q**2) = 2 log(a) + log1p(v) (log(a) from a scaled copy
-#                  where a itself overflows), the loss delta * (delta * (log(a) +
-#                  0.5 log1p(v))), the gradient delta sign(d) s / (1 + v), irls v / (1 + v),
+#                  a = 1e154): the gradient delta sign(d) s / (1 + v), irls v / (1 + v),
 #                  exact irls (s - 1) (s + 1) / (1 + v), negative (the loss is not convex
 #                  there), with s - 1 = (delta - |d|) / |d|.
 # The elementary functions are the kernels' own (kernels/elementary.h): no calls, so the
@@ -21,6 +18,7 @@
 
 cdef extern from *:
     """
+    #include <float.h>
     #include "kernels/elementary.h"
     /* a = |d| / delta: 0 for a finite d and delta = inf, and 0 also for d = ±inf there (the
        loss is then 0.5 * d**2), where the quotient is inf / inf; NaN for a NaN d. (A select
@@ -30,24 +28,37 @@ cdef extern from *:
         double a = z / delta;
         return (a != a) & (z == INFINITY) ? 0.0 : a;
     }
-    /* log(a) for a >= 1: where a overflows for a finite |d| (|d| / delta > DBL_MAX), log of
-       the quotient of |d| 2**-550 and delta 2**550, plus 1100 log(2) */
-    SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_log_ratio(double z, double delta, double a) {
-        int overflow = a - z == INFINITY;    /* a is inf, z finite: then delta < 1, so the
-                                                scaled delta below does not overflow */
-        double scaled = (z * smoothl1_power_of_two(-550.0))
-                        / (delta * smoothl1_power_of_two(550.0));
-        return smoothl1_log_normal(overflow ? scaled : a) + (overflow ? 762.4618986159398 : 0.0);
-    }
+    /* The loss, 0.5 delta**2 log1p(a**2), with one quotient and one logarithm (fdlibm's
+       reduction, kernels/elementary.h) in every regime, the regime choosing what goes in:
+         w = a**2 < 2**-60:   0.5 d**2 (log1p(w) / w rounds to 1; w may underflow);
+         a < 2**27:           delta (delta (0.5 log1p(w))), log1p(w) from u = 1 + w and the
+                              correction c = (what rounding 1 + w lost) / u; below
+                              sqrt(2) - 1, f is w itself (no rounding at all);
+         a >= 2**27:          delta (delta log(a)), as log1p(w) = 2 log(a) + log1p(1/w) and
+                              log1p(1/w) < 2**-54 is below half an ulp of 2 log(a) > 37.
+       a is |d| / delta from |d| 2**-600 when |d| > 2**400: a quotient that still overflows
+       then (or for |d| <= 2**400) needs delta < 2**-600, where the loss underflows to 0 for
+       any a, so log(a) may be taken of DBL_MAX instead. delta (delta L) never loses bits to an
+       intermediate underflow that the result would not have: delta L is about |d| a. */
     SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_loss(double d, double delta) {
-        double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta);
-        double w = a * a, s = delta / z, v = s * s;
-        int near = a < 1.0;
-        double logarithm = smoothl1_log1p_nonnegative(near ? w : v);    /* log1p(w) or (v) */
-        double log_a = smoothl1_cauchy_log_ratio(z, delta, near ? 1.0 : a);
-        double near_loss = 0.5 * d * (d * (w > 0.0 ? logarithm / w : 1.0));
-        double far_loss = delta * (delta * (log_a + 0.5 * logarithm));
-        return d == d ? (near ? near_loss : far_loss) : d;   /* NaN: d's own */
+        double z = fabs(d);
+        int big = z > smoothl1_power_of_two(400.0);
+        double scaled = smoothl1_cauchy_ratio(big ? z * smoothl1_power_of_two(-600.0) : z,
+                                              delta);         /* a, or a 2**-600 when big */
+        double a = big ? scaled * smoothl1_power_of_two(600.0) : scaled;
+        double w = a * a;
+        int huge = a >= 134217728.0, direct = w < 0.41421356237309503;
+        double y = huge ? 0.0 : w, u = 1.0 + y;
+        double k, f = smoothl1_log_split(huge ? (scaled < DBL_MAX ? scaled : DBL_MAX) : u, &k);
+        double c = (u < 2.0 ? y - (u - 1.0) : 1.0 - (u - y)) / u;
+        double logarithm = smoothl1_log_reduced(
+            direct ? w : f,
+            direct ? 0.0 : (huge & big ? k + 600.0 : k),
+            direct | huge ? 0.0 : c);                    /* log1p(w), or log(a) when huge */
+        double loss = delta * (delta * ((huge ? 1.0 : 0.5) * logarithm));
+        loss = w < smoothl1_power_of_two(-60.0) ? 0.5 * d * d : loss;
+        loss = z < INFINITY ? loss : z;
+        return d == d ? loss : d;   /* NaN: d's own */
     }
     SMOOTHL1_ALWAYS_INLINE double smoothl1_cauchy_grad(double d, double delta) {
         double z = fabs(d), a = smoothl1_cauchy_ratio(z, delta);

@@ -45,7 +45,8 @@ def _conversion_hint(name, value):
         return f"; pass {name}.to_numpy() (smoothl1 takes NumPy arrays)"
     if library == "torch":
         return (f"; pass {name}.numpy() (after .detach().cpu() if it requires grad or is on a "
-                f"GPU); smoothl1 takes NumPy arrays")
+                f"GPU), or use smoothl1.torch, whose functions take CPU tensors with autograd; "
+                f"smoothl1 takes NumPy arrays")
     if library == "dask":
         return "; for Dask arrays use the functions of smoothl1.dask"
     return ""

@@ -30,6 +30,21 @@ broadcast operands, reductions along an axis and per-element parameters, each ag
 same call with a full-size operand, a full reduction or a scalar parameter, and, for the rows
 that move more bytes than that baseline, against the floor those bytes set.
 
+Then, when PyTorch is installed, the PyTorch rows (``--no-torch`` skips them):
+``smoothl1.torch.smooth_l1_loss(x, t).backward()`` against
+``F.smooth_l1_loss(x, t).backward()`` at 10^3, 10^6 and 10^7 float32 elements, both on
+PyTorch's thread count, in this one process.
+
+With ``--against DIR`` the benchmark prints only the regression table instead
+(``smoothl1.cli._bench_regression``): this build against the smoothl1 in DIR (an earlier
+commit built in place), in alternating processes, each row "faster", "slower" or "within
+spread".
+
+With ``--linear-model N`` the benchmark prints only the robust-linear-model table instead
+(``smoothl1.cli._bench_linear_model``): smoothl1's ``HuberRegressor`` against scikit-learn's,
+statsmodels' RLM and ``SGDRegressor(loss="huber")`` on N rows, 50 features, 5% outliers: fit
+time, peak memory over X's size, coefficient error against the true coefficients.
+
 "vs floor" is smoothl1's time divided by the floor's (1.0 would be memory speed); the
 "x NumPy/SciPy/PyTorch" columns are the peer's time divided by smoothl1's (higher is better).
 """
@@ -225,6 +240,48 @@ def loss_rows(size, dtypes, repeat, out=sys.stdout):
     return rows
 
 
+TORCH_SIZES = (10**3, 10**6, 10**7)
+
+
+def torch_rows(sizes=TORCH_SIZES, repeat=7, out=sys.stdout):
+    """``smoothl1.torch.smooth_l1_loss`` forward + backward against PyTorch's own
+    ``F.smooth_l1_loss`` (mean, float32, a leaf that requires grad), side by side, at each
+    size; [] and nothing printed when PyTorch is not installed."""
+    torch = _optional("torch")
+    if torch is None:
+        return []
+    smoothl1_torch = importlib.import_module("smoothl1.torch")
+    functional = torch.nn.functional
+    threads = torch.get_num_threads()
+    print(f"\nPyTorch: smooth_l1_loss forward + backward, float32, mean, {threads} "
+          f"thread{'s' if threads != 1 else ''} (smoothl1.torch against F.smooth_l1_loss)",
+          file=out)
+    header = (f"{'size':>10} {'smoothl1.torch':>15} {'PyTorch':>10} {'x PyTorch':>9}")
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    generator = torch.Generator().manual_seed(3)
+    rows = []
+    for size in sizes:
+        x = (torch.randn(size, generator=generator) * 2).requires_grad_(True)
+        t = torch.randn(size, generator=generator)
+
+        def ours():
+            x.grad = None
+            smoothl1_torch.smooth_l1_loss(x, t, beta=BETA).backward()
+
+        def theirs():
+            x.grad = None
+            functional.smooth_l1_loss(x, t, beta=BETA).backward()
+
+        ours_time, torch_time = best_time(ours, repeat), best_time(theirs, repeat)
+        rows.append({"size": size, "dtype": "float32", "seconds": ours_time,
+                     "PyTorch_seconds": torch_time, "PyTorch": torch_time / ours_time})
+        print(f"{size:>10} {_format_seconds(ours_time):>15} {_format_seconds(torch_time):>10} "
+              f"{torch_time / ours_time:>8.2f}x", file=out)
+        del x, t
+    return rows
+
+
 def c_api_row(dtype, repeat, size=10**6):
     """{dtype, c_api, python_api (seconds), ratio, same_bits} for the C API's loss_sum against
     the Python API's single-thread sum at `size` elements."""
@@ -277,9 +334,10 @@ def _sizes(text):
 def main(argv=None):
     parser = OneLineArgumentParser(prog="smoothl1 bench", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=_sizes, default=[10**3, 10**5, 10**7],
+    parser.add_argument("--sizes", type=_sizes, default=None,
                         help="comma-separated element counts (default 1e3,1e5,1e7; at most "
-                             "1e8)")
+                             "1e8; with --against, the largest is the flat rows' size, "
+                             "default 3e7)")
     parser.add_argument("--dtypes", default="float32,float64",
                         help="comma-separated dtypes (default float32,float64)")
     parser.add_argument("--repeat", type=whole_number, default=7,
@@ -289,6 +347,21 @@ def main(argv=None):
                              "1e6; 0 skips them)")
     parser.add_argument("--boxes", type=whole_number, default=1 << 20,
                         help="N of the (N, 4) box rows (default 1048576; 0 skips them)")
+    parser.add_argument("--no-torch", dest="torch", action="store_false",
+                        help="skip the PyTorch rows (smoothl1.torch forward + backward against "
+                             "F.smooth_l1_loss at 1e3, 1e6, 1e7 float32; run when PyTorch is "
+                             "installed)")
+    parser.add_argument("--linear-model", type=whole_number, default=0, metavar="N",
+                        help="print only the robust-linear-model table at N rows, 50 features "
+                             "(smoothl1.linear_model against scikit-learn, statsmodels, SGD; "
+                             "needs scikit-learn; docs/linear_model.md used 1000000)")
+    parser.add_argument("--against", metavar="DIR",
+                        help="print only the regression table: this build against the smoothl1 "
+                             "in DIR (a checkout's src/ built in place, or a site-packages), "
+                             "in alternating processes (docs/speed.md)")
+    parser.add_argument("--pairs", type=whole_number, default=4,
+                        help="with --against: pairs of alternating processes, 1 to 100 "
+                             "(default 4)")
     args = parser.parse_args(argv)
     dtypes = []
     for name in args.dtypes.split(","):
@@ -300,6 +373,23 @@ def main(argv=None):
     for option, value in (("--boxes", args.boxes), ("--losses", args.losses)):
         if value < 0:
             parser.error(f"{option} must be >= 0 (0 skips those rows), got {value}")
+    if not 1 <= args.pairs <= 100:
+        parser.error(f"--pairs must be from 1 to 100, got {args.pairs}")
+    if args.against is not None:
+        from . import _bench_regression
+        flat_size = max(args.sizes) if args.sizes else 3 * 10**7
+        try:
+            _bench_regression.run(args.against, flat_size, args.losses or 10**6, args.pairs,
+                                  args.repeat)
+        except RuntimeError as error:
+            parser.exit(2, f"{parser.prog}: error: {error}\n")
+        return 0
+    if args.sizes is None:
+        args.sizes = [10**3, 10**5, 10**7]
+    if args.linear_model > 0:
+        from . import _bench_linear_model   # scikit-learn is needed only here
+        _bench_linear_model.run(args.linear_model, dtypes, sys.stdout)
+        return 0
     try:
         run(args.sizes, dtypes, args.repeat)
         if args.losses > 0:
@@ -307,6 +397,8 @@ def main(argv=None):
         if args.boxes > 0:
             _bench_boxes.run(min(args.boxes, MAX_SIZE // 4), dtypes, args.repeat, best_time,
                              sys.stdout)
+        if args.torch:
+            torch_rows(TORCH_SIZES, args.repeat)
     except MemoryError:
         parser.exit(2, f"{parser.prog}: error: not enough memory for --sizes "
                        f"{max(args.sizes)} or --boxes {args.boxes}; try smaller ones\n")
