@@ -6,11 +6,11 @@ Install with ``pip install "smoothl1[sklearn]"`` (scikit-learn and SciPy; Dask a
 need ``smoothl1[dask]``).
 """
 try:
-    import scipy.optimize  # type: ignore[import-untyped]  # noqa: F401
-    import sklearn  # type: ignore[import-untyped]  # noqa: F401
+    import scipy.optimize  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: F401
+    import sklearn  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: F401
 except ImportError:   # the original error stays attached as the context
     raise ImportError('smoothl1.linear_model needs scikit-learn and SciPy: install them with '
-                      'pip install "smoothl1[sklearn]"')
+                      'pip install "smoothl1[sklearn]"', name="sklearn")
 
 # The estimators are made in the adapters' wing (smoothl1._adapters.linear_model); this is
 # their public home.

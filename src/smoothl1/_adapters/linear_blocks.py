@@ -4,7 +4,7 @@ memory or as one Dask task per chunk on a worker. They import NumPy, SciPy's spa
 smoothl1's core only (not scikit-learn), so a Dask worker stays small.
 """
 import numpy as np
-from scipy import sparse  # type: ignore[import-untyped]
+from scipy import sparse  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 from .._core.api import evaluate
 from .._core.grad_hess import grad_hess

@@ -34,16 +34,25 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import threadpoolctl  # type: ignore[import-untyped]  # (a dependency of scikit-learn)
-from scipy import optimize, sparse  # type: ignore[import-untyped]
-from sklearn.base import BaseEstimator, RegressorMixin  # type: ignore[import-untyped]
-from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
-from sklearn.utils._param_validation import (  # type: ignore[import-untyped]
+# The optional dependencies have no type information (import-untyped), or are not installed
+# where mypy runs (import-not-found): either way, nothing to check here.
+import threadpoolctl  # type: ignore[import-untyped, import-not-found, unused-ignore]
+from scipy import optimize, sparse  # type: ignore[import-untyped, import-not-found, unused-ignore]
+from sklearn.base import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    BaseEstimator,
+    RegressorMixin,
+)
+from sklearn.exceptions import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    ConvergenceWarning,
+)
+from sklearn.utils import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    validation as sklearn_validation,
+)
+from sklearn.utils._param_validation import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
     Interval,
     StrOptions,
 )
-from sklearn.utils import validation as sklearn_validation  # type: ignore[import-untyped]
-from sklearn.utils.validation import (  # type: ignore[import-untyped]
+from sklearn.utils.validation import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
     _check_sample_weight,
     check_is_fitted,
 )

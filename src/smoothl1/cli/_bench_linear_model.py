@@ -55,19 +55,23 @@ def _smoothl1(X, y):
 
 
 def _sklearn(X, y):
-    from sklearn.linear_model import HuberRegressor  # type: ignore[import-untyped]
+    from sklearn.linear_model import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        HuberRegressor,
+    )
     model = HuberRegressor().fit(X, y)
     return model.coef_, model.intercept_, model
 
 
 def _statsmodels(X, y):
-    import statsmodels.api as sm  # type: ignore[import-untyped]
+    import statsmodels.api as sm  # type: ignore[import-untyped, import-not-found, unused-ignore]
     result = sm.RLM(y, sm.add_constant(X), M=sm.robust.norms.HuberT()).fit()
     return np.asarray(result.params[1:]), float(result.params[0]), None
 
 
 def _sgd(X, y):
-    from sklearn.linear_model import SGDRegressor  # type: ignore[import-untyped]
+    from sklearn.linear_model import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        SGDRegressor,
+    )
     model = SGDRegressor(loss="huber", epsilon=1.35, random_state=0).fit(X, y)
     return model.coef_, float(model.intercept_[0]), model
 
