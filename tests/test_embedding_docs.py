@@ -209,8 +209,8 @@ def test_standalone_program_embeds_python_and_calls_kernels_from_threads(tmp_pat
 
 def test_a_second_interpreter_cannot_import_the_kernels_again(tmp_path):
     """docs/embedding.md: after Py_FinalizeEx, a second Py_Initialize's smoothl1_import() fails
-    with ImportError (NumPy cannot be loaded twice in a process), returning -1; it does not
-    crash, and the first interpreter's results were right."""
+    (NumPy cannot be loaded twice in a process), returning -1 with an exception set; it does
+    not crash, and the first interpreter's results were right."""
     tools, reason = embedding_tools()
     if tools is None:
         pytest.skip(reason)
@@ -229,7 +229,7 @@ int main(void) {
     if (Py_FinalizeEx() < 0) return 1;
     Py_Initialize();
     status = smoothl1_import();
-    printf("second=%d error=%d\n", status, status < 0 && PyErr_ExceptionMatches(PyExc_ImportError));
+    printf("second=%d error=%d\n", status, status < 0 && PyErr_Occurred() != NULL);
     fflush(stdout);
     PyErr_Clear();
     return Py_FinalizeEx() < 0;

@@ -14,7 +14,7 @@
  * smoothl1_import(). They are static, so each .c file that calls kernels imports once. They
  * stay valid while that interpreter runs; after Py_FinalizeEx they must not be called (the
  * module may be gone), and a second Py_Initialize cannot bring them back: NumPy cannot be
- * loaded twice in a process, so smoothl1_import() then fails with ImportError. Include this
+ * loaded twice in a process, so smoothl1_import() then returns -1. Include this
  * header before any system header (it includes Python.h).
  *
  * Names, signatures, conventions and preconditions (nothing is checked: n >= 0, a valid
