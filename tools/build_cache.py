@@ -51,14 +51,20 @@ def digest(*parts):
     return hasher.hexdigest()[:32]
 
 
-def store(path, source):
-    """Copy `source` to `path` atomically (a temporary name, then a rename)."""
+def write_atomically(path, write):
+    """Call write(temporary) for a file beside `path`, then rename it to `path`, so that no
+    build ever reads half a file; a failure leaves nothing behind (the cache just misses)."""
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        shutil.copyfile(source, temporary)
+        write(temporary)
         os.replace(temporary, path)
     except OSError:
         temporary.unlink(missing_ok=True)
+
+
+def store(path, source):
+    """Copy `source` to `path` atomically."""
+    write_atomically(path, lambda temporary: shutil.copyfile(source, temporary))
 
 
 def cython_key(sources, directives):
@@ -95,15 +101,13 @@ def store_cython(key, outputs):
     cache = folder()
     if cache is None or not all(os.path.exists(path) for path in outputs):
         return
-    archive = cache / f"cython-{key}.zip"
-    temporary = archive.with_name(f"{archive.name}.{os.getpid()}.tmp")
-    try:
+
+    def write_zip(temporary):
         with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as zipped:
             for path in outputs:
                 zipped.write(path)
-        os.replace(temporary, archive)
-    except OSError:
-        temporary.unlink(missing_ok=True)
+
+    write_atomically(cache / f"cython-{key}.zip", write_zip)
 
 
 _compiler_version = {}
