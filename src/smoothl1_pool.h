@@ -139,6 +139,11 @@ static void smoothl1_at_fork_register(void) {
    items of 16384 elements. A helper's item rarely takes longer unless the OS took its core
    away, and then sleeping is right. Helpers never spin: they sleep as soon as no job wants them. */
 #define SMOOTHL1_WAIT_SPINS 1000
+/* A hook between a job's fields and its publication, empty in the library: tests/pool/stress.c
+   sleeps there to widen the window in which a late helper of the slot's previous job looks. */
+#ifndef SMOOTHL1_POOL_WHILE_PUBLISHING
+#define SMOOTHL1_POOL_WHILE_PUBLISHING() ((void)0)
+#endif
 
 typedef struct {
     /* generation << 32 | next item to claim; the only word helpers touch without the lock */
@@ -300,6 +305,15 @@ static void smoothl1_pool_run(smoothl1_item_fn fn, void *context, Py_ssize_t n_i
         for (k = 0; k < SMOOTHL1_POOL_SLOTS && slot == NULL; k++)
             if (!smoothl1_pool.slots[k].in_use) slot = &smoothl1_pool.slots[k];
         if (slot != NULL) {
+            generation = ((smoothl1_load(&slot->state) >> SMOOTHL1_ITEM_BITS) + 1)
+                         & SMOOTHL1_GENERATION_MASK;
+            /* Close the slot to the previous job's helpers before changing its fields: a helper
+               that read the old state word, all items claimed, may read n_items next. Were the
+               old state word still there when it reads the new job's larger n_items, its
+               compare-and-swap would claim an item of no job, run it on the new job's context
+               and count it done twice: the caller would then wait for ever (it did, in CI).
+               The closed word has the new generation and an item no n_items exceeds. */
+            smoothl1_store(&slot->state, (generation << SMOOTHL1_ITEM_BITS) | SMOOTHL1_ITEM_MASK);
             slot->in_use = 1;
             slot->fn = fn;
             slot->context = context;
@@ -307,8 +321,7 @@ static void smoothl1_pool_run(smoothl1_item_fn fn, void *context, Py_ssize_t n_i
             slot->helpers_wanted = n_threads - 1;
             slot->helpers_joined = 0;
             smoothl1_store(&slot->done, 0);
-            generation = ((smoothl1_load(&slot->state) >> SMOOTHL1_ITEM_BITS) + 1)
-                         & SMOOTHL1_GENERATION_MASK;
+            SMOOTHL1_POOL_WHILE_PUBLISHING();
             smoothl1_store(&slot->state, generation << SMOOTHL1_ITEM_BITS);   /* publishes */
             /* Start helpers up to this request's need; a failure to start one is not an
                error (fewer helpers, same results). */

@@ -2,7 +2,8 @@
    tests/test_threads.py: 16 caller threads run jobs at once (more than the pool's job slots,
    with varying item and thread counts); every item of every job must run exactly once, and the
    pool's helpers stay bounded by the largest request. Then forked children, forked while the
-   pool has helpers, run jobs of their own. Exit status 0 and "ok" on success.
+   pool has helpers, run jobs of their own. Exit status 0 and "ok" on success; a hang is a
+   failure too (the test's timeout).
    It can also be built with -fsanitize=thread (TSAN_OPTIONS=die_after_fork=0 for the fork part,
    which ThreadSanitizer does not follow). */
 #include <stddef.h>
@@ -13,6 +14,10 @@
 #include <unistd.h>
 
 typedef ptrdiff_t Py_ssize_t;   /* the pool is written for a Python extension */
+/* Sleep while a job is being set up in its slot (under the pool's lock): a helper of the slot's
+   previous job that looks at the slot then must not claim anything. Before the fix that closes
+   the slot first, this made the program hang (a late helper counted an item of no job done). */
+#define SMOOTHL1_POOL_WHILE_PUBLISHING() usleep(20)
 #include "smoothl1_pool.h"
 
 #define CALLERS 16
