@@ -148,6 +148,7 @@ def test_bench_header_names_the_kernel_build():
     assert first_line.startswith(f"smoothl1 {smoothl1.__version__} "
                                  f"({smoothl1.simd_build()} kernels, ")
     forced = subprocess.run(
-        [sys.executable, "-c", "from smoothl1.cli import bench; print(bench.versions(None, None))"],
+        [sys.executable, "-c",
+         "from smoothl1.cli import bench; print(bench.versions(None, None))"],
         capture_output=True, text=True, env=dict(os.environ, SMOOTHL1_BASELINE="1"), check=True)
     assert "(baseline kernels, " in forced.stdout.splitlines()[0]

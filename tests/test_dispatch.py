@@ -158,8 +158,9 @@ def _simd_build_in_child(force_baseline):
     env.pop("SMOOTHL1_BASELINE", None)
     if force_baseline:
         env["SMOOTHL1_BASELINE"] = "1"
-    result = subprocess.run([sys.executable, "-c", "import smoothl1; print(smoothl1.simd_build())"],
-                            capture_output=True, text=True, env=env, check=True)
+    code = "import smoothl1; print(smoothl1.simd_build())"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, check=True)
     return result.stdout.strip()
 
 
