@@ -111,8 +111,9 @@ def load_tool(name):
 
 def generate_kernel_sources():
     """Write the kernels' per-loss dispatch (src/kernels/loss_points.pxi, loss_runs.pxi), the
-    C API's `cdef api` definitions (src/kernels/capi_functions.pxi) and its .pxd declarations
-    (src/smoothl1/_smoothl1.pxd, kernels.pxd) from the table of losses
+    C API's `cdef api` definitions (src/kernels/capi_functions.pxi), its .pxd declarations
+    (src/smoothl1/_smoothl1.pxd, kernels.pxd) and its C list (smoothl1_functions.h) from the
+    table of losses
     (src/smoothl1/_core/losses.py) and the C API's table (tools/generate_kernels.py); files
     whose text is unchanged are left alone (no rebuild)."""
     for path in load_tool("generate_kernels").generate():

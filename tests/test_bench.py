@@ -1,5 +1,6 @@
 """`python -m smoothl1 bench` runs and prints one row per size, dtype and operation."""
 import io
+import os
 import subprocess
 import sys
 
@@ -139,3 +140,15 @@ def test_regression_table_needs_a_smoothl1_folder(tmp_path):
                              str(tmp_path), "--pairs", "1"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "has no smoothl1 folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bench_header_names_the_kernel_build():
+    import smoothl1
+    first_line = bench.versions(None, None).splitlines()[0]
+    assert first_line.startswith(f"smoothl1 {smoothl1.__version__} "
+                                 f"({smoothl1.simd_build()} kernels, ")
+    forced = subprocess.run(
+        [sys.executable, "-c",
+         "from smoothl1.cli import bench; print(bench.versions(None, None))"],
+        capture_output=True, text=True, env=dict(os.environ, SMOOTHL1_BASELINE="1"), check=True)
+    assert "(baseline kernels, " in forced.stdout.splitlines()[0]

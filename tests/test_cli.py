@@ -450,6 +450,14 @@ def test_version():
     assert result.returncode == 0
     assert result.stdout.startswith(f"smoothl1 {smoothl1.__version__} ")
     assert f"numpy {np.__version__}" in result.stdout
+    assert f"(kernels: {smoothl1.simd_build()}, " in result.stdout
+
+
+def test_version_names_the_forced_baseline_build():
+    result = subprocess.run([sys.executable, "-m", "smoothl1", "--version"], capture_output=True,
+                            text=True, env=dict(os.environ, SMOOTHL1_BASELINE="1"), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "(kernels: baseline, " in result.stdout
 
 
 def test_no_command_prints_help():

@@ -2,10 +2,17 @@
 baseline build's bits: the builds compile one source (src/_smoothl1.pyx), with IEEE operations,
 no FMA contraction and one fixed summation order, so only their speed may differ."""
 import itertools
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import smoothl1
+from capsules import capsule_address
 from smoothl1 import _smoothl1
 from smoothl1._core import dispatch as _dispatch
 
@@ -116,3 +123,63 @@ def test_simd_builds_give_the_baseline_grad_hess_bits(build, dtype, loss_kind):
                                      values)
             outputs.append((grad_out.tobytes(), hess_out.tobytes()))
         assert outputs[0] == outputs[1], (curvature, param, weight is None, step)
+
+
+# -- smoothl1.simd_build(): the public name of the build in use ---------------------------------
+
+_AVX512_FLAGS = {"avx512f", "avx512dq", "avx512vl", "avx512bw"}
+
+
+def _installed_builds():
+    """The SIMD builds whose compiled module is in the package folder (found by file name)."""
+    folder = Path(smoothl1.__file__).parent
+    return {name for name in ("avx512", "avx2")
+            if any(folder.glob(f"_smoothl1_{name}.*"))}
+
+
+def _widest_build_by_cpuinfo():
+    """What the CPU's flags in /proc/cpuinfo and the installed files say should run: an
+    oracle that does not ask smoothl1._core.dispatch."""
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    installed = _installed_builds()
+    if "avx512" in installed and _AVX512_FLAGS <= flags:
+        return "avx512"
+    if "avx2" in installed and "avx2" in flags:
+        return "avx2"
+    return "baseline"
+
+
+def _simd_build_in_child(force_baseline):
+    env = dict(os.environ)
+    env.pop("SMOOTHL1_BASELINE", None)
+    if force_baseline:
+        env["SMOOTHL1_BASELINE"] = "1"
+    code = "import smoothl1; print(smoothl1.simd_build())"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, check=True)
+    return result.stdout.strip()
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").is_file() or platform.machine() != "x86_64",
+                    reason="the oracle reads x86-64 flags from Linux's /proc/cpuinfo")
+def test_simd_build_is_the_widest_build_the_cpu_flags_allow():
+    assert _simd_build_in_child(force_baseline=False) == _widest_build_by_cpuinfo()
+
+
+def test_simd_build_names_the_module_the_python_api_runs():
+    build = smoothl1.simd_build()
+    assert build in ("avx512", "avx2", "baseline")
+    expected = "smoothl1._smoothl1" + ("" if build == "baseline" else "_" + build)
+    assert _dispatch.kernels.__name__ == expected
+    # the C API table holds that build's functions too
+    name = "smoothl1_huber_loss_sum_f64"
+    assert capsule_address(_smoothl1.__pyx_capi__[name]) \
+        == capsule_address(_dispatch.kernels.__pyx_capi__[name])
+
+
+def test_simd_build_is_baseline_when_forced():
+    assert _simd_build_in_child(force_baseline=True) == "baseline"

@@ -306,7 +306,8 @@ def test_params_functions_match_python_api(consumer, loss, dtype, layout, stride
 
 def test_package_ships_pxd_and_header():
     folder = Path(smoothl1.get_include())
-    for name in ("kernels.pxd", "_smoothl1.pxd", "_smoothl1_api.h", "smoothl1.h"):
+    for name in ("kernels.pxd", "_smoothl1.pxd", "_smoothl1_api.h", "smoothl1.h",
+                 "smoothl1_functions.h"):
         assert (folder / name).is_file(), f"{name} is missing from {folder}"
     exported = set(smoothl1._smoothl1.__pyx_capi__)
     # every loss of the table x 2 dtypes x 2 layouts x 7 operations x 2 parameter kinds

@@ -156,6 +156,12 @@ def test_robust_mean_smooth_l1(built):
         == float(smoothl1.smooth_l1_loss(np.array([1.0, 3.0]), np.zeros(2)))
     with pytest.raises(ValueError, match="float64"):
         robust.mean_smooth_l1(pred.astype(np.float32), target.astype(np.float32))
+    # The mean of nothing: NaN with np.nan's bits, as the Python API gives (0.0 / 0 in C would
+    # give the CPU's default NaN, negative on x86-64).
+    empty = array.array("d")
+    assert np.float64(robust.mean_smooth_l1(empty, empty)).tobytes() \
+        == smoothl1.smooth_l1_loss(np.array([]), np.array([])).tobytes() \
+        == np.float64(np.nan).tobytes()
 
 
 def embedding_tools():

@@ -18,7 +18,7 @@ import smoothl1
 pytest.importorskip("mypy")
 
 CONSUMER = '''
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -90,6 +90,7 @@ assert_type(rho_of(np.ones(3)), npt.NDArray[np.float64])
 assert_type(smoothl1.least_squares_loss("smooth_l1", beta=0.5), smoothl1.LeastSquaresLoss)
 
 assert_type(smoothl1.get_include(), str)
+assert_type(smoothl1.simd_build(), Literal["avx512", "avx2", "baseline"])
 assert_type(smoothl1.__version__, str)
 print(float(smoothl1.smooth_l1_loss(pred32, target32)) + float(loss))
 '''

@@ -21,6 +21,10 @@ into the files Cython compiles and ships:
                                           under the module's own dotted name
     src/smoothl1/kernels.pxd.tp        -> src/smoothl1/kernels.pxd     the public cimport
                                           name, with the contract written out
+    src/smoothl1/smoothl1_functions.h.tp -> src/smoothl1/smoothl1_functions.h  every
+                                          signature again, in C with its parameters' names:
+                                          SMOOTHL1_FOR_EACH_FUNCTION(X), which smoothl1.h
+                                          includes (not compiled here: no rebuild)
 
 The outputs are build products (listed in .gitignore, left out of the sdist) and are
 rewritten only when their text changes, so an unchanged table does not rebuild the kernels.
@@ -340,7 +344,7 @@ PASS_TAIL = ("mode, n, x, x_step, t, t_step, loss_out, loss_step, grad_out, grad
 TEMPLATES = ("src/kernels/loss_points.pxi.tp", "src/kernels/loss_runs.pxi.tp",
              "src/kernels/grad_hess.pxi.tp",
              "src/kernels/capi_functions.pxi.tp", "src/smoothl1/_smoothl1.pxd.tp",
-             "src/smoothl1/kernels.pxd.tp")
+             "src/smoothl1/kernels.pxd.tp", "src/smoothl1/smoothl1_functions.h.tp")
 
 
 def render(template_path):

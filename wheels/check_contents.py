@@ -47,12 +47,13 @@ SDIST_REQUIRED = ("PKG-INFO", "pyproject.toml", "setup.py", "README.md", "src/_s
                   "src/kernels/loss_runs.pxi.tp", "src/kernels/grad_hess.pxi.tp",
                   "src/kernels/block_loop.pxi", "src/kernels/losses/smooth_l1.pxi",
                   "src/smoothl1/_smoothl1.pxd.tp", "src/smoothl1/kernels.pxd.tp",
-                  "docs/embedding.md")
+                  "src/smoothl1/smoothl1_functions.h.tp", "docs/embedding.md")
 SDIST_FORBIDDEN = ("*.so", "*.pyd", "*.o", "build/*", "wheels/out/*", "src/_smoothl1.c", "src/_smoothl1_avx2.c",
                    "src/_smoothl1_avx512.c", "*_api.h", "*.pyc", "src/kernels/capi_functions.pxi",
                    "src/kernels/loss_points.pxi", "src/kernels/loss_runs.pxi",
                    "src/kernels/grad_hess.pxi",
-                   "src/smoothl1/_smoothl1.pxd", "src/smoothl1/kernels.pxd")
+                   "src/smoothl1/_smoothl1.pxd", "src/smoothl1/kernels.pxd",
+                   "src/smoothl1/smoothl1_functions.h")
 
 # The type stubs (src/smoothl1/__init__.pyi, dask.pyi) are generated from the table of losses
 # by every build, by tools/generate_stubs.py: the sdist ships the generator, the wheels the

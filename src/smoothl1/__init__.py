@@ -2,17 +2,30 @@ import os as _os
 
 from ._adapters.least_squares import LeastSquaresLoss, least_squares_loss
 from ._core import api as _api, grad_hess as _grad_hess
+from ._core import dispatch as _dispatch
 from ._core.api import *  # noqa: F401,F403 (the loss functions of every loss: _api.__all__)
 from ._core.grad_hess import *  # noqa: F401,F403 (<loss>_grad_hess: _grad_hess.__all__)
 from ._core.losses import LOSSES as _LOSSES
 
 __version__ = "0.1.0"
-__all__ = _api.__all__ + _grad_hess.__all__ + ["least_squares_loss", "get_include"]
+__all__ = _api.__all__ + _grad_hess.__all__ + ["least_squares_loss", "get_include",
+                                                "simd_build"]
 
 
 def get_include():
     """The folder holding smoothl1's C header and Cython .pxd (for building extensions)."""
     return _os.path.dirname(_os.path.abspath(__file__))
+
+
+def simd_build():
+    """The build of the kernels this process runs: ``"avx512"``, ``"avx2"`` or ``"baseline"``.
+
+    The widest build the CPU supports and this install has (``"baseline"`` is SSE2 on x86-64,
+    the only build elsewhere), chosen once at import; ``SMOOTHL1_BASELINE=1`` in the
+    environment forces ``"baseline"``. Every build gives the same bits, only speed differs; C
+    and Cython callers of the kernels run this build too (docs/embedding.md).
+    """
+    return _dispatch.build
 
 
 def _titles():

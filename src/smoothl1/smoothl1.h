@@ -21,8 +21,10 @@
  * parameter, or valid parameters in the array of a _params function, valid aligned pointers,
  * no zero output stride when n > 1, ...) are written in kernels.pxd, next to this file; the
  * declarations themselves are in _smoothl1_api.h, which Cython generates and which includes
- * Python.h. They are a stable contract: functions are
- * added, never changed or removed (docs/contract.md section 9).
+ * Python.h, and every signature, with its parameters' names, is in the X-macro list
+ * SMOOTHL1_FOR_EACH_FUNCTION(X) of smoothl1_functions.h (generated from the same table). They
+ * are a stable contract: functions are added, never changed or removed (docs/contract.md
+ * section 9).
  */
 #ifndef SMOOTHL1_H
 #define SMOOTHL1_H
@@ -36,7 +38,18 @@
 #define SMOOTHL1_VERSION_HEX \
     ((SMOOTHL1_VERSION_MAJOR << 16) | (SMOOTHL1_VERSION_MINOR << 8) | SMOOTHL1_VERSION_PATCH)
 
+/* Cython generates _smoothl1_api.h in C style (casts like (T)x, 0 for a null pointer): a C++
+ * caller compiling with -Wold-style-cast or -Wzero-as-null-pointer-constant would see hundreds
+ * of warnings that are not in its code. The rest of this file, and what it includes, are a
+ * system header to GCC and clang, which report no warnings there. Python.h is included here
+ * too (by _smoothl1_api.h): include smoothl1.h before Python.h for the same quiet from it. */
+#if defined(__GNUC__)
+#pragma GCC system_header
+#endif
+
 #include "_smoothl1_api.h"
+/* SMOOTHL1_FOR_EACH_FUNCTION(X): every function's return type, name and parameters, in C. */
+#include "smoothl1_functions.h"
 
 /* Import smoothl1._smoothl1 and fill this file's function pointers. Returns 0, or -1 with a
  * Python exception set (smoothl1 or NumPy not importable, or a smoothl1 whose functions do not

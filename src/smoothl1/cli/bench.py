@@ -58,9 +58,9 @@ import time
 
 import numpy as np
 
-from .. import __version__, _smoothl1, smooth_l1_loss, smooth_l1_loss_and_grad
+from .. import __version__, _smoothl1, simd_build, smooth_l1_loss, smooth_l1_loss_and_grad
 from .._core.losses import LOSSES
-from .._core import api, dispatch
+from .._core import api
 from . import _bench_boxes
 from ._arguments import OneLineArgumentParser, whole_number
 
@@ -152,7 +152,7 @@ def contenders(x, t, grad, x_wide, t_wide, torch, special):
 
 
 def versions(torch, scipy):
-    parts = [f"smoothl1 {__version__} ({dispatch.build} kernels, "
+    parts = [f"smoothl1 {__version__} ({simd_build()} kernels, "
              f"{_smoothl1.max_threads()} threads)", f"NumPy {np.__version__}"]
     parts.append(f"SciPy {scipy.__version__}" if scipy else "SciPy not installed")
     parts.append(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
@@ -198,7 +198,7 @@ def run(sizes, dtypes, repeat, out=sys.stdout):
                 print(f"{size:>10} {row['dtype']:>7} {operation:>9} "
                       f"{_format_seconds(ours_time):>10} {row['vs_floor']:>7.2f}x "
                       + " ".join(cells), file=out)
-    print(f"\nC API ({dispatch.build} kernels) vs Python API, one thread, loss_sum:", file=out)
+    print(f"\nC API ({simd_build()} kernels) vs Python API, one thread, loss_sum:", file=out)
     for dtype in dtypes:
         row = c_api_row(dtype, repeat)
         print(f"{row['size']:>10} {row['dtype']:>7}  C API {_format_seconds(row['c_api'])}, "

@@ -330,9 +330,8 @@ def version_text():
 
     import numpy as np
 
-    from .. import __version__, _smoothl1
-    from .._core import dispatch
-    return (f"smoothl1 {__version__} (kernels: {dispatch.build}, threads: "
+    from .. import __version__, _smoothl1, simd_build
+    return (f"smoothl1 {__version__} (kernels: {simd_build()}, threads: "
             f"{_smoothl1.max_threads()}), numpy {np.__version__}, "
             f"Python {platform.python_version()}")
 
