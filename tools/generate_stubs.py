@@ -205,7 +205,8 @@ def listed(names):
 def render(losses):
     """The text of __init__.pyi for these rows."""
     text = HEADER.format(all=listed(function_names(losses)
-                                    + ["least_squares_loss", "get_include"]))
+                                    + ["least_squares_loss", "LeastSquaresLoss",
+                                       "get_include"]))
     for loss in losses:
         text += LOSS_FUNCTIONS.format(name=loss.name, param=loss.param, default=loss.default)
     text += LEAST_SQUARES
