@@ -564,22 +564,28 @@ def _numpy_smooth_l1(pred, target, beta):
 
 def test_recipe_mmdetection_avg_factor_and_loss_weight():
     pred, target, weight = _boxes()
-    avg_factor, loss_weight, beta = 37.0, 2.0, 1.0 / 9
-    # mmdet: loss_weight * (smooth_l1(pred, target, beta) * weight).sum() / avg_factor
-    expected = loss_weight * (_numpy_smooth_l1(pred, target, beta) * weight).sum() / avg_factor
-    got = smoothl1.smooth_l1_loss(pred, target, beta=beta, weight=weight,
-                                  reduction="sum") * loss_weight / avg_factor
+    positive = (weight < 0.125).astype(np.float32)
+    avg_factor, loss_weight, beta = positive.sum(), 2.0, 1.0 / 9
+    eps = 2.0 ** -23   # torch.finfo(torch.float32).eps
+    for mask, count in ((positive, avg_factor), (0 * positive, 0.0)):
+        # mmdet: loss_weight * (smooth_l1(pred, target, beta) * weight).sum() / (avg_factor + eps)
+        expected = loss_weight * (_numpy_smooth_l1(pred, target, beta) * mask).sum() / (
+            count + eps)
+        one_pass = smoothl1.smooth_l1_loss(pred, target, beta=beta, avg_factor=count,
+                                           weight=mask * np.float32(loss_weight))
+        np.testing.assert_allclose(one_pass, expected, rtol=1e-6)
+    # without avg_factor: mmdet's mean over every element, as PyTorch's
+    expected = (_numpy_smooth_l1(pred, target, beta) * positive).mean()
+    got = smoothl1.smooth_l1_loss(pred, target, beta=beta, weight=positive,
+                                  reduction="element_mean")
     np.testing.assert_allclose(got, expected, rtol=1e-6)
-    one_pass = smoothl1.smooth_l1_loss(pred, target, beta=beta, reduction="sum",
-                                       weight=weight * np.float32(loss_weight / avg_factor))
-    np.testing.assert_allclose(one_pass, expected, rtol=1e-6)
 
 
 def test_recipe_torchvision_sum_over_n():
     pred, target, _ = _boxes()
     n = pred.shape[0]
     expected = _numpy_smooth_l1(pred, target, 1.0 / 9).sum() / n
-    got = smoothl1.smooth_l1_loss(pred, target, beta=1.0 / 9, reduction="sum", weight=1.0 / n)
+    got = smoothl1.smooth_l1_loss(pred, target, beta=1.0 / 9, avg_factor=n)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 

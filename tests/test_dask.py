@@ -349,7 +349,8 @@ BAD_CALLS = {
     "bad-weight-shape": (lambda: sd.huber_grad(X, 0.0, weight=da.ones((6, 1, 1))), ValueError,
                          r"weight has shape \(6, 1, 1\)"),
     "reduction": (lambda: sd.smooth_l1_loss(X, 0.0, reduction="avg"), ValueError,
-                  r"reduction must be one of 'none', 'mean', 'sum', got 'avg'"),
+                  r"reduction must be one of 'none', 'mean', 'sum', 'weighted_mean', "
+                  r"'element_mean', got 'avg'"),
     "negative-beta": (lambda: sd.smooth_l1_grad(X, 0.0, beta=-1), ValueError,
                       r"beta must be >= 0"),
     "nan-beta": (lambda: sd.smooth_l1_loss_and_grad(X, 0.0, beta=np.nan), ValueError,

@@ -431,12 +431,12 @@ def test_other_argument_errors():
     with pytest.raises(TypeError, match="target must be a torch.Tensor, got float"):
         st.smooth_l1_loss(x, 0.0)
     with pytest.raises(ValueError, match="reduction must be one of 'none', 'mean', 'sum', "
-                                         "'weighted_mean', got 'avg'"):
+                                         "'weighted_mean', 'element_mean', got 'avg'"):
         st.smooth_l1_loss(x, x, "avg")
     with pytest.raises(ValueError, match="avg_factor is only accepted with reduction='mean'"):
         st.smooth_l1_loss(x, x, "sum", avg_factor=2)
-    with pytest.raises(ValueError, match="avg_factor must be a finite number > 0"):
-        st.smooth_l1_loss(x, x, avg_factor=0)
+    with pytest.raises(ValueError, match="avg_factor must be a finite number >= 0, got -1.0"):
+        st.smooth_l1_loss(x, x, avg_factor=-1)
     with pytest.raises(TypeError, match="avg_factor must be a number"):
         st.smooth_l1_loss(x, x, avg_factor="2")
     with pytest.raises(ValueError, match=r"beta must be >= 0"):

@@ -40,8 +40,8 @@ __all__ = [
 # bound admits every NumPy float so that arrays typed ``NDArray[np.floating[Any]]`` check; only
 # float32 and float64 are accepted at run time, other dtypes raise TypeError.)
 _Float = TypeVar("_Float", bound=np.floating[Any])
-_Reduced = Literal["mean", "sum"]
-_Reduction = Literal["mean", "sum", "none"]
+_Reduced = Literal["mean", "sum", "weighted_mean", "element_mean"]
+_Reduction = Literal["mean", "sum", "none", "weighted_mean", "element_mean"]
 # target and weight: an array of input's dtype, or a Python number / list of numbers.
 _Operand = npt.ArrayLike
 # beta and delta: a number, or an array / list of one per element (same rules as weight).
@@ -59,41 +59,47 @@ LOSS_FUNCTIONS = '''
 @overload
 def {name}_loss(
     input: npt.NDArray[_Float], target: _Operand, *, {param}: _Param = {default!r},
-    reduction: _Reduced = "mean", weight: _Operand | None = None, axis: None = None,
+    reduction: _Reduced = "mean", weight: _Operand | None = None,
+    avg_factor: float | None = None, axis: None = None,
     keepdims: Literal[False] = False, out: None = None,
     n_threads: int | None = None,
 ) -> _Float: ...
 @overload
 def {name}_loss(
     input: npt.NDArray[_Float], target: _Operand, *, {param}: _Param = {default!r},
-    reduction: Literal["none"], weight: _Operand | None = None, axis: None = None,
+    reduction: Literal["none"], weight: _Operand | None = None, avg_factor: None = None,
+    axis: None = None,
     keepdims: Literal[False] = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> npt.NDArray[_Float]: ...
 @overload
 def {name}_loss(
     input: npt.NDArray[_Float], target: _Operand, *, {param}: _Param = {default!r},
-    reduction: str = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    reduction: str = "mean", weight: _Operand | None = None,
+    avg_factor: float | None = None, axis: _Axis = None,
     keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> _Float | npt.NDArray[_Float]: ...
 def {name}_grad(
     input: npt.NDArray[_Float], target: _Operand, *, {param}: _Param = {default!r},
-    reduction: _Reduction = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    reduction: _Reduction = "mean", weight: _Operand | None = None,
+    avg_factor: float | None = None, axis: _Axis = None,
     keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> npt.NDArray[_Float]: ...
 @overload
 def {name}_loss_and_grad(
     input: npt.NDArray[_Float], target: _Operand, *, {param}: _Param = {default!r},
-    reduction: _Reduced = "mean", weight: _Operand | None = None, axis: None = None,
+    reduction: _Reduced = "mean", weight: _Operand | None = None,
+    avg_factor: float | None = None, axis: None = None,
     keepdims: Literal[False] = False, out: None = None,
     grad_out: npt.NDArray[_Float] | None = None, n_threads: int | None = None,
 ) -> tuple[_Float, npt.NDArray[_Float]]: ...
 @overload
 def {name}_loss_and_grad(
     input: npt.NDArray[_Float], target: _Operand, *, {param}: _Param = {default!r},
-    reduction: Literal["none"], weight: _Operand | None = None, axis: None = None,
+    reduction: Literal["none"], weight: _Operand | None = None, avg_factor: None = None,
+    axis: None = None,
     keepdims: Literal[False] = False,
     out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,
@@ -101,7 +107,8 @@ def {name}_loss_and_grad(
 @overload
 def {name}_loss_and_grad(
     input: npt.NDArray[_Float], target: _Operand, *, {param}: _Param = {default!r},
-    reduction: str = "mean", weight: _Operand | None = None, axis: _Axis = None,
+    reduction: str = "mean", weight: _Operand | None = None,
+    avg_factor: float | None = None, axis: _Axis = None,
     keepdims: bool = False,
     out: npt.NDArray[_Float] | None = None, grad_out: npt.NDArray[_Float] | None = None,
     n_threads: int | None = None,
@@ -147,17 +154,20 @@ __all__ = [
 DASK_LOSS_FUNCTIONS = '''
 def {name}_loss(
     input: Any, target: Any, *, {param}: Any = {default!r}, reduction: str = "mean",
-    weight: Any = None, axis: Any = None, keepdims: bool = False, out: None = None,
+    weight: Any = None, avg_factor: Any = None, axis: Any = None,
+    keepdims: bool = False, out: None = None,
     n_threads: int | None = None,
 ) -> Any: ...
 def {name}_grad(
     input: Any, target: Any, *, {param}: Any = {default!r}, reduction: str = "mean",
-    weight: Any = None, axis: Any = None, keepdims: bool = False, out: None = None,
+    weight: Any = None, avg_factor: Any = None, axis: Any = None,
+    keepdims: bool = False, out: None = None,
     n_threads: int | None = None,
 ) -> Any: ...
 def {name}_loss_and_grad(
     input: Any, target: Any, *, {param}: Any = {default!r}, reduction: str = "mean",
-    weight: Any = None, axis: Any = None, keepdims: bool = False, out: None = None,
+    weight: Any = None, avg_factor: Any = None, axis: Any = None,
+    keepdims: bool = False, out: None = None,
     grad_out: None = None, n_threads: int | None = None,
 ) -> tuple[Any, Any]: ...
 def {name}_grad_hess(
@@ -196,7 +206,8 @@ def listed(names):
 def render(losses):
     """The text of __init__.pyi for these rows."""
     text = HEADER.format(all=listed(function_names(losses)
-                                    + ["least_squares_loss", "get_include", "simd_build"]))
+                                    + ["least_squares_loss", "LeastSquaresLoss",
+                                       "get_include", "simd_build"]))
     for loss in losses:
         text += LOSS_FUNCTIONS.format(name=loss.name, param=loss.param, default=loss.default)
     text += LEAST_SQUARES

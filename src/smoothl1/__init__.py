@@ -8,8 +8,8 @@ from ._core.grad_hess import *  # noqa: F401,F403 (<loss>_grad_hess: _grad_hess.
 from ._core.losses import LOSSES as _LOSSES
 
 __version__ = "0.1.0"
-__all__ = _api.__all__ + _grad_hess.__all__ + ["least_squares_loss", "get_include",
-                                                "simd_build"]
+__all__ = _api.__all__ + _grad_hess.__all__ + ["least_squares_loss", "LeastSquaresLoss",
+                                                 "get_include", "simd_build"]
 
 
 def get_include():
@@ -41,7 +41,7 @@ derivatives, fast and exact, for NumPy.
 The loss functions share one signature (see ``help(smoothl1.{_FIRST.name}_loss)``)::
 
     {_FIRST.name}_loss(input, target, *, {_FIRST.param}={_FIRST.default!r}, reduction="mean",
-        weight=None, axis=None, keepdims=False, out=None, n_threads=None)
+        weight=None, avg_factor=None, axis=None, keepdims=False, out=None, n_threads=None)
     {_FIRST.name}_grad(...)            # derivative of the reduced loss w.r.t. input
     {_FIRST.name}_loss_and_grad(...)   # both, one pass; also takes grad_out=
 {"".join(f"    {loss.name}_loss / _grad / _loss_and_grad   # {loss.param}="

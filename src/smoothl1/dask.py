@@ -8,9 +8,10 @@ How the functions are built (validation on metadata, operands brought to ``input
 one task per block, tree reductions): ``smoothl1._adapters.dask_blocks``.
 """
 try:
-    import dask.array  # noqa: F401
+    import dask.array as _dask_array
 except ImportError:   # the original error stays attached as the context
     raise ImportError('smoothl1.dask needs Dask: install it with pip install "smoothl1[dask]"')
+del _dask_array   # imported to check that Dask is there: not a name of this module
 
 # The functions are made in the adapters' wing (smoothl1._adapters.dask); this is their
 # public home, which their __module__ names.

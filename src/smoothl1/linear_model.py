@@ -5,9 +5,9 @@ Dask arrays (docs/linear_model.md, docs/contract.md section 17).
 Install with ``pip install "smoothl1[sklearn]"`` (scikit-learn and SciPy; Dask arrays also
 need ``smoothl1[dask]``).
 """
-try:
-    import scipy.optimize  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: F401
-    import sklearn  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: F401
+try:   # (as private names, deleted below: they are not names of this module)
+    import scipy.optimize as _scipy_optimize  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: E501
+    import sklearn as _sklearn  # type: ignore[import-untyped, import-not-found, unused-ignore]
 except ImportError:   # the original error stays attached as the context
     raise ImportError('smoothl1.linear_model needs scikit-learn and SciPy: install them with '
                       'pip install "smoothl1[sklearn]"', name="sklearn")
@@ -18,3 +18,4 @@ from ._adapters.linear_model import HuberRegressor, RobustRegressor  # noqa: E40
 
 HuberRegressor.__module__ = RobustRegressor.__module__ = __name__
 __all__ = ["HuberRegressor", "RobustRegressor"]
+del _scipy_optimize, _sklearn

@@ -15,10 +15,10 @@ are read in place (no copy); the loss and its gradient come from one kernel pass
 
 How the functions and modules are built: ``smoothl1._adapters.torch``.
 """
-import importlib
+import importlib as _importlib
 
 try:
-    importlib.import_module("torch")   # by name: type checkers need not analyse PyTorch
+    _importlib.import_module("torch")   # by name: type checkers need not analyse PyTorch
 except ImportError:   # the original error stays attached as the context
     raise ImportError('smoothl1.torch needs PyTorch: install it with pip install '
                       '"smoothl1[torch]"', name="torch")
@@ -26,7 +26,7 @@ except ImportError:   # the original error stays attached as the context
 # The functions and modules are made in the adapters' wing (smoothl1._adapters.torch); this is
 # their public home, which their __module__ names.
 from ._adapters.torch import *  # noqa: E402,F401,F403
-from ._adapters.torch import REDUCTIONS, __all__  # noqa: E402,F401
+from ._adapters.torch import __all__  # noqa: E402,F401
 from ._adapters.torch import class_name as _class_name  # noqa: E402
 from ._core.losses import LOSSES as _LOSSES  # noqa: E402
 

@@ -41,9 +41,12 @@ _DOC = """{summary}
         ``input``'s along shared dimensions (Dask's ``rechunk``); NumPy values are wrapped.
     {param} : float, keyword-only
         {param_doc}
-    reduction : {{"mean", "sum", "none"}}, keyword-only
-        As in ``smoothl1.{name}``. ``"mean"`` and ``"sum"`` are tree reductions of per-block
-        sums (accumulated in double), never of an elementwise loss array.
+    reduction : {{"mean", "sum", "none", "weighted_mean", "element_mean"}}, keyword-only
+        As in ``smoothl1.{name}``. The reductions are tree reductions of per-block sums
+        (accumulated in double), never of an elementwise loss array.
+    avg_factor : float, optional, keyword-only
+        As in ``smoothl1.{name}``: with ``"mean"``, the sum over ``avg_factor`` (0: over
+        MMDetection's epsilon, ``2**-23``).
     weight : dask.array.Array, ndarray, Python number or list, optional, keyword-only
         Elementwise weights, same rules as ``target``.
     n_threads : int or None, keyword-only

@@ -30,6 +30,7 @@ from .. import _smoothl1
 from .._core.api import evaluate
 from .._core.grad_hess import grad_hess
 from .._core.validation import (
+    ELEMENT_COUNT,
     _as_operand,
     _check_array_type,
     _check_float_dtype,
@@ -38,6 +39,7 @@ from .._core.validation import (
     check_n_threads,
     check_param_values,
     check_reduction,
+    mean_divisor,
     reduced_shape,
 )
 
@@ -173,12 +175,14 @@ def _parameter(loss, param, input):
 
 
 def _run(loss, input, target, *, function_name, param, weight, reduction, loss_out, grad_out,
-         n_threads, want_loss, want_grad, grad_out_name="grad_out", axis=None, keepdims=False):
+         n_threads, want_loss, want_grad, grad_out_name="grad_out", axis=None, keepdims=False,
+         avg_factor=None):
     """The Dask loss function called function_name: as smoothl1._core.api._run, lazily."""
     _check_input(input, function_name)
     _check_no_output("out", loss_out, function_name)
     _check_no_output(grad_out_name, grad_out, function_name)
-    check_reduction(reduction)
+    is_mean = check_reduction(reduction) == _smoothl1.REDUCTION_MEAN
+    divisor = mean_divisor(reduction, avg_factor)
     param, param_index = _parameter(loss, param, input)
     axes = check_axis(axis, input.ndim, keepdims)
     if axes is not None and reduction == "none":
@@ -198,16 +202,20 @@ def _run(loss, input, target, *, function_name, param, weight, reduction, loss_o
     weight_sum = None
     summed = tuple(range(input.ndim)) if axes is None else axes
     kept_index = tuple(k for k in index if k not in summed)
-    if reduction == "mean":
-        if weight is None:
+    if divisor is ELEMENT_COUNT:   # docs/contract.md section 20: PyTorch's mean
+        divisor = float(math.prod(input.shape[k] for k in summed))
+    if is_mean:
+        if divisor is not None:    # ... or avg_factor: the sum over one number
+            weight_sum = divisor
+        elif weight is None:
             weight_sum = float(math.prod(input.shape[k] for k in summed))
         else:
             weight_sum = da.broadcast_to(weight, input.shape, chunks=input.chunks).sum(
                 axis=summed, dtype=np.float64, keepdims=axes is not None)
     grad_norm, grad_norm_index = None, None
-    if want_grad and reduction == "mean":
+    if want_grad and is_mean:
         grad_norm = weight_sum
-        if weight is not None:
+        if isinstance(weight_sum, da.Array):
             grad_norm_index = () if axes is None else kept_index
             if axes is not None:
                 grad_norm = weight_sum.squeeze(axis=axes)

@@ -42,7 +42,8 @@ from .._core.api import capitalized
 from .._core.dispatch import kernels
 from .._core.functions import _define
 from .._core.losses import LOSSES
-from .._core.validation import check_axis, check_n_threads, check_param, reduced_shape
+from .._core.validation import (avg_factor_divisor, check_axis, check_n_threads, check_param,
+                                 reduced_shape)
 
 torch: Any = importlib.import_module("torch")
 _DelayedError = importlib.import_module("torch._C")._functions.DelayedError
@@ -62,8 +63,9 @@ _compute = kernels.compute
 _evaluate = api.evaluate
 #: MMDetection's guard against a zero avg_factor (mmdet/models/losses/utils.py).
 MMDET_EPS = float(torch.finfo(torch.float32).eps)
-#: The reductions the functions take; "weighted_mean" is sum(w*l)/sum(w) (section 18).
-REDUCTIONS = ("none", "mean", "sum", "weighted_mean")
+#: The reductions the functions take; "weighted_mean" is sum(w*l)/sum(w), "element_mean" is
+#: "mean" by the name the NumPy API gives it (sections 18 and 20).
+REDUCTIONS = ("none", "mean", "sum", "weighted_mean", "element_mean")
 
 
 def class_name(loss):
@@ -136,12 +138,9 @@ def _avg_factor_value(avg_factor):
 
 
 def _check_avg_factor(avg_factor):
-    """The functions' avg_factor: a finite number > 0 (they divide by it exactly)."""
-    value = _avg_factor_value(avg_factor)
-    if not 0 < value < float("inf"):
-        raise ValueError(f"avg_factor must be a finite number > 0, got {value!r} (the "
-                         f"modules add MMDetection's epsilon to a zero avg_factor)")
-    return value
+    """The functions' avg_factor, as the NumPy API takes it (docs/contract.md section 20): a
+    finite number > 0 divides exactly, 0 is MMDetection's epsilon."""
+    return avg_factor_divisor(_avg_factor_value(avg_factor))
 
 
 def _check_n_threads(n_threads):
@@ -254,10 +253,12 @@ def _prepare(loss, input, target, reduction, param, weight, avg_factor, n_thread
         reduction = "sum"
     elif reduction == "weighted_mean":
         reduction = "mean"          # the NumPy API's mean: sum(w*l) / sum(w)
-    elif reduction == "mean" and w is not None:
+    elif reduction in ("mean", "element_mean") and w is not None:
         # PyTorch's: mean(w*l) over the input's elements (of each group, along dim)
         reduction = "sum"
         norm = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+    elif reduction == "element_mean":
+        reduction = "mean"          # without weights, the element count is the kernel's mean
     return _Call(loss, x, t, w, p, reduction, norm, _check_n_threads(n_threads), dtype, axes,
                  shape)
 
@@ -414,11 +415,12 @@ _DOC = """{summary}
         Predictions, any shape and strides; read in place, never copied.
     target : torch.Tensor
         ``input``'s dtype; its shape broadcasts to ``input``'s without changing it.
-    reduction : {{"mean", "sum", "none", "weighted_mean"}}
+    reduction : {{"mean", "sum", "none", "weighted_mean", "element_mean"}}
         ``"mean"`` (default): ``mean(w * loss)`` over ``input``'s elements, as
         ``torch.nn.functional.huber_loss(weight=)``; ``"sum"``: ``sum(w * loss)``;
         ``"none"``: ``w * loss`` per element; ``"weighted_mean"``:
-        ``sum(w * loss) / sum(w)`` (the NumPy API's weighted mean, ``np.average``).
+        ``sum(w * loss) / sum(w)`` (the NumPy API's ``"mean"``, ``np.average``);
+        ``"element_mean"``: ``"mean"``, by the name the NumPy API gives it.
     {param} : float or torch.Tensor
         {param_doc} A tensor (``input``'s dtype, broadcasting to ``input``) gives one
         {param} per element; it must not require grad (ValueError).
@@ -428,7 +430,8 @@ _DOC = """{summary}
         gets its gradient (summed to its shape).
     avg_factor : float or one-element tensor, optional, keyword-only
         With ``reduction="mean"`` only: the loss is ``sum(w * loss) / avg_factor``
-        (MMDetection's normalisation, without its epsilon; ``avg_factor > 0``).
+        (MMDetection's normalisation; ``avg_factor >= 0``, and 0 divides by MMDetection's
+        epsilon, ``torch.finfo(torch.float32).eps``, so no positive sample gives 0).
     dim : int or tuple of ints, optional, keyword-only
         Reduce along these dimensions only (as ``torch.sum(dim=)``); each mean is then that of
         its group (``"mean"``: over the group's element count). A loss per box is

@@ -1,13 +1,16 @@
 """The loss functions of every loss of the table (smoothl1._core.losses: ``<name>_loss``,
 ``<name>_grad``, ``<name>_loss_and_grad``, made by smoothl1._core.functions): validation
 (``validation.prepare``), then one kernel call."""
+import math
+
 import numpy as np
 
 from .. import _smoothl1
 from .dispatch import kernels
 from .functions import OPERATIONS, loss_function, loss_function_names
 from .losses import LOSSES
-from .validation import check_param_array, prepare, reduced_shape
+from .validation import (ELEMENT_COUNT, check_param_array, mean_divisor, prepare,
+                         reduced_shape)
 
 __all__ = loss_function_names()
 
@@ -16,20 +19,21 @@ _empty_like = kernels.empty_like
 
 def evaluate(loss, input, target, *, param, weight=None, reduction="mean", loss_out=None,
              grad_out=None, n_threads=None, want_loss, want_grad, grad_out_name="grad_out",
-             grad_norm=None, axis=None, keepdims=False, float64_groups=False):
+             grad_norm=None, axis=None, keepdims=False, float64_groups=False, avg_factor=None):
     """Validate, then make one kernel call. Returns (input, reduced loss as a float, an
     ndarray of the reduced values along axes (of input's dtype; float64 with float64_groups,
     for Dask), or None, loss array or None, gradient array or None, axes); outputs are
     allocated when not given (the loss along axes is not: see _reduced_loss). loss is a row of
     smoothl1._core.losses.LOSSES; param its raw parameter (a number or an array). grad_norm
-    overrides the gradient's normaliser (see _smoothl1.compute). Given outputs are returned as
-    given (a subclass stays itself; the kernel writes through a base-class view)."""
+    overrides the gradient's normaliser (see _smoothl1.compute); a number, with weights along
+    axes, holds for every group. Given outputs are returned as given (a subclass stays itself;
+    the kernel writes through a base-class view)."""
     given_loss_out, given_grad_out = loss_out, grad_out
     # A call that writes nothing but its reduced loss leaves a parameter array unchecked: the
     # kernels give a NaN loss for an invalid element, and the check runs only on a NaN result,
     # so a valid call makes one pass over the array, not two (docs/contract.md section 13).
     deferred_check = (want_loss and not want_grad and isinstance(reduction, str)
-                      and reduction in ("mean", "sum"))
+                      and reduction in ("mean", "sum", "weighted_mean", "element_mean"))
     # docs/contract.md section 5: the call leaves the caller's floating-point flags as they
     # were, raised or not: NumPy's operations on a parameter array (its check, the NaN test)
     # clear them, and the kernels raise some.
@@ -39,6 +43,19 @@ def evaluate(loss, input, target, *, param, weight=None, reduction="mean", loss_
                                        n_threads, loss=loss, param=param,
                                        grad_out_name=grad_out_name, axis=axis, keepdims=keepdims,
                                        deferred_param_check=deferred_check)
+        # docs/contract.md section 20: PyTorch's mean and avg_factor are the kernel's sum with
+        # the divisor as the gradient's normaliser (one pass, as "mean"), the sum divided after
+        divisor = mean_divisor(reduction, avg_factor)
+        if divisor is ELEMENT_COUNT:   # without weights, the kernel's own mean
+            divisor = None if weight is None else float(
+                input.size if axes is None else math.prod(input.shape[k] for k in axes))
+        if divisor is not None:
+            reduction_code = _smoothl1.REDUCTION_SUM
+            grad_norm = divisor
+            float64_groups = True   # the group sums, divided below and rounded once
+        if grad_norm is not None and weight is not None and axes is not None \
+                and np.ndim(grad_norm) == 0:   # the kernels take one normaliser per group
+            grad_norm = np.full(reduced_shape(input.shape, axes, False), float(grad_norm))
         if want_loss and reduction_code == _smoothl1.REDUCTION_NONE and loss_out is None:
             loss_out = given_loss_out = _empty_like(input)
         if want_grad and grad_out is None:
@@ -50,7 +67,23 @@ def evaluate(loss, input, target, *, param, weight=None, reduction="mean", loss_
                                 n_threads, grad_norm, param_values, axes, float64_groups)
         if deferred_check and param_values is not None and _has_nan(total):
             check_param_array(loss, param_values)
+        if divisor is not None and want_loss:
+            total = _divided(total, divisor, input)
     return input, total, given_loss_out, given_grad_out, axes
+
+
+def _divided(total, divisor, input):
+    """The sum (a float, or the float64 group sums along axes) over divisor, in double,
+    rounded once to input's dtype along axes (as the kernels round a mean). A divisor of 0 (the
+    element count of empty groups) gives NaN, the mean of nothing."""
+    if isinstance(total, float):
+        return total / divisor if divisor else math.nan
+    if not divisor:
+        total.fill(math.nan)
+    else:
+        with np.errstate(all="ignore"):   # a quotient beyond float64 is inf, quietly
+            np.divide(total, divisor, out=total)
+    return total if total.dtype == input.dtype else _smoothl1.quiet_cast(total, input)
 
 
 def _has_nan(total):
@@ -75,12 +108,14 @@ def _reduced_loss(input, values, axes, keepdims, out):
 
 
 def _run(loss, input, target, *, param, weight, reduction, loss_out, grad_out, n_threads,
-         want_loss, want_grad, grad_out_name="grad_out", axis=None, keepdims=False):
+         want_loss, want_grad, grad_out_name="grad_out", axis=None, keepdims=False,
+         avg_factor=None):
     """What a loss function returns: its loss, its gradient, or both."""
     input, total, loss_out, grad_out, axes = evaluate(
         loss, input, target, param=param, weight=weight, reduction=reduction,
         loss_out=loss_out, grad_out=grad_out, n_threads=n_threads, want_loss=want_loss,
-        want_grad=want_grad, grad_out_name=grad_out_name, axis=axis, keepdims=keepdims)
+        want_grad=want_grad, grad_out_name=grad_out_name, axis=axis, keepdims=keepdims,
+        avg_factor=avg_factor)
     if axes is not None and want_loss:
         value = _reduced_loss(input, total, axes, keepdims, loss_out)
     else:
@@ -103,10 +138,18 @@ _PARAMETERS = """
     {param} : float, or ndarray or list, keyword-only
         {param_doc} An array or list gives one {param} per element, with the rules of
         ``weight`` (every element checked).
-    reduction : {{"mean", "sum", "none"}}, keyword-only
+    reduction : {{"mean", "sum", "none", "weighted_mean", "element_mean"}}, keyword-only
         ``"mean"`` (default) averages over all elements, or is the weighted average
-        ``sum(w * loss) / sum(w)`` with ``weight``; ``"sum"`` adds up; ``"none"`` keeps the
+        ``sum(w * loss) / sum(w)`` with ``weight`` (``np.average``; ``"weighted_mean"`` is
+        its other name); ``"element_mean"`` is PyTorch's and Keras' ``mean(w * loss)``, the
+        weighted sum over the element count; ``"sum"`` adds up; ``"none"`` keeps the
         elementwise values. Sums are accumulated in double precision, pairwise.
+    avg_factor : float, optional, keyword-only
+        With ``reduction="mean"`` only: the loss is ``sum(w * loss) / avg_factor``, as
+        MMDetection normalises by the number of positive samples (each group's sum, with
+        ``axis``). ``avg_factor >= 0``; 0 divides by MMDetection's epsilon,
+        ``torch.finfo(torch.float32).eps`` (``2**-23``), so a batch without positives gives 0.
+        The gradient is divided alike.
     axis : None, int or tuple of ints, keyword-only
         With ``"mean"``/``"sum"``: the dimensions to reduce, as in NumPy (``None``: all). The
         loss is then an array of NumPy's reduced shape (a weighted mean per group), and the
@@ -127,8 +170,9 @@ _ERRORS = """
     TypeError
         A non-float32/float64 or mismatched dtype, a non-array output, a non-number parameter.
     ValueError
-        A shape that does not broadcast to ``input``'s, a bad ``reduction``, a parameter out of
-        range, an output of the wrong shape or read-only, ``out`` with a reduced loss. A call
+        A shape that does not broadcast to ``input``'s, a bad ``reduction``, a parameter or
+        ``avg_factor`` out of range (or ``avg_factor`` with a reduction other than ``"mean"``),
+        an output of the wrong shape or read-only, ``out`` with a reduced loss. A call
         that raises leaves inputs and outputs untouched.
 """
 
@@ -161,7 +205,8 @@ _GRAD_RETURNS = """
     grad : ndarray
         The derivative of the *reduced* loss with respect to ``input``, of ``input``'s shape
         and dtype: elementwise derivative times weight, divided by the element count (or the
-        weight sum) for ``"mean"``. The derivative with respect to ``target`` is ``-grad``.
+        weight sum) for ``"mean"``, by the element count for ``"element_mean"``, by
+        ``avg_factor`` if given. The derivative with respect to ``target`` is ``-grad``.
 """
 _BOTH_RETURNS = """
     Returns

@@ -33,12 +33,12 @@ OPERATIONS = (
 )
 
 _LOSS_FUNCTION = """\
-def {name}(input, target, *, {param}={default!r}, reduction="mean", weight=None, axis=None,
-        keepdims=False, out=None,{grad_out_param} n_threads=None):
+def {name}(input, target, *, {param}={default!r}, reduction="mean", weight=None,
+        avg_factor=None, axis=None, keepdims=False, out=None,{grad_out_param} n_threads=None):
     return run(loss, input, target, param={param}, weight=weight, reduction=reduction,
                loss_out={loss_out}, grad_out={grad_out}, n_threads=n_threads,
                want_loss={want_loss}, want_grad={want_grad}, grad_out_name={grad_out_name!r},
-               axis=axis, keepdims=keepdims)
+               axis=axis, keepdims=keepdims, avg_factor=avg_factor)
 """
 
 _GRAD_HESS_FUNCTION = """\

@@ -18,8 +18,17 @@ from .overlap import may_overlap_itself, overlap, untangle
 
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
-_REDUCTIONS = {"none": _smoothl1.REDUCTION_NONE, "sum": _smoothl1.REDUCTION_SUM,
-               "mean": _smoothl1.REDUCTION_MEAN}
+# reduction= of the loss functions, and the kernel's reduction of each. The two means by name
+# (docs/contract.md section 20), as smoothl1.torch names them: "weighted_mean" is "mean", and
+# "element_mean" a mean whose divisor the caller (smoothl1._core.api.evaluate) replaces.
+_REDUCTIONS = {"none": _smoothl1.REDUCTION_NONE, "mean": _smoothl1.REDUCTION_MEAN,
+               "sum": _smoothl1.REDUCTION_SUM, "weighted_mean": _smoothl1.REDUCTION_MEAN,
+               "element_mean": _smoothl1.REDUCTION_MEAN}
+#: MMDetection's guard against a zero avg_factor, torch.finfo(torch.float32).eps (2**-23):
+#: avg_factor=0 divides by it (docs/contract.md section 20).
+AVG_FACTOR_EPS = float(np.finfo(np.float32).eps)
+#: mean_divisor's answer for "element_mean": each group's element count.
+ELEMENT_COUNT = "element count"
 _ndarray = np.ndarray
 _base_view = np.ndarray.view   # the base class's method: a subclass may override .view
 
@@ -274,8 +283,37 @@ def check_reduction(reduction):
     try:
         return _REDUCTIONS[reduction]
     except (KeyError, TypeError):
-        raise ValueError(f"reduction must be one of 'none', 'mean', 'sum', got "
-                         f"{reduction!r}") from None
+        raise ValueError(f"reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, "
+                         f"got {reduction!r}") from None
+
+
+def avg_factor_divisor(avg_factor):
+    """What avg_factor divides by: a finite number > 0 as given, 0 as AVG_FACTOR_EPS (so a
+    batch with no positive sample gives 0, as MMDetection's ``avg_factor + eps``), or the
+    error naming it. Shared by smoothl1.torch, which converts a tensor to a float first."""
+    if not _is_real_number(avg_factor):
+        raise TypeError(f"avg_factor must be a number >= 0 (int or float), got "
+                        f"{type(avg_factor).__name__}")
+    try:
+        value = float(avg_factor)
+    except OverflowError:   # an int beyond double's range
+        value = float("inf")
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"avg_factor must be a finite number >= 0, got {avg_factor!r}")
+    return value if value > 0 else AVG_FACTOR_EPS
+
+
+def mean_divisor(reduction, avg_factor):
+    """What divides a call's sum instead of the kernel's own normaliser (docs/contract.md
+    section 20): None (the kernel reduces as check_reduction says), ELEMENT_COUNT for
+    "element_mean", or avg_factor's divisor (a float); errors name avg_factor."""
+    check_reduction(reduction)
+    if avg_factor is not None:
+        if reduction != "mean":
+            raise ValueError(f"avg_factor is only accepted with reduction='mean' (it replaces "
+                             f"the mean's divisor), got reduction={reduction!r}")
+        return avg_factor_divisor(avg_factor)
+    return ELEMENT_COUNT if reduction == "element_mean" else None
 
 
 def check_n_threads(n_threads):
