@@ -105,7 +105,9 @@ def test_flat_npy_writes_one_csv_line(tmp_path):
     np.save(tmp_path / "p.npy", np.array([0.2, 1.5, -3.0]))
     result = run_cli("loss", "p.npy", "0", "--grad-out", "g.csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "g.csv").read_text() == "0.06666666666666667,0.3333333333333333,-0.3333333333333333\n"
+    # The gradient of the mean: (0.2, 1, -1) / 3, each value in its shortest exact text.
+    assert ((tmp_path / "g.csv").read_text()
+            == "0.06666666666666667,0.3333333333333333,-0.3333333333333333\n")
 
 
 def test_csv_output_of_more_than_two_dimensions_is_refused_before_any_write(tmp_path):
