@@ -460,6 +460,17 @@ def test_version_names_the_forced_baseline_build():
     assert "(kernels: baseline, " in result.stdout
 
 
+@pytest.mark.parametrize("command", [[], ["loss"], ["demo"], ["plot"], ["bench"]],
+                         ids=["top", "loss", "demo", "plot", "bench"])
+def test_help_is_plain_text(command):
+    # --help is read in a terminal: no reStructuredText (``code``, :func:`x`, directives).
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0 and result.stderr == ""
+    assert "usage: smoothl1" in result.stdout
+    assert "``" not in result.stdout
+    assert not re.search(r":\w+:`|^\s*\.\. \w+::", result.stdout, flags=re.M), result.stdout
+
+
 def test_no_command_prints_help():
     result = run_cli()
     assert result.returncode == 0

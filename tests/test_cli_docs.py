@@ -93,7 +93,7 @@ def options_in_help(command):
     return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", printed.getvalue())) - {"--help"}
 
 
-@pytest.mark.parametrize("command", ["demo", "loss", "plot"])
+@pytest.mark.parametrize("command", ["demo", "loss", "plot", "bench"])
 def test_every_option_is_documented(command):
     text = DOC.read_text()
     missing = [option for option in sorted(options_in_help(command))

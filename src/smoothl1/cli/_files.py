@@ -1,4 +1,5 @@
-"""The command line's array files: reading ``.npy``, ``.npz`` and ``.csv`` safely, writing ``.npy``.
+"""The command line's array files: reading ``.npy``, ``.npz`` and ``.csv`` safely (or CSV text
+from standard input), writing ``.npy`` or ``.csv`` (or CSV text to standard output).
 
 Design (every rule is here because a file from outside may be anything):
 
@@ -13,11 +14,16 @@ Design (every rule is here because a file from outside may be anything):
 3. A file must be exactly what it declares: a ``.npy`` whose data is shorter or longer than its
    header says, an archive member that fails its CRC, a CSV with a ragged row is refused, with
    one line saying what is wrong, where, and naming the argument (PRED, TARGET, --weight).
+4. CSV is a table and keeps its shape both ways: N lines of M values read as an (N, M) array
+   (one column is (N, 1), one line (1, M)), so a per-row weight broadcasts as a NumPy (N, 1)
+   array does; an array of at most 2 dimensions is written the same way (a 0-d or 1-d array
+   as one line), each value in the shortest text that reads back to the same bits.
 """
 import io
 import math
 import os
 import stat
+import sys
 import zipfile
 import zlib
 
@@ -26,6 +32,7 @@ import numpy as np
 from ._arguments import UserError, one_line_message
 
 DEFAULT_MAX_BYTES = 2**30
+STANDARD_STREAM = "-"  # an input: CSV text read from stdin; an output: CSV written to stdout
 _NPY_MAGIC = b"\x93NUMPY"
 _HEADER_LIMIT = 10000  # numpy.load's own default bound on a .npy header
 _FILE_KINDS = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
@@ -68,41 +75,64 @@ def _open_regular(path, label):
 
 def load_array(spec, *, key=None, dtype=None, text_dtype=None, max_bytes=DEFAULT_MAX_BYTES,
                label="file"):
-    """Read one array from ``.npy``, ``.npz`` (``FILE.npz:KEY`` or ``key``) or ``.csv``.
+    """Read one array from ``.npy``, ``.npz`` (``FILE.npz:KEY`` or ``key``), ``.csv``, or
+    CSV text on standard input (``spec`` is ``-``).
 
     ``dtype`` (from ``--dtype``) converts whatever was read, explicitly requested by the user.
     Without it, binary files keep their dtype (the library refuses a mismatch) and CSV text,
     which has no dtype, is parsed as ``text_dtype`` (float64 if None). Every problem is a
     ``UserError`` whose message names ``label`` and the file.
     """
-    path, key = split_key(spec, key)
-    suffix = os.path.splitext(path)[1].lower()
-    readers = {".npy": _read_npy_file, ".npz": _read_npz, ".csv": _read_csv}
-    if suffix not in readers:
-        if not os.path.lexists(path):
-            raise UserError(f"{label} {path!r} not found")
-        raise UserError(f"{label} {path!r}: unsupported file type {suffix or '(none)'!r}; "
-                        f"use .npy, .npz (with --key or FILE.npz:KEY) or .csv")
-    where = f"{label} {path!r}"
-    with _open_regular(path, label) as file:
-        try:
-            array = readers[suffix](file, where, key=key, path=path, max_bytes=max_bytes,
-                                    dtype=dtype or text_dtype or np.float64)
-        except UserError:
-            raise
-        except MemoryError:
-            raise UserError(f"not enough memory to read {where}") from None
-        except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError,
-                zipfile.BadZipFile, zlib.error) as error:
-            # What the parsers of NumPy and zipfile raise for a corrupt file (RuntimeError: an
-            # encrypted archive; NotImplementedError: an unknown compression method).
-            raise UserError(f"cannot read {where}: {one_line_message(error)}") from None
+    options = {"max_bytes": max_bytes, "dtype": dtype or text_dtype or np.float64}
+    if spec == STANDARD_STREAM:
+        where = f"{label} (standard input)"
+        array = _parsed(_read_csv, _standard_input(label), where, **options)
+    else:
+        path, key = split_key(spec, key)
+        suffix = os.path.splitext(path)[1].lower()
+        readers = {".npy": _read_npy_file, ".npz": _read_npz, ".csv": _read_csv}
+        if suffix not in readers:
+            if not os.path.lexists(path):
+                raise UserError(f"{label} {path!r} not found")
+            raise UserError(f"{label} {path!r}: unsupported file type {suffix or '(none)'!r}; "
+                            f"use .npy, .npz (with --key or FILE.npz:KEY), .csv, or - for "
+                            f"CSV text on standard input")
+        where = f"{label} {path!r}"
+        with _open_regular(path, label) as file:
+            array = _parsed(readers[suffix], file, where, key=key, path=path, **options)
     if dtype is not None and array.dtype != dtype:
         if array.dtype.kind not in "biuf":
             raise UserError(f"{where} has dtype {array.dtype}, which --dtype {dtype} "
                             f"cannot convert (real numbers only)")
         array = array.astype(dtype)
     return array
+
+
+def _parsed(reader, file, where, **options):
+    """``reader(file, where, **options)``, whatever a corrupt file makes it raise a UserError."""
+    try:
+        return reader(file, where, **options)
+    except UserError:
+        raise
+    except MemoryError:
+        raise UserError(f"not enough memory to read {where}") from None
+    except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError,
+            zipfile.BadZipFile, zlib.error) as error:
+        # What the parsers of NumPy and zipfile raise for a corrupt file (RuntimeError: an
+        # encrypted archive; NotImplementedError: an unknown compression method).
+        raise UserError(f"cannot read {where}: {one_line_message(error)}") from None
+
+
+def _standard_input(label):
+    """Standard input's bytes, for an input given as ``-``. A terminal is refused: the command
+    would sit waiting for text typed by hand, which looks like a hang to whoever forgot a pipe."""
+    stream = sys.stdin
+    if stream is None or getattr(stream, "closed", False):
+        raise UserError(f"{label} is - (standard input), but standard input is closed")
+    if stream.isatty():
+        raise UserError(f"{label} is - (standard input), which is a terminal: pipe CSV text "
+                        f"into it, as in: cat pred.csv | smoothl1 loss - TARGET")
+    return getattr(stream, "buffer", stream)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,7 +247,7 @@ def _read_csv(file, where, *, dtype, max_bytes, **_):
         raise UserError(f"{where} holds no numbers (empty, or only comments); an empty "
                         f"array can be given as a .npy file")
     try:
-        return np.loadtxt(io.StringIO(text), delimiter=",", dtype=dtype, ndmin=1,
+        return np.loadtxt(io.StringIO(text), delimiter=",", dtype=dtype, ndmin=2,
                           comments="#")
     except ValueError as error:
         raise UserError(f"cannot read {where}: {_csv_problem(lines, dtype) or error}") from None
@@ -256,22 +286,55 @@ def _csv_problem(lines, dtype):
 # Writing
 
 
+def is_csv(path):
+    """Whether a file is CSV text: a name ending in .csv, or - (standard input or output)."""
+    return path == STANDARD_STREAM or path.lower().endswith(".csv")
+
+
 def check_output_path(option, path):
-    """Refuse an output name early (before any work): not .npy, no folder, a directory."""
-    if not path.lower().endswith(".npy"):
-        raise UserError(f"{option} {path!r}: the output is written as .npy; give a name "
-                        f"ending in .npy")
+    """Refuse an output name early (before any work): neither .npy nor .csv, no folder, a
+    directory. ``-`` is standard output."""
+    if path == STANDARD_STREAM:
+        return
+    if not path.lower().endswith((".npy", ".csv")):
+        raise UserError(f"{option} {path!r}: the output's format is chosen by its name; give "
+                        f"a name ending in .npy or .csv (or - for CSV on standard output)")
     if os.path.isdir(path):
-        raise UserError(f"{option} {path!r} is a directory; give a file name ending in .npy")
+        raise UserError(f"{option} {path!r} is a directory; give a file name ending in .npy "
+                        f"or .csv")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"{option} {path!r}: folder {folder!r} does not exist")
 
 
+def check_output_shape(option, path, shape):
+    """A CSV output holds a table: refuse an array of more than 2 dimensions before any work."""
+    if is_csv(path) and len(shape) > 2:
+        raise UserError(f"{option} {path!r}: CSV holds a table of at most 2 dimensions, but "
+                        f"the output has PRED's shape {shape}; write it as .npy")
+
+
+def csv_text(array):
+    """An array of at most 2 dimensions as CSV: one line per row (a 0-d or 1-d array is one
+    line), each value as NumPy's shortest text that reads back to the same value."""
+    rows = np.atleast_2d(array)
+    return "".join(",".join(map(str, row)) + "\n" for row in rows)
+
+
 def save_array(option, path, array):
-    """``np.save`` into ``path``, every OSError (read-only /sys, a full /dev/full) one line."""
+    """Write ``array`` to ``path``: ``.npy`` (``np.save``), ``.csv`` (``csv_text``) or, for
+    ``-``, CSV to standard output. Every OSError (read-only /sys, a full /dev/full) is one
+    line; a broken standard output is left to ``main``, which handles it for every command."""
+    if path == STANDARD_STREAM:
+        sys.stdout.write(csv_text(array))
+        return
     try:
-        with open(path, "wb") as file:
-            np.save(file, array)
+        if is_csv(path):
+            text = csv_text(array)   # formatted before the file is opened: nothing half-written
+            with open(path, "w", encoding="utf-8", newline="") as file:
+                file.write(text)
+        else:
+            with open(path, "wb") as file:
+                np.save(file, array)
     except OSError as error:
         raise UserError(f"cannot write {option} {path!r}: {error.strerror or error}") from None

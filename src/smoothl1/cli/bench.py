@@ -3,17 +3,27 @@
 Every contender gets the same input arrays, one warm-up call and the best of ``--repeat``
 timed calls. Two operations are measured:
 
-- ``loss``: ``smooth_l1_loss(x, t)`` (mean). Floor: ``np.dot`` over the same bytes (BLAS reads
-  both inputs once on all cores; float32 data is read as float64 of the same buffers, since
-  ``sdot`` is compute-bound). Peers: the NumPy expression
+- ``loss``: ``smooth_l1_loss(x, t)`` (mean). Floor: one thread reading the same bytes, NumPy's
+  SIMD maximum of each input viewed as integers of its item size (NumPy runs it on one thread
+  whatever BLAS does; an all-core ``np.dot`` floor collapsed on a busy machine, its threads
+  waiting for cores, and made smoothl1 look 100x faster than memory). Peers: the NumPy
+  expression
   ``np.where(d < beta, 0.5*d*d/beta, d - 0.5*beta).mean()`` with ``d = abs(x - t)``,
   ``scipy.special.huber(beta, x - t).mean()`` and ``torch.nn.functional.smooth_l1_loss``.
 - ``loss+grad``: ``smooth_l1_loss_and_grad(x, t, grad_out=g)``. Floor:
-  ``np.subtract(x, t, out=g)`` (reads two arrays, writes one). Peers: the NumPy expressions
-  for both, and PyTorch forward + backward.
+  ``np.subtract(x, t, out=g)`` (reads two arrays, writes one; one thread). Peers: the NumPy
+  expressions for both, and PyTorch forward + backward.
 - ``loss[::2]``: ``loss`` on every other element of arrays twice as long (the same number of
-  elements, non-contiguous). Floor: ``np.dot`` of the same strided views (BLAS with a step of
-  2; for float32 that is ``sdot``). Its time over the ``loss`` row's is the cost of the layout.
+  elements, non-contiguous). Floor: the integer maximum of the same strided views. Its time over
+  the ``loss`` row's is the cost of the layout.
+
+The contenders of a row are timed in turns (one batch of each, ``--repeat`` rounds), so a burst
+of load slows them alike. Each row prints smoothl1's best and median time and the row's spread
+(the largest median over best among its contenders). A contender that collapsed while timed
+(``collapse_warnings``: its median far above its best, its threads far slower than one thread,
+or a floor that smoothl1 beats by more than is possible) has its ratio printed as ``?`` with a
+warning line saying why, never as a number. The header gives the machine's load average and
+CPU count.
 
 After the table, one row per dtype compares the C API with the Python API at 10^6 elements on
 one thread: ``smoothl1_smooth_l1_loss_sum_<f32|f64>`` called through its capsule in
@@ -45,16 +55,20 @@ With ``--linear-model N`` the benchmark prints only the robust-linear-model tabl
 statsmodels' RLM and ``SGDRegressor(loss="huber")`` on N rows, 50 features, 5% outliers: fit
 time, peak memory over X's size, coefficient error against the true coefficients.
 
-"vs floor" is smoothl1's time divided by the floor's (1.0 would be memory speed); the
-"x NumPy/SciPy/PyTorch" columns are the peer's time divided by smoothl1's (higher is better).
+"vs floor" is smoothl1's time divided by the one-thread floor's (below 1.0 where smoothl1's
+threads share the work); the "x NumPy/SciPy/PyTorch" columns are the peer's time divided by
+smoothl1's (higher is better). ``--help`` prints ``DESCRIPTION`` and ``EPILOG``, the plain-text
+summary of this docstring.
 """
 import argparse
 import ctypes
 import importlib
 import os
 import platform
+import statistics
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -65,23 +79,97 @@ from . import _bench_boxes
 from ._arguments import OneLineArgumentParser, whole_number
 
 BETA = 1.0
+UNSTABLE = 2.0         # a median over this many times the best: slowed down while timed
+FLOOR_ALLOWANCE = 2.0  # smoothl1 on one thread may beat the one-thread floor by this much
+                       # (by up to 1.35x measured, 1e5 to 1e7 elements, both layouts); by
+                       # more, the floor was slowed down while timed
 
 
-def best_time(function, repeat):
-    """Best wall time of `repeat` calls after one warm-up call; enough calls per timing to
-    last about 20 ms, so small sizes are not lost in timer resolution."""
+@dataclass(frozen=True)
+class Timing:
+    """The seconds per call of each timed batch of one contender."""
+    samples: tuple
+
+    @property
+    def best(self):
+        return min(self.samples)
+
+    @property
+    def median(self):
+        return statistics.median(self.samples)
+
+    @property
+    def spread(self):
+        """Median over best: 1.0 when every batch took the same time."""
+        return self.median / self.best
+
+
+def _calls_per_batch(function):
+    """One warm-up call, then enough calls per batch to last about 20 ms, so small sizes are
+    not lost in the timer's resolution."""
     function()
     start = time.perf_counter()
     function()
     once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, int(0.02 / once))
-    best = float("inf")
+    return max(1, int(0.02 / once))
+
+
+def _batch_seconds(function, number):
+    start = time.perf_counter()
+    for _ in range(number):
+        function()
+    return (time.perf_counter() - start) / number
+
+
+def measure(functions, repeat):
+    """{name: Timing} of `repeat` batches of each function, timed in turns (a batch of each,
+    then the next round), so that a burst of load falls on every contender alike."""
+    numbers = {name: _calls_per_batch(function) for name, function in functions.items()}
+    samples = {name: [] for name in functions}
     for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            function()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
+        for name, function in functions.items():
+            samples[name].append(_batch_seconds(function, numbers[name]))
+    return {name: Timing(tuple(times)) for name, times in samples.items()}
+
+
+def best_time(function, repeat):
+    """Best wall time of one call of `function` over `repeat` batches (see ``measure``)."""
+    return measure({"function": function}, repeat)["function"].best
+
+
+def collapse_warnings(timings, one_thread):
+    """{contender: why its ratio is not shown} for one row's {contender: Timing} (the main
+    table's: "smoothl1", "floor" and the peers); `one_thread` {contender: Timing} holds the
+    same calls of the threaded contenders on one thread (smoothl1's, where there is a floor).
+
+    Three signs of a contender that collapsed (the machine was busy while it was timed): its
+    median is over UNSTABLE times its best; its best on its threads is over UNSTABLE times its
+    best on one thread (threads waiting for cores that others hold, which every repeat can show
+    alike); or, for the floor, smoothl1 on one thread beating it by more than FLOOR_ALLOWANCE,
+    widened by their spreads (one thread cannot read the same bytes much faster than one
+    thread)."""
+    warnings = {}
+    for name, timing in timings.items():
+        if timing.spread > UNSTABLE:
+            warnings[name] = (f"{_named(name)} was slowed down while timed: its median time is "
+                              f"{timing.spread:.1f}x its best (over {UNSTABLE:g}x)")
+        elif name in one_thread and timing.best > UNSTABLE * one_thread[name].best:
+            warnings[name] = (f"{_named(name)} collapsed on its threads: its best time is "
+                              f"{timing.best / one_thread[name].best:.1f}x its best on one "
+                              f"thread (over {UNSTABLE:g}x)")
+    if "floor" not in timings or "floor" in warnings:
+        return warnings
+    ours, floor = one_thread["smoothl1"], timings["floor"]
+    limit = FLOOR_ALLOWANCE * max(ours.spread, floor.spread)
+    if floor.best / ours.best > limit:
+        warnings["floor"] = (f"the floor collapsed: smoothl1 on one thread would be "
+                             f"{floor.best / ours.best:.1f}x faster than one thread reading "
+                             f"the same bytes (possible: up to {limit:.1f}x)")
+    return warnings
+
+
+def _named(contender):
+    return "the floor" if contender == "floor" else contender
 
 
 def numpy_loss(x, t):
@@ -122,12 +210,9 @@ def loss_peers(x, t, torch, special):
 
 
 def contenders(x, t, grad, x_wide, t_wide, torch, special):
-    """{operation: (smoothl1, floor, {peer: function})} for one pair of inputs (and arrays
-    twice as long, for the strided case)."""
-    x_bytes, t_bytes = x, t
-    if x.dtype == np.float32:   # float64 view of the same buffers (sdot is compute-bound)
-        even = x.size // 2 * 2
-        x_bytes, t_bytes = x[:even].view(np.float64), t[:even].view(np.float64)
+    """{operation: (functions, one_thread)} for one pair of inputs (and arrays twice as long,
+    for the strided case): functions is {"smoothl1": ..., "floor": ..., peer: ...}, and
+    one_thread the same calls of the contenders that run threads, on one thread."""
     x_strided, t_strided = x_wide[::2], t_wide[::2]
     grad_peers = {"NumPy": lambda: numpy_loss_and_grad(x, t)}
     if torch is not None:
@@ -140,15 +225,51 @@ def contenders(x, t, grad, x_wide, t_wide, torch, special):
             functional.smooth_l1_loss(x_leaf, t_torch, beta=BETA).backward()
 
         grad_peers["PyTorch"] = torch_forward_backward
-    return {
-        "loss": (lambda: smooth_l1_loss(x, t, beta=BETA),
-                 lambda: np.dot(x_bytes, t_bytes), loss_peers(x, t, torch, special)),
-        "loss+grad": (lambda: smooth_l1_loss_and_grad(x, t, beta=BETA, grad_out=grad),
+    operations = {
+        "loss": (lambda threads: smooth_l1_loss(x, t, beta=BETA, n_threads=threads),
+                 read_floor(x, t), loss_peers(x, t, torch, special)),
+        "loss+grad": (lambda threads: smooth_l1_loss_and_grad(x, t, beta=BETA, grad_out=grad,
+                                                              n_threads=threads),
                       lambda: np.subtract(x, t, out=grad), grad_peers),
-        "loss[::2]": (lambda: smooth_l1_loss(x_strided, t_strided, beta=BETA),
-                      lambda: np.dot(x_strided, t_strided),
+        "loss[::2]": (lambda threads: smooth_l1_loss(x_strided, t_strided, beta=BETA,
+                                                     n_threads=threads),
+                      read_floor(x_strided, t_strided),
                       loss_peers(x_strided, t_strided, torch, special)),
     }
+    table = {}
+    for operation, (ours, floor, peers) in operations.items():
+        functions = {"smoothl1": lambda ours=ours: ours(None), "floor": floor, **peers}
+        one_thread = {"smoothl1": lambda ours=ours: ours(1)}
+        if "PyTorch" in peers:
+            one_thread["PyTorch"] = on_one_torch_thread(torch, peers["PyTorch"])
+        table[operation] = (functions, one_thread)
+    return table
+
+
+def on_one_torch_thread(torch, function):
+    """`function` run with PyTorch on one thread (setting it costs 0.2 us)."""
+    def run():
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return function()
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
+
+
+def read_floor(*arrays):
+    """A function that reads every byte of `arrays` once, on one thread: NumPy's maximum of
+    each viewed as integers of its item size (a view, even of a strided array; integers have
+    no NaN to test, NumPy's integer maximum is SIMD, the fastest of its reductions, and NumPy
+    never threads a reduction)."""
+    views = [array.view(f"i{array.itemsize}") for array in arrays]
+
+    def read():
+        return [np.maximum.reduce(view) for view in views]
+
+    return read
 
 
 def versions(torch, scipy):
@@ -161,14 +282,56 @@ def versions(torch, scipy):
     return ", ".join(parts) + f"\n{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"
 
 
-def run(sizes, dtypes, repeat, out=sys.stdout):
+def load_line():
+    """The machine's load average and CPU count, for the header: timings on a machine whose
+    load exceeds its CPUs collapse in ways a row alone cannot always show."""
+    cpus = os.cpu_count() or 1
+    try:
+        one, five, fifteen = os.getloadavg()
+    except (OSError, AttributeError):   # not on Windows
+        return f"load average unknown, {cpus} CPUs"
+    line = f"load average {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min), {cpus} CPUs"
+    if one > cpus:
+        line += ": busy, so timings may collapse (the rows that show it are flagged)"
+    return line
+
+
+def _spread(timings):
+    """A row's spread: the largest median over best among its contenders, minus 1."""
+    return max(timing.spread for timing in timings.values()) - 1
+
+
+def format_row(size, dtype, operation, timings, one_thread, peers):
+    """The table's line for one row, and its warning lines: a ratio of a contender that
+    collapsed (``collapse_warnings``) is printed as ``?``, never as a number."""
+    warnings = collapse_warnings(timings, one_thread)
+    ours = timings["smoothl1"]
+
+    def ratio(name, value, width):
+        if "smoothl1" in warnings or name in warnings:
+            return f"{'?':>{width}}"
+        return f"{value:>{width - 1}.2f}x" if name == "floor" else f"{value:>{width - 1}.1f}x"
+
+    cells = [ratio(name, timings[name].best / ours.best, 9) if name in timings
+             else f"{'-':>9}" for name in peers]
+    line = (f"{size:>10} {dtype:>7} {operation:>9} {_format_seconds(ours.best):>10} "
+            f"{_format_seconds(ours.median):>10} "
+            f"{ratio('floor', ours.best / timings['floor'].best, 8)} " + " ".join(cells)
+            + f" {_spread(timings):>+6.0%}")
+    return line, [f"  ! {size} {dtype} {operation}: {message}" for message in warnings.values()]
+
+
+def run(sizes, dtypes, repeat, out=sys.stdout, measure=measure):
+    """The main table; `measure` is injectable, so a test can give it collapsed timings."""
     torch = _optional("torch")
     scipy = _optional("scipy")
     special = _optional("scipy.special") if scipy is not None else None
     print(versions(torch, scipy), file=out)
+    print(load_line(), file=out)
     peers = ["NumPy"] + (["SciPy"] if special else []) + (["PyTorch"] if torch else [])
-    header = (f"{'size':>10} {'dtype':>7} {'operation':>9} {'smoothl1':>10} {'vs floor':>8} "
-              + " ".join(f"{'x ' + name:>9}" for name in peers))
+    header = (f"{'size':>10} {'dtype':>7} {'operation':>9} {'smoothl1':>10} {'median':>10} "
+              f"{'vs floor':>8} " + " ".join(f"{'x ' + name:>9}" for name in peers)
+              + f" {'spread':>6}")
     print(header, file=out)
     print("-" * len(header), file=out)
     rng = np.random.default_rng(0)
@@ -180,24 +343,26 @@ def run(sizes, dtypes, repeat, out=sys.stdout):
             grad = np.empty_like(x)
             x_wide = (rng.standard_normal(2 * size) * 2).astype(dtype)
             t_wide = rng.standard_normal(2 * size).astype(dtype)
-            for operation, (ours, floor, others) in contenders(
+            for operation, (functions, one_thread) in contenders(
                     x, t, grad, x_wide, t_wide, torch, special).items():
-                ours_time = best_time(ours, repeat)
-                floor_time = best_time(floor, repeat)
-                cells = []
+                measured = measure({**functions, **{f"{name} on one thread": function
+                                                    for name, function in one_thread.items()}},
+                                   repeat)
+                timings = {name: measured[name] for name in functions}
+                one_thread = {name: measured[f"{name} on one thread"] for name in one_thread}
+                line, warnings = format_row(size, np.dtype(dtype).name, operation, timings,
+                                            one_thread, peers)
+                seconds = timings["smoothl1"].best
                 row = {"size": size, "dtype": np.dtype(dtype).name, "operation": operation,
-                       "seconds": ours_time, "vs_floor": ours_time / floor_time}
+                       "seconds": seconds, "median": timings["smoothl1"].median,
+                       "vs_floor": seconds / timings["floor"].best, "warnings": warnings}
                 for name in peers:
-                    if name in others:
-                        speedup = best_time(others[name], repeat) / ours_time
-                        row[name] = speedup
-                        cells.append(f"{speedup:>8.1f}x")
-                    else:
-                        cells.append(f"{'-':>9}")
+                    if name in timings:
+                        row[name] = timings[name].best / seconds
                 rows.append(row)
-                print(f"{size:>10} {row['dtype']:>7} {operation:>9} "
-                      f"{_format_seconds(ours_time):>10} {row['vs_floor']:>7.2f}x "
-                      + " ".join(cells), file=out)
+                print(line, file=out)
+                for warning in warnings:
+                    print(warning, file=out)
     print(f"\nC API ({simd_build()} kernels) vs Python API, one thread, loss_sum:", file=out)
     for dtype in dtypes:
         row = c_api_row(dtype, repeat)
@@ -211,7 +376,8 @@ def loss_rows(size, dtypes, repeat, out=sys.stdout):
     """Each loss's mean at `size` elements, one thread, against its NumPy expression."""
     print(f"\nlosses: mean of {size} elements, one thread, against the NumPy expression "
           f"(d = x - t, p the parameter, 0.7)", file=out)
-    header = f"{'loss':>13} {'dtype':>7} {'smoothl1':>10} {'per element':>12} {'x NumPy':>8}"
+    header = (f"{'loss':>13} {'dtype':>7} {'smoothl1':>10} {'per element':>12} {'x NumPy':>8} "
+              f"{'spread':>6}")
     print(header, file=out)
     print("-" * len(header), file=out)
     rng = np.random.default_rng(2)
@@ -231,12 +397,18 @@ def loss_rows(size, dtypes, repeat, out=sys.stdout):
             def numpy():
                 return eval(expression, {"np": np, "d": x - t, "p": p})
 
-            ours_time = best_time(ours, repeat)
-            speedup = best_time(numpy, repeat) / ours_time
+            timings = measure({"smoothl1": ours, "NumPy": numpy}, repeat)
+            warnings = collapse_warnings(timings, {})
+            ours_time = timings["smoothl1"].best
+            speedup = timings["NumPy"].best / ours_time
             rows.append({"loss": loss.name, "dtype": dtype.name, "seconds": ours_time,
-                         "NumPy": speedup})
+                         "NumPy": speedup, "warnings": list(warnings.values())})
+            ratio = f"{'?':>8}" if warnings else f"{speedup:>7.1f}x"
             print(f"{loss.name:>13} {dtype.name:>7} {_format_seconds(ours_time):>10} "
-                  f"{ours_time / size * 1e9:>9.2f} ns {speedup:>7.1f}x", file=out)
+                  f"{ours_time / size * 1e9:>9.2f} ns {ratio} {_spread(timings):>+6.0%}",
+                  file=out)
+            for message in warnings.values():
+                print(f"  ! {loss.name} {dtype.name}: {message}", file=out)
     return rows
 
 
@@ -256,7 +428,8 @@ def torch_rows(sizes=TORCH_SIZES, repeat=7, out=sys.stdout):
     print(f"\nPyTorch: smooth_l1_loss forward + backward, float32, mean, {threads} "
           f"thread{'s' if threads != 1 else ''} (smoothl1.torch against F.smooth_l1_loss)",
           file=out)
-    header = (f"{'size':>10} {'smoothl1.torch':>15} {'PyTorch':>10} {'x PyTorch':>9}")
+    header = (f"{'size':>10} {'smoothl1.torch':>15} {'PyTorch':>10} {'x PyTorch':>9} "
+              f"{'spread':>6}")
     print(header, file=out)
     print("-" * len(header), file=out)
     generator = torch.Generator().manual_seed(3)
@@ -273,11 +446,22 @@ def torch_rows(sizes=TORCH_SIZES, repeat=7, out=sys.stdout):
             x.grad = None
             functional.smooth_l1_loss(x, t, beta=BETA).backward()
 
-        ours_time, torch_time = best_time(ours, repeat), best_time(theirs, repeat)
+        # Both run on PyTorch's threads: each is also timed on one, to see a collapse.
+        functions = {"smoothl1.torch": ours, "PyTorch": theirs}
+        measured = measure({**functions, **{f"{name} on one thread": on_one_torch_thread(
+            torch, function) for name, function in functions.items()}}, repeat)
+        timings = {name: measured[name] for name in functions}
+        warnings = collapse_warnings(
+            timings, {name: measured[f"{name} on one thread"] for name in functions})
+        ours_time, torch_time = timings["smoothl1.torch"].best, timings["PyTorch"].best
         rows.append({"size": size, "dtype": "float32", "seconds": ours_time,
-                     "PyTorch_seconds": torch_time, "PyTorch": torch_time / ours_time})
+                     "PyTorch_seconds": torch_time, "PyTorch": torch_time / ours_time,
+                     "warnings": list(warnings.values())})
+        ratio = f"{'?':>9}" if warnings else f"{torch_time / ours_time:>8.2f}x"
         print(f"{size:>10} {_format_seconds(ours_time):>15} {_format_seconds(torch_time):>10} "
-              f"{torch_time / ours_time:>8.2f}x", file=out)
+              f"{ratio} {_spread(timings):>+6.0%}", file=out)
+        for message in warnings.values():
+            print(f"  ! {size} float32: {message}", file=out)
         del x, t
     return rows
 
@@ -331,8 +515,41 @@ def _sizes(text):
     return sizes
 
 
+DESCRIPTION = """\
+Time smoothl1 against the memory floor, NumPy, SciPy and PyTorch, on arrays of --sizes
+elements. Each row is one size, dtype and operation:
+
+  loss       smooth_l1_loss(x, t), the mean; floor: one thread reading x and t once
+  loss+grad  smooth_l1_loss_and_grad(x, t, grad_out=g); floor: np.subtract(x, t, out=g)
+  loss[::2]  loss of every other element of arrays twice as long (non-contiguous)
+
+Then the C API against the Python API, every loss against its NumPy expression (--losses),
+(N, 4) box rows (--boxes) and, when PyTorch is installed, smoothl1.torch against
+F.smooth_l1_loss, forward and backward."""
+
+EPILOG = """\
+columns:
+  smoothl1, median  smoothl1's best and median time per call over --repeat rounds
+  vs floor          smoothl1's time over the one-thread floor's (1.0: one thread's memory
+                    speed; below 1.0 where smoothl1's threads share the work)
+  x NumPy, ...      the peer's time over smoothl1's (higher is better; - where it lacks
+                    the operation)
+  spread            the row's largest median over best, minus 1: how steady the timings were
+
+The header gives the versions, the machine's load average and its CPU count. On a busy
+machine a contender can collapse: its median far above its best, its threads far slower
+than one thread, or a floor that smoothl1 beats by more than is possible. Its ratio is then
+printed as ? with a line starting with ! that says why, never as a number.
+
+examples:
+  smoothl1 bench --sizes 1e3,1e6 --dtypes float32 --repeat 11
+  smoothl1 bench --losses 0 --boxes 0 --no-torch
+  smoothl1 bench --against /tmp/smoothl1-before/src"""
+
+
 def main(argv=None):
-    parser = OneLineArgumentParser(prog="smoothl1 bench", description=__doc__,
+    parser = OneLineArgumentParser(prog="smoothl1 bench", description=DESCRIPTION,
+                                   epilog=EPILOG,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=_sizes, default=None,
                         help="comma-separated element counts (default 1e3,1e5,1e7; at most "

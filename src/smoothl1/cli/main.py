@@ -75,15 +75,18 @@ def _add_loss_parser(subparsers):
         description=textwrap.fill(
                     f"Compute the {titles} loss of PRED against TARGET and print it. "
                     "Files: .npy, .npz (pick the array with --key NAME or FILE.npz:NAME) and "
-                    ".csv (comma-separated numbers, one row per line); regular files only, "
-                    "up to --max-bytes each. TARGET may also be a number. Arrays must share "
-                    "one dtype (float32 or float64); nothing is cast unless you ask with "
+                    ".csv (comma-separated numbers, one row per line: N lines of M values are "
+                    "an (N, M) array, so a one-column file is (N, 1)); - reads CSV text from "
+                    "standard input (for one input at most). Regular files only, up to "
+                    "--max-bytes each. TARGET and --weight may also be a number. Arrays must "
+                    "share one dtype (float32 or float64); nothing is cast unless you ask with "
                     "--dtype.", 80),
         epilog="examples:\n"
                "  smoothl1 loss pred.npy target.npy\n"
                "  smoothl1 loss pred.npy target.npy --loss huber --delta 2 --reduction sum\n"
                "  smoothl1 loss data.npz:pred data.npz:target --beta 0.1 --grad-out grad.npy\n"
                "  smoothl1 loss pred.csv target.csv --weight w.csv --reduction none\n"
+               "  cat pred.csv | smoothl1 loss - target.csv --grad-out - > grad.csv\n"
                "  smoothl1 loss pred_f64.npy target_f32.npy --dtype float64",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pred", metavar="PRED", help="predictions (the loss's input)")
@@ -98,17 +101,22 @@ def _add_loss_parser(subparsers):
                                  f", {first.accepted} (default {first.default})")
     parser.add_argument("--reduction", default="mean", metavar="{mean,sum,none}",
                         help="mean (default), sum, or none (elementwise losses)")
-    parser.add_argument("--weight", metavar="FILE", help="elementwise weights (file or number)")
+    parser.add_argument("--weight", metavar="FILE",
+                        help="weights: a file or a number, of PRED's shape or one that "
+                             "broadcasts to it (a one-column CSV weighs each row)")
     parser.add_argument("--key", metavar="NAME",
                         help="array name in .npz files given without ':NAME'")
     parser.add_argument("--dtype", choices=_DTYPES, default=None,
                         help="convert every array to this dtype first (default: no conversion; "
                              "mismatched dtypes are an error; CSV is read as PRED's dtype)")
     parser.add_argument("--grad-out", metavar="FILE",
-                        help="write the gradient of the reduced loss w.r.t. PRED to FILE (.npy)")
+                        help="write the gradient of the reduced loss w.r.t. PRED to FILE "
+                             "(.npy or .csv, by its name; - writes CSV to standard output, "
+                             "which then holds only that)")
     parser.add_argument("--out", metavar="FILE",
                         help="with --reduction none: write the elementwise losses to FILE "
-                             "(.npy) instead of printing them")
+                             "(.npy or .csv; - for CSV on standard output) instead of printing "
+                             "them")
     parser.add_argument("--threads", type=whole_number, default=None, metavar="N",
                         help="threads for the computation, >= 1 (default: chosen by size)")
     parser.add_argument("--max-bytes", type=whole_number, default=None, metavar="N",
@@ -122,7 +130,7 @@ def _parse_number_or_file(spec, *, label, key, **read_options):
     """TARGET and --weight may be a file or a plain number (a scalar, as in the Python API)."""
     from . import _files
 
-    if not os.path.lexists(_files.split_key(spec, key)[0]):
+    if spec != _files.STANDARD_STREAM and not os.path.lexists(_files.split_key(spec, key)[0]):
         try:
             return float(spec)
         except ValueError:
@@ -151,17 +159,30 @@ def _run_loss(args):
     _check_at_least("--max-bytes", args.max_bytes, 0)
     if args.out is not None and args.reduction != "none":
         raise UserError("--out writes elementwise losses: it needs --reduction none")
-    for option, path in (("--grad-out", args.grad_out), ("--out", args.out)):
-        if path is not None:
-            _files.check_output_path(option, path)
-    if (args.out is not None and args.grad_out is not None
-            and os.path.abspath(args.out) == os.path.abspath(args.grad_out)):
-        raise UserError(f"--out and --grad-out name the same file {args.out!r}")
+    inputs = {"PRED": args.pred, "TARGET": args.target, "--weight": args.weight}
+    from_stdin = [label for label, spec in inputs.items() if spec == _files.STANDARD_STREAM]
+    if len(from_stdin) > 1:
+        raise UserError(f"only one input can be - (standard input holds one CSV text), but "
+                        f"{_listed(from_stdin)} are: give the others as files")
+    outputs = {option: path for option, path in (("--grad-out", args.grad_out),
+                                                  ("--out", args.out)) if path is not None}
+    for option, path in outputs.items():
+        _files.check_output_path(option, path)
+    if len(outputs) == 2:
+        if args.out == args.grad_out == _files.STANDARD_STREAM:
+            raise UserError("--out and --grad-out are both - (standard output), which can "
+                            "hold one CSV table: write one of them to a file")
+        if os.path.abspath(args.out) == os.path.abspath(args.grad_out):
+            raise UserError(f"--out and --grad-out name the same file {args.out!r}")
+    # An output on stdout is all that stdout holds, so a pipe gets a clean CSV table.
+    stdout_is_an_output = _files.STANDARD_STREAM in outputs.values()
 
     read_options = {"key": args.key, "dtype": args.dtype}
     if args.max_bytes is not None:
         read_options["max_bytes"] = args.max_bytes
     pred = _files.load_array(args.pred, label="PRED", **read_options)
+    for option, path in outputs.items():   # every output has PRED's shape
+        _files.check_output_shape(option, path, pred.shape)
     # CSV text has no dtype of its own: read it as PRED's, so a float32 .npy PRED works with a
     # .csv TARGET. Binary files keep theirs, and a mismatch is refused by the library.
     read_options["text_dtype"] = pred.dtype if pred.dtype.kind == "f" else None
@@ -186,14 +207,22 @@ def _run_loss(args):
             message += "; or pass --dtype float32/float64 to convert every array"
         raise UserError(message) from None
     except ValueError as error:
-        raise UserError(one_line_message(error)) from None
+        message = one_line_message(error)
+        read_as_csv = [spec for spec in inputs.values()
+                       if spec is not None and _files.is_csv(spec)]
+        if "shape" in message and read_as_csv:
+            message += ("; a CSV file keeps its shape: N lines of M values are (N, M), one "
+                        "column (N, 1), one line (1, M)")
+        raise UserError(message) from None
 
     if grad is not None:
         _files.save_array("--grad-out", args.grad_out, grad)
-    if args.reduction != "none":
-        print(loss)
-    elif args.out is not None:
+    if args.out is not None:
         _files.save_array("--out", args.out, loss)
+    elif stdout_is_an_output:
+        pass   # stdout holds the gradient's CSV alone
+    elif args.reduction != "none":
+        print(loss)
     else:
         with np.printoptions(threshold=200):
             print(loss)
