@@ -351,8 +351,8 @@ xgboost_objective.__doc__ = _DOC.format(
     usage="""
     With ``("pseudo_huber", delta=d, curvature="exact")`` it is XGBoost's
     ``objective="reg:pseudohubererror", huber_slope=d``. Set ``base_score`` (XGBoost
-    estimates it only for its built-in objectives); the median of the labels suits these
-    losses.
+    estimates it only for its built-in objectives) to ``objective.initial_score(y)``;
+    ``xgboost_metric`` is the same loss for early stopping.
 """)
 lightgbm_objective.__doc__ = _DOC.format(
     names=quoted_names(), param_doc=_PARAM_DOC,
@@ -365,7 +365,9 @@ lightgbm_objective.__doc__ = _DOC.format(
     usage="""
     With ``("huber", delta=a, curvature="one")`` it is LightGBM's ``objective="huber",
     alpha=a`` (LightGBM starts a custom objective from 0, its built-in Huber from the label
-    mean unless ``boost_from_average=False``).
+    mean unless ``boost_from_average=False``). Start it from ``objective.initial_score(y)``:
+    ``init_score`` of the ``Dataset`` or of ``fit``, added back to ``predict()``;
+    ``lightgbm_metric`` is the same loss for early stopping.
 """)
 catboost_objective.__doc__ = _DOC.format(
     names=quoted_names(), param_doc=_PARAM_DOC,
@@ -376,7 +378,10 @@ catboost_objective.__doc__ = _DOC.format(
         ``(n, 2)`` array of the first and second derivatives of the negated loss (CatBoost's
         sign convention), weighted.""",
     usage="""
-    CatBoost needs ``eval_metric`` (e.g. ``"RMSE"``) with a custom objective.
+    CatBoost needs ``eval_metric`` with a custom objective: ``catboost_metric`` (the same
+    loss) or one of its own (``"RMSE"``). It starts a custom objective from 0: give
+    ``objective.initial_score(y)`` as the ``Pool``'s ``baseline``, then
+    ``model.set_scale_and_bias(1.0, start)`` so that ``predict()`` adds it.
 """)
 
 
