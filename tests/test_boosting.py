@@ -233,6 +233,13 @@ def test_xgboost_starts_from_initial_score_and_stops_early():
     assert best == pytest.approx(valid_loss(prediction, y_valid), rel=0, abs=6e-7)
     assert metric(prediction, dvalid)[1] == pytest.approx(valid_loss(prediction, y_valid),
                                                           rel=1e-12)
+    # the scikit-learn estimator's eval_metric= calls metric(y_true, y_pred)
+    pytest.importorskip("sklearn")
+    model = xgb.XGBRegressor(objective=objective, base_score=start, n_estimators=5,
+                             max_depth=3, n_jobs=1, eval_metric=metric)
+    model.fit(X, y, eval_set=[(X_valid, y_valid)], verbose=False)
+    recorded = model.evals_result()["validation_0"]["huber"][-1]
+    assert recorded == pytest.approx(valid_loss(model.predict(X_valid), y_valid), abs=6e-7)
 
 
 def test_lightgbm_starts_from_initial_score_and_stops_early():
@@ -260,6 +267,14 @@ def test_lightgbm_starts_from_initial_score_and_stops_early():
     prediction = booster.predict(X_valid, num_iteration=booster.best_iteration) + start
     assert booster.best_score["valid_0"]["huber"] == pytest.approx(
         valid_loss(prediction, y_valid), rel=1e-12)
+    # the scikit-learn estimator's eval_metric= calls metric(y_true, y_pred, weight)
+    pytest.importorskip("sklearn")
+    model = lgb.LGBMRegressor(objective=objective, metric="None", n_estimators=5, verbose=-1,
+                              n_jobs=1)
+    model.fit(X, y, init_score=np.full(y.size, start), eval_set=[(X_valid, y_valid)],
+              eval_init_score=[np.full(y_valid.size, start)], eval_metric=metric)
+    assert model.evals_result_["valid_0"]["huber"][-1] == pytest.approx(
+        valid_loss(model.predict(X_valid) + start, y_valid), rel=1e-12)
 
 
 def test_catboost_starts_from_initial_score_and_stops_early():
