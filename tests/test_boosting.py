@@ -119,6 +119,9 @@ def test_initial_score_hand_values():
     assert boosting.initial_score(y, "smooth_l1", beta=0.0, weight=w) == pytest.approx(
         2.0, rel=1e-14)
     assert boosting.initial_score(np.full(5, -3.25), "pseudo_huber") == -3.25
+    # weights scale out: huge ones (whose sums would overflow) give the same start
+    assert boosting.initial_score(y, "huber", weight=w * 4e307) == boosting.initial_score(
+        y, "huber", weight=w)
     # the method of an objective is the function
     objective = boosting.lightgbm_objective("log_cosh", delta=0.5)
     assert objective.initial_score(y, w) == boosting.initial_score(y, "log_cosh", delta=0.5,

@@ -89,6 +89,8 @@ def constant_minimiser(row, param, label, weight):
     local minimum, the one nearest the median in practice."""
     lo, hi = float(label.min()), float(label.max())
     c = _weighted_median(label, weight)
+    # Scaled to at most 1 (the same minimiser): huge finite weights cannot overflow G's sum.
+    weight = weight / weight.max()
     guess = np.empty(1)
     grad, hess = np.empty_like(label), np.empty_like(label)
     for _ in range(_MAX_STEPS):
@@ -130,8 +132,9 @@ class _Objective:
                 f"curvature={self.curvature!r})")
 
     def initial_score(self, label, weight=None):
-        """The constant prediction that minimises the weighted loss of the labels: the start
-        of boosting (see ``smoothl1.boosting.initial_score``, which this calls)."""
+        """The constant prediction that minimises the weighted loss of the labels, the start
+        of boosting: ``smoothl1.boosting.initial_score`` with this objective's loss and
+        parameter."""
         label, weight = _labels_and_weights(label, weight)
         return constant_minimiser(self._loss, self.param, label, weight)
 
