@@ -451,7 +451,8 @@ _METRIC_DOC = """{summary}
 
     The weighted mean of the loss of ``prediction - label`` over the evaluation rows,
     ``sum(w * loss) / sum(w)`` (the plain mean without weights), computed in double precision;
-    lower is better. Its name in the library's logs and results is ``loss``.
+    lower is better. XGBoost and LightGBM name it ``loss`` in their logs and results,
+    CatBoost ``CatBoostMetric``.
 
     Parameters
     ----------
