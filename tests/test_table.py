@@ -154,7 +154,8 @@ def test_cli_computes_every_loss_with_its_option(tmp_path, loss, monkeypatch):
 # --- boosting and least_squares_loss ------------------------------------------------------------
 
 MAKERS = [boosting.xgboost_objective, boosting.lightgbm_objective,
-          boosting.catboost_objective, smoothl1.least_squares_loss]
+          boosting.catboost_objective, boosting.xgboost_metric, boosting.lightgbm_metric,
+          boosting.catboost_metric, smoothl1.least_squares_loss]
 
 
 @pytest.mark.parametrize("make", MAKERS)

@@ -131,10 +131,11 @@ class LeastSquaresLoss:
     ) -> npt.NDArray[np.float64]: ...
 '''
 
-# One overload per parameter name: the losses that take it, and its default.
+# One overload per parameter name: the losses that take it. The runtime's default is None (the
+# loss's own default, 1.0 in the table), so that it can tell a keyword given from one left out.
 LEAST_SQUARES_LOSS = '''
 {overload}def least_squares_loss(
-    loss: Literal[{names}], *, {param}: float = {default!r},
+    loss: Literal[{names}], *, {param}: float | None = None,
 ) -> LeastSquaresLoss: ...
 '''
 

@@ -8,7 +8,12 @@ docs/boosting.md).
     lightgbm.train({"objective": sb.lightgbm_objective("huber", delta=1.0)}, train_set)
     lightgbm.LGBMRegressor(objective=sb.lightgbm_objective("huber", delta=1.0))
     catboost.CatBoostRegressor(loss_function=sb.catboost_objective("huber", delta=1.0),
-                               eval_metric="RMSE")
+                               eval_metric=sb.catboost_metric("huber", delta=1.0))
+
+``initial_score(label, loss, **param)`` (or ``objective.initial_score(label)``) is the constant
+that minimises the loss of the labels, the start each library needs (XGBoost's ``base_score``,
+LightGBM's ``init_score``, CatBoost's ``baseline``); ``<library>_metric(loss, **param)`` is the
+loss's weighted mean as each library's evaluation metric, for early stopping.
 
 Each object computes the gradient and the curvature of every row in one pass of
 ``<loss>_grad_hess`` (weights applied there), into the arrays it returns: converted labels
@@ -25,13 +30,24 @@ docs/boosting.md compares them.
 """
 # The objectives are made in the adapters' wing (smoothl1._adapters.boosting); this is their
 # public home, which the functions' and classes' __module__ names (so pickles name it too).
-from ._adapters.boosting import (  # noqa: F401 (the classes: what the functions return)
+from ._adapters.boosting import (
+    CatBoostMetric,
     CatBoostObjective,
+    LightGBMMetric,
     LightGBMObjective,
+    XGBoostMetric,
     XGBoostObjective,
+    catboost_metric,
     catboost_objective,
+    initial_score,
+    lightgbm_metric,
     lightgbm_objective,
+    xgboost_metric,
     xgboost_objective,
 )
 
-__all__ = ["xgboost_objective", "lightgbm_objective", "catboost_objective"]
+# The functions, then the classes they return; dir() lists nothing else (tests/test_boosting.py).
+__all__ = ["xgboost_objective", "lightgbm_objective", "catboost_objective", "xgboost_metric",
+           "lightgbm_metric", "catboost_metric", "initial_score", "XGBoostObjective",
+           "LightGBMObjective", "CatBoostObjective", "XGBoostMetric", "LightGBMMetric",
+           "CatBoostMetric"]

@@ -130,13 +130,25 @@ class LeastSquaresLoss:
         return rho
 
 
-def least_squares_loss(loss, **param):
+def least_squares_loss(loss, *, beta=None, delta=None):
+    # The keywords are the parameters of the table's losses (tests/test_least_squares.py checks
+    # that they are all there), spelled out so that help() and IDEs show them.
     row = loss_named(loss)
-    unexpected = set(param) - {row.param}
-    if unexpected:
-        raise TypeError(f"least_squares_loss({loss!r}) takes the keyword {row.param!r}, got "
-                        f"{', '.join(sorted(unexpected))}")
-    return LeastSquaresLoss(loss, check_param(row, param.get(row.param, row.default)))
+    given = {"beta": beta, "delta": delta}
+    for name, value in given.items():
+        if value is not None and name != row.param:
+            raise TypeError(f"least_squares_loss({loss!r}) takes the keyword {row.param!r}, "
+                            f"got {name}")
+    value = given[row.param]
+    param = check_param(row, row.default if value is None else value)
+    if param == 0.0:
+        # Plain L1: rho(z) = 2 sqrt(z), whose rho' = 1 / sqrt(z) is infinite at z = 0, so
+        # SciPy's fit stalls there and stops at its evaluation limit without a word.
+        raise ValueError(f"{row.param} must be > 0 in least_squares_loss: with {row.param} = 0 "
+                         f"(plain L1) rho'(z) = 1 / sqrt(z) is infinite at z = 0, which stalls "
+                         f"scipy.optimize.least_squares; use a small {row.param} (L1 beyond it), "
+                         f"or 'pseudo_huber' (SciPy's \"soft_l1\") with a small delta")
+    return LeastSquaresLoss(loss, param)
 
 
 def _series_note():
@@ -153,18 +165,35 @@ def _paragraph(text, indent):
                          break_on_hyphens=False)
 
 
+def _parameters_doc():
+    """The Parameters entries of the keywords, each with the losses that take it."""
+    entries = []
+    for name in dict.fromkeys(loss.param for loss in LOSSES):
+        takers = [loss.title for loss in LOSSES if loss.param == name]
+        entries.append(f"    {name} : float, keyword-only\n" + _paragraph(
+            f"The parameter of {', '.join(takers)}: ``> 0`` (default 1.0; ``inf`` is "
+            f"allowed). Given with another loss it is a TypeError.", " " * 8))
+    return "\n".join(entries)
+
+
 def _docstring():
     scipy = "; ".join(f"{loss.title} {loss.scipy_least_squares}" for loss in LOSSES
                       if loss.scipy_least_squares)
+    new = [loss.title for loss in LOSSES if not loss.scipy_least_squares]
     summary = _paragraph(
         "Given the squared residuals ``z = f**2``, the callable returns the ``(3, m)`` array "
         "of ``rho(z) = 2 * loss(sqrt(z))`` and its first and second derivatives in ``z`` "
         "(SciPy's convention: the cost is ``0.5 * sum(rho)``). With the parameter ``c``, a "
         f"loss finds what SciPy's own finds with ``f_scale=c``: {scipy}; at ``c = 1`` their "
-        "``rho`` are SciPy's, for every ``f_scale``. ``rho'`` is the \"irls\" curvature of "
+        f"``rho`` are SciPy's, for every ``f_scale``. New to SciPy: {', '.join(new)}. "
+        "``rho'`` is the \"irls\" curvature of "
         "``<loss>_grad_hess``. One ``(3, m)`` buffer is reused across calls: no other array "
         f"of the residuals' size is made{_series_note()}.", " " * 4)
-    parameter = _paragraph(f"The loss's parameter ({parameter_ranges()}; default 1.0).", " " * 8)
+    zero = _paragraph(
+        "A parameter of 0 (smooth L1's ``beta = 0``, plain L1) is a ValueError: ``rho'(z) = "
+        "1 / sqrt(z)`` is infinite at ``z = 0``, and SciPy's fit would stall there and stop at "
+        "its evaluation limit without a warning; take a small ``beta`` instead.", " " * 8)
+    parameters = _parameters_doc()
     names = quoted_names()
     return f"""A robust loss for ``scipy.optimize.least_squares(fun, x0, loss=...)``.
 
@@ -173,13 +202,18 @@ def _docstring():
     Parameters
     ----------
     loss : {{{names}}}
-    beta or delta : float, keyword-only
-{parameter}
+{parameters}
 
     Returns
     -------
     callable
         ``rho = f(z)``, with ``z`` a 1-D float64 array.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an unknown ``loss``, a keyword of another loss, or a parameter out of range.
+{zero}
 
     Examples
     --------

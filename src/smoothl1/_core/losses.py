@@ -101,7 +101,8 @@ LOSSES = (
         curvature_note=("\n\n    With ``beta = 0`` (plain L1) ``\"irls\"`` is ``1 / z``, +inf "
                         "at ``d = 0`` (the limit of\n    ``sign(d) / d``); use ``beta > 0`` "
                         "to keep curvatures finite."),
-        scipy_least_squares='``loss="huber", f_scale=beta``',
+        scipy_least_squares=('``loss="huber", f_scale=beta`` (whose cost is ``beta`` times '
+                             'ours: the same fit)'),
     ),
     Loss(
         name="huber",
