@@ -25,9 +25,14 @@
    4. After fork(), the child's pool is empty (a pthread_atfork child handler re-initialises
       the lock and condition variables and forgets the parent's helpers); its first threaded
       call starts new ones.
+   5. Items run in the caller's floating-point environment (rounding mode, flush-to-zero and
+      denormals-are-zero), whichever thread runs them: the caller captures it when it
+      publishes a job, a helper takes it on before the job's items and puts its own back
+      after. Else results on subnormal numbers, or under a non-default rounding, would depend
+      on n_threads (a library built with fast-math sets FTZ/DAZ on the thread that loads it).
 
    POSIX threads with GCC/Clang __atomic builtins, or Windows threads (SRW lock, condition
-   variables, Interlocked*). Only the POSIX side is tested so far. */
+   variables, Interlocked*). tests/pool/stress.c runs both, the Windows side under Wine. */
 #ifndef SMOOTHL1_POOL_H
 #define SMOOTHL1_POOL_H
 
@@ -126,6 +131,24 @@ static void smoothl1_at_fork_register(void) {
 }
 #endif
 
+/* The floating-point environment, per thread. On x86-64 the MXCSR holds all the kernels' SSE
+   and AVX arithmetic obeys: rounding, FTZ, DAZ (and exception masks and flags; smoothl1 restores
+   the caller's flags itself, docs/contract.md section 5). The x87 control word is left alone:
+   the kernels do no x87 arithmetic. Elsewhere fenv_t: on AArch64 (glibc, macOS) it holds the
+   FPCR, with the rounding mode and FZ, and the FPSR; on other targets what the C library
+   calls the environment, which includes the rounding mode. */
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h>
+typedef unsigned int smoothl1_fp_env;
+static void smoothl1_fp_env_get(smoothl1_fp_env *env) { *env = _mm_getcsr(); }
+static void smoothl1_fp_env_set(const smoothl1_fp_env *env) { _mm_setcsr(*env); }
+#else
+#include <fenv.h>
+typedef fenv_t smoothl1_fp_env;
+static void smoothl1_fp_env_get(smoothl1_fp_env *env) { fegetenv(env); }
+static void smoothl1_fp_env_set(const smoothl1_fp_env *env) { fesetenv(env); }
+#endif
+
 /* ----------------------------------------------------------------------------------------- */
 /* The pool                                                                                  */
 /* ----------------------------------------------------------------------------------------- */
@@ -152,6 +175,7 @@ typedef struct {
     /* set by the caller before the state word is published, read-only while items remain */
     smoothl1_item_fn fn;
     void *context;
+    smoothl1_fp_env fp_env;      /* the caller's, which every item runs in */
     volatile int64_t n_items;    /* atomic: a late helper may read it as the next job sets it */
     /* under the lock */
     int in_use;
@@ -229,15 +253,22 @@ static DWORD WINAPI smoothl1_helper_entry(LPVOID unused)
 static void *smoothl1_helper_entry(void *unused)
 #endif
 {
+    smoothl1_fp_env own_fp_env;
     (void)unused;
+    smoothl1_fp_env_get(&own_fp_env);
     smoothl1_lock_acquire(&smoothl1_pool.lock);
     for (;;) {
         smoothl1_slot *slot = smoothl1_job_wanting_help();
         if (slot != NULL) {
+            /* Under the lock a slot's generation and fields are those of one job: a caller
+               changes them only while it holds the lock. */
             int64_t generation = smoothl1_load(&slot->state) >> SMOOTHL1_ITEM_BITS;
+            smoothl1_fp_env callers_fp_env = slot->fp_env;
             slot->helpers_joined++;
             smoothl1_lock_release(&smoothl1_pool.lock);
+            smoothl1_fp_env_set(&callers_fp_env);
             smoothl1_work(slot, generation, 1);
+            smoothl1_fp_env_set(&own_fp_env);
             smoothl1_lock_acquire(&smoothl1_pool.lock);
             continue;
         }
@@ -317,6 +348,7 @@ static void smoothl1_pool_run(smoothl1_item_fn fn, void *context, Py_ssize_t n_i
             slot->in_use = 1;
             slot->fn = fn;
             slot->context = context;
+            smoothl1_fp_env_get(&slot->fp_env);
             smoothl1_store(&slot->n_items, n_items);
             slot->helpers_wanted = n_threads - 1;
             slot->helpers_joined = 0;

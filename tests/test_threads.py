@@ -168,6 +168,82 @@ def test_helpers_really_run_items_and_give_the_same_bits():
     assert KERNELS.pool_statistics()["helper_items"] > before
 
 
+MXCSR_LIBRARY = """
+#include <xmmintrin.h>
+unsigned int get_mxcsr(void) { return _mm_getcsr(); }
+void set_mxcsr(unsigned int value) { _mm_setcsr(value); }
+"""
+MXCSR_FTZ_DAZ = 0x8040   # flush-to-zero (bit 15) and denormals-are-zero (bit 6)
+
+
+@pytest.fixture(scope="module")
+def mxcsr(tmp_path_factory):
+    """get_mxcsr() and set_mxcsr(value) of the calling thread, from a tiny shared library built
+    here (x86-64 with a C compiler only)."""
+    import ctypes
+    import platform
+    import shutil
+    import sysconfig
+    if platform.machine().lower() not in ("x86_64", "amd64") or sys.platform == "win32":
+        pytest.skip("the MXCSR is x86-64's; the library is built with a POSIX C compiler")
+    compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
+    if shutil.which(compiler[0]) is None:
+        pytest.skip(f"no C compiler ({compiler[0]})")
+    folder = tmp_path_factory.mktemp("mxcsr")
+    (folder / "mxcsr.c").write_text(MXCSR_LIBRARY)
+    library = str(folder / "mxcsr.so")
+    build = subprocess.run(compiler + ["-O2", "-shared", "-fPIC", str(folder / "mxcsr.c"), "-o",
+                                       library],
+                           capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+    assert build.returncode == 0, build.stderr
+    functions = ctypes.CDLL(library)
+    functions.get_mxcsr.restype = ctypes.c_uint
+    functions.set_mxcsr.argtypes = [ctypes.c_uint]
+    return functions
+
+
+def _subnormal_results(x, n_threads):
+    """Results that are subnormal in the default environment and 0 under FTZ/DAZ: beta=0 makes
+    the loss |x|, beta=1 the gradient x."""
+    return [smoothl1.smooth_l1_loss(x, 0.0, beta=0.0, reduction="sum",
+                                    n_threads=n_threads).tobytes(),
+            smoothl1.smooth_l1_loss(x, 0.0, beta=0.0, reduction="none",
+                                    n_threads=n_threads).tobytes(),
+            smoothl1.smooth_l1_grad(x, 0.0, reduction="none", n_threads=n_threads).tobytes()]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda dtype: np.dtype(dtype).name)
+def test_helpers_run_in_the_callers_floating_point_environment(mxcsr, dtype):
+    """A caller with FTZ and DAZ set (as a library built with fast-math sets them on the thread
+    that loads it) gets the same bits for every thread count: helpers take on the caller's
+    MXCSR (docs/contract.md section 15). The default environment's results, computed first,
+    also start the helpers there; they must differ, or FTZ/DAZ did not take effect."""
+    tiny = np.finfo(dtype).smallest_normal
+    rng = np.random.default_rng(11)
+    x = (rng.uniform(-1.0, 1.0, 1 << 21) * float(tiny)).astype(dtype)   # 128 blocks
+    thread_counts = (1, 2, 8)
+    default = [_subnormal_results(x, n_threads) for n_threads in thread_counts]
+    assert all(results == default[0] for results in default)
+    saved = mxcsr.get_mxcsr()
+    try:
+        mxcsr.set_mxcsr(saved | MXCSR_FTZ_DAZ)
+        expected = _subnormal_results(x, 1)
+        # until the helpers have run items, so that the comparison means something
+        before = KERNELS.pool_statistics()["helper_items"]
+        for _ in range(200):
+            for n_threads in thread_counts[1:]:
+                assert _subnormal_results(x, n_threads) == expected, n_threads
+            if KERNELS.pool_statistics()["helper_items"] > before:
+                break
+        assert KERNELS.pool_statistics()["helper_items"] > before
+        assert mxcsr.get_mxcsr() & MXCSR_FTZ_DAZ == MXCSR_FTZ_DAZ   # the call kept it
+    finally:
+        mxcsr.set_mxcsr(saved)
+    for flushed, subnormal in zip(expected, default[0]):
+        assert flushed != subnormal
+    assert not np.frombuffer(expected[0], dtype).any()   # |x| summed with x flushed to 0
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. Python threads calling at once
 # ---------------------------------------------------------------------------------------------
@@ -594,26 +670,73 @@ print("exiting")
     assert out.split() == ["exiting"]
 
 
+def _pool_header_folder():
+    """src/, which holds smoothl1_pool.h; skips where the suite runs against an installed wheel
+    from a copy of tests/ (no source tree)."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "src")
+    if not os.path.exists(os.path.join(folder, "smoothl1_pool.h")):
+        pytest.skip("src/smoothl1_pool.h is not next to tests/ (an installed-wheel run)")
+    return folder
+
+
+STRESS_PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pool", "stress.c")
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="the program uses POSIX threads and fork")
 def test_pool_stress_program(tmp_path):
     """tests/pool/stress.c drives src/smoothl1_pool.h on its own: 16 callers at once with varying
-    item and thread counts (every item runs exactly once, helpers bounded), then forked
-    children. Needs the source tree's header and a C compiler (not there when the suite runs
-    against an installed wheel from a copy of tests/)."""
+    item and thread counts (every item runs exactly once, in its caller's floating-point
+    environment; helpers bounded), then forked children. Needs the source tree's header and a
+    C compiler."""
     import shutil
     import sysconfig
-    here = os.path.dirname(os.path.abspath(__file__))
-    header_folder = os.path.join(here, os.pardir, "src")
-    if not os.path.exists(os.path.join(header_folder, "smoothl1_pool.h")):
-        pytest.skip("src/smoothl1_pool.h is not next to tests/ (an installed-wheel run)")
+    header_folder = _pool_header_folder()
     compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
     if shutil.which(compiler[0]) is None:
         pytest.skip(f"no C compiler ({compiler[0]})")
     program = str(tmp_path / "stress")
-    build = subprocess.run(compiler + ["-O2", "-pthread", "-I", header_folder,
-                                       os.path.join(here, "pool", "stress.c"), "-o", program],
+    build = subprocess.run(compiler + ["-O2", "-pthread", "-I", header_folder, STRESS_PROGRAM,
+                                       "-o", program],
                            capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
     assert build.returncode == 0, build.stderr
     result = subprocess.run([program], capture_output=True, text=True,
                             timeout=SUBPROCESS_TIMEOUT)
     assert result.returncode == 0 and result.stdout == "ok\n", result.stdout + result.stderr
+
+
+WINDOWS_TOOLS = ("x86_64-w64-mingw32-gcc", "wine")
+
+
+def test_pool_stress_program_on_windows_under_wine(tmp_path):
+    """The pool's Windows side (SRW lock, condition variables, Interlocked*, CreateThread):
+    tests/pool/stress.c cross-compiled with MinGW-w64 and run under Wine, in a fresh Wine
+    prefix (about 5 s to create). Skips without the tools, unless SMOOTHL1_REQUIRE_WINE=1 (CI,
+    which installs them): then a missing tool fails."""
+    import shutil
+    header_folder = _pool_header_folder()
+    missing = [tool for tool in WINDOWS_TOOLS if shutil.which(tool) is None]
+    if missing:
+        message = f"{' and '.join(missing)} not found"
+        if os.environ.get("SMOOTHL1_REQUIRE_WINE") == "1":
+            pytest.fail(message + ", and SMOOTHL1_REQUIRE_WINE=1 asks for this test")
+        pytest.skip(message)
+    program = str(tmp_path / "stress.exe")
+    # -static: the program needs no MinGW DLL beside it
+    build = subprocess.run(["x86_64-w64-mingw32-gcc", "-O2", "-static", "-I", header_folder,
+                            STRESS_PROGRAM, "-o", program],
+                           capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+    assert build.returncode == 0, build.stderr
+    # no Mono or Gecko in the new prefix (their install dialogs would wait), no Wine messages
+    environment = dict(os.environ, WINEPREFIX=str(tmp_path / "wine"), WINEDEBUG="-all",
+                       WINEDLLOVERRIDES="mscoree,mshtml=")
+    try:
+        result = subprocess.run(["wine", program], capture_output=True, text=True,
+                                env=environment, timeout=SUBPROCESS_TIMEOUT)
+    finally:
+        # the prefix's wineserver, started by this test, would linger a few seconds
+        if shutil.which("wineserver"):
+            subprocess.run(["wineserver", "-k"], env=environment, capture_output=True,
+                           timeout=SUBPROCESS_TIMEOUT)
+    # a Windows program writes "\r\n"
+    assert result.returncode == 0 and result.stdout.split() == ["ok"], \
+        result.stdout + result.stderr
