@@ -322,6 +322,80 @@ def test_axis_reduction_into_out(dtype):
     assert_bitwise_equal(strided, smoothl1.huber_loss(x, t, reduction="sum", axis=1))
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("shape, axis, keepdims", [((3000, 1), 1, False), ((3000, 1), -1, True),
+                                                   ((3000,), (), False), ((1, 3000), 0, False)],
+                         ids=str)
+def test_groups_of_one_element_into_out_by_formula(dtype, loss, shape, axis, keepdims):
+    # Each group one element (a size-1 axis, axis=()): its sum is +0.0 plus the float64
+    # elementwise value (so a -0.0 becomes +0.0), its weighted mean that over +0.0 plus its
+    # weight (NaN for a zero weight), its gradient grad * (w / w), each rounded once; the
+    # same bits with out= and grad_out= (written in place) as from the float64 elementwise
+    # values of the library, for every kind of call.
+    x, t = _data(shape, dtype, seed=12)
+    x.flat[5], t.flat[6] = np.inf, np.nan
+    w = np.random.default_rng(13).uniform(-0.5, 2.0, size=shape).astype(dtype)
+    w.flat[::9] = 0.0
+    x64, t64, w64 = x.astype(np.float64), t.astype(np.float64), w.astype(np.float64)
+    values = call(loss, "loss", x64, t64, 0.75, weight=w64, reduction="none")
+    grads = call(loss, "grad", x64, t64, 0.75, reduction="none")
+    unweighted = call(loss, "loss", x64, t64, 0.75, reduction="none")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        divisors = np.where(w64 == 0, np.nan, 0.0 + w64)
+        cases = [("sum", None, 0.0 + unweighted, grads), ("mean", None, 0.0 + unweighted, grads),
+                 ("sum", w, 0.0 + values, grads * w64),
+                 ("mean", w, (0.0 + values) / divisors, grads * (w64 / divisors))]
+    reduced_shape = np.sum(x, axis=axis, keepdims=keepdims).shape
+    for reduction, weight, loss_values, grad_values in cases:
+        expected_loss = loss_values.astype(dtype).reshape(reduced_shape)
+        expected_loss[np.isnan(expected_loss)] = np.nan   # NaN results are np.nan
+        out, grad = np.empty(reduced_shape, dtype), np.empty(shape, dtype)
+        kwargs = dict(reduction=reduction, weight=weight, axis=axis, keepdims=keepdims)
+        assert call(loss, "loss", x, t, 0.75, out=out, **kwargs) is out
+        assert_bitwise_equal(out, expected_loss)
+        assert call(loss, "grad", x, t, 0.75, out=grad, **kwargs) is grad
+        assert_bitwise_equal(grad, grad_values.astype(dtype))
+        out[...], grad[...] = 7, 7
+        assert call(loss, "loss_and_grad", x, t, 0.75, out=out, grad_out=grad,
+                    **kwargs) == (out, grad)
+        assert_bitwise_equal(out, expected_loss)
+        assert_bitwise_equal(grad, grad_values.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_axis_reduction_into_an_out_that_is_an_input(dtype):
+    # An out sharing memory with an input is written after the pass (the values of separate
+    # buffers), whether it is the input itself (groups of one), an offset view of it, or the
+    # weight; an out of another layout than the input's is filled as well.
+    x, t = _data((3000, 1), dtype, seed=14)
+    w = np.random.default_rng(15).uniform(0.5, 2.0, size=(3000, 1)).astype(dtype)
+    for reduction in ["sum", "mean"]:
+        expected = smoothl1.huber_loss(x, t, weight=w, reduction=reduction, axis=1,
+                                       keepdims=True)
+        for name in ["input", "target", "weight"]:
+            arrays = {"input": x.copy(), "target": t.copy(), "weight": w.copy()}
+            got = smoothl1.huber_loss(arrays["input"], arrays["target"],
+                                      weight=arrays["weight"], reduction=reduction, axis=1,
+                                      keepdims=True, out=arrays[name])
+            assert got is arrays[name]
+            assert_bitwise_equal(got, expected)
+        longer = np.concatenate([x, x[:1]])   # an out one element past the input
+        expected = smoothl1.huber_loss(longer[:-1].copy(), t, reduction=reduction, axis=1,
+                                       keepdims=True)
+        smoothl1.huber_loss(longer[:-1], t, reduction=reduction, axis=1, keepdims=True,
+                            out=longer[1:])
+        assert_bitwise_equal(longer[1:], expected)
+    x, t = _data((6, 50, 4), dtype, seed=16)
+    for axis in [(), 1]:
+        expected = smoothl1.huber_loss(x, t, reduction="mean", axis=axis)
+        for layout in ["F", "strided", "negative"]:
+            out = _in_layout(np.zeros(expected.shape, dtype), layout)
+            got = smoothl1.huber_loss(x, t, reduction="mean", axis=axis, out=out)
+            assert got is out
+            assert_bitwise_equal(got, expected)
+
+
 def test_axis_reduction_of_empty_groups():
     empty = np.empty((0, 4))
     assert_bitwise_equal(smoothl1.smooth_l1_loss(empty, empty, reduction="sum", axis=0),

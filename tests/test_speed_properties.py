@@ -109,3 +109,49 @@ def test_two_python_threads_run_in_parallel():
         steps += 1
     solo = steps / (time.perf_counter() - start)
     assert during > 0.3 * solo, (ratios, during / solo)
+
+
+# Reductions along axes with every output given (docs/contract.md sections 8 and 12): the
+# reduced loss is written straight into `out`, and a weighted mean's weight sums are made
+# group by group, so nothing of the input's size is allocated, even where every group is one
+# element (a size-1 axis, axis=()) or two (pairs). What may remain: the weight sums of groups
+# of at least 512 elements (one double a group), and small Python objects.
+AXIS_OUT_CASES = [((400_000, 1), 1), ((400_000, 1), -1), ((100_000, 4), ()), ((400_000,), ()),
+                  ((200_000, 2), 1), ((100_000, 4), -1), ((4, 100_000), 0),
+                  ((4000, 10, 10), (1, 2)), ((10, 4000, 10), (0, 2)), ((100_000, 1, 4), (1,)),
+                  ((100, 4000), 1), ((4000, 100), 0), ((20, 20, 1000), (0, 2))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape, axis", AXIS_OUT_CASES, ids=str)
+@pytest.mark.parametrize("reduction, weighted", [("sum", False), ("mean", False),
+                                                 ("mean", True), ("sum", True)],
+                         ids=["sum", "mean", "weighted mean", "weighted sum"])
+def test_axis_reductions_into_outputs_allocate_nothing_of_the_input_size(dtype, shape, axis,
+                                                                          reduction, weighted):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(shape).astype(dtype)
+    t = rng.standard_normal(shape).astype(dtype)
+    kwargs = {"reduction": reduction, "axis": axis}
+    if weighted:
+        kwargs["weight"] = rng.uniform(0.5, 2.0, shape).astype(dtype)
+    for keepdims in [False, True]:
+        kwargs["keepdims"] = keepdims
+        out = np.empty(np.sum(x, axis=axis, keepdims=keepdims).shape, dtype)
+        grad = np.empty_like(x)
+        expected_loss, expected_grad = smoothl1.huber_loss_and_grad(x, t, **kwargs)
+        calls = {
+            "loss": lambda: smoothl1.huber_loss(x, t, out=out, **kwargs),
+            "grad": lambda: smoothl1.huber_grad(x, t, out=grad, **kwargs),
+            "loss_and_grad": lambda: smoothl1.huber_loss_and_grad(x, t, out=out, grad_out=grad,
+                                                                  **kwargs),
+        }
+        for kind, function in calls.items():
+            out.fill(np.nan)
+            grad.fill(np.nan)
+            peak = peak_allocation(function)
+            assert peak < 64 * 1024, (kind, keepdims, peak / x.nbytes)
+            if kind != "grad":   # the bits of a call that allocates its result
+                assert out.tobytes() == np.asarray(expected_loss).tobytes(), (kind, keepdims)
+            if kind != "loss":
+                assert grad.tobytes() == expected_grad.tobytes(), (kind, keepdims)

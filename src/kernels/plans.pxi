@@ -45,9 +45,10 @@ ctypedef struct Plan:
     bint results_double
     const double* result_divisors
     double result_divisor
-    # A weighted mean along axes, loss only, of groups shorter than a chunk: each block's
-    # weight sums are made just before its loss sums and divide them (run_item), instead of
-    # a SUM_WEIGHT pass over the whole array and an array of weight sums
+    # A weighted mean along axes of groups shorter than a chunk (Dask's given weight sums
+    # aside): each block's weight sums are made just before its loss sums and gradients,
+    # which they divide (run_item), instead of a SUM_WEIGHT pass over the whole array and an
+    # array of weight sums (one double a group: as large as the input for groups of one)
     bint fused_weight_sums
 
 
@@ -451,24 +452,34 @@ cdef void run_item(const LossParams* p, const Plan* plan, int mode, double grad_
                                        stored_divisors(plan, first // 4))
                 first += n
                 continue
+            if plan.fused_weight_sums:
+                # a weighted mean's pass, its groups' weight sums summed just before it, block
+                # by block, as a SUM_WEIGHT pass would (the same values, bit for bit): they
+                # divide the groups' loss sums and normalise their gradients
+                process_block(p, plan, SUM_WEIGHT, weighting, first, n, grad_scale,
+                              weight_norm, NULL, values, buffers, cached)
+                short_group_sums(values, n // size, size, group_totals)
+                weight_sum_divisors(group_totals, n // size, weight_totals)
+                if mode & STORE_GRAD:
+                    for j in range(n):
+                        norms[j] = weight_totals[j // size]
+                process_block(p, plan, mode,
+                              GROUP_WEIGHTED if mode & STORE_GRAD else weighting, first, n,
+                              grad_scale, weight_norm, norms, values if sums else NULL,
+                              buffers, cached)
+                if sums:
+                    short_group_sums(values, n // size, size, group_totals)
+                    store_group_totals(plan, first // size, n // size, group_totals,
+                                       weight_totals)
+                first += n
+                continue
             if group_norms:
                 for j in range(n):
                     norms[j] = plan.group_norms[(first + j) // size]
-            total = process_block(p, plan,
-                                  SUM_WEIGHT if plan.fused_weight_sums and sums else mode,
-                                  GROUP_WEIGHTED if group_norms else weighting,
+            total = process_block(p, plan, mode, GROUP_WEIGHTED if group_norms else weighting,
                                   first, n, grad_scale, weight_norm, norms,
                                   values if sums else NULL, buffers, cached)
-            if sums and plan.fused_weight_sums:
-                # a weighted mean's loss pass, its groups' weight sums summed just before it,
-                # block by block, as a SUM_WEIGHT pass would (the same values, bit for bit)
-                short_group_sums(values, n // size, size, group_totals)
-                weight_sum_divisors(group_totals, n // size, weight_totals)
-                process_block(p, plan, mode, weighting, first, n, grad_scale, weight_norm,
-                              norms, values, buffers, cached)
-                short_group_sums(values, n // size, size, group_totals)
-                store_group_totals(plan, first // size, n // size, group_totals, weight_totals)
-            elif sums:
+            if sums:
                 short_group_sums(values, n // size, size, group_totals)
                 store_group_totals(plan, first // size, n // size, group_totals,
                                    stored_divisors(plan, first // size))

@@ -262,7 +262,7 @@ def compute_grad_hess(int loss_kind, double param, int curvature, cnp.ndarray in
 def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, object weight,
             int reduction, object loss_out, object grad_out, bint want_loss, bint want_grad,
             object n_threads, object grad_norm=None, object param_values=None,
-            object axes=None, bint float64_groups=False):
+            object axes=None, bint float64_groups=False, object reduced_out=None):
     """Run one validated call. Returns the reduced loss (a float) or None for "none"; with
     `axes` (a tuple of distinct dimensions, reduction "sum" or "mean"), an ndarray of the
     reduced values, of input's shape without those dimensions: of input's dtype (each value
@@ -272,6 +272,10 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     of "mean", else 1): smoothl1.dask passes the global count or weight sum of all blocks
     (with axes and weights, an array of the weight sum of each group, of the reduced shape).
     param_values, if given, is an array of the per-element parameters (param is then unused).
+    reduced_out, if given with axes (not with float64_groups), is the checked `out` of the
+    reduced shape and input's dtype, overlapping no input: where it holds the groups in the
+    plan's order (see results_view) the kernel writes the reduced values straight into it
+    and returns it, else they go through an array of their own, as without it.
 
     Preconditions (checked by smoothl1._core.validation, not here): input, target, weight (or None),
     param_values (or None), loss_out and grad_out (or None) are aligned, native-order arrays of
@@ -291,6 +295,7 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     cdef double* totals = &total
     cdef double* weight_sums = &weight_total
     cdef cnp.ndarray group_totals = None, group_weights = None
+    cdef bint written_in_place = False
     operands[OP_INPUT] = <PyObject*>input
     operands[OP_TARGET] = <PyObject*>target
     operands[OP_WEIGHT] = NULL if weight is None else <PyObject*>weight
@@ -302,20 +307,27 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         reduced[k] = axes is None or reduction == REDUCTION_NONE or k in axes
     n_kept = build_plan(&plan, operands, reduced, kept_axes)
     if axes is not None and reduction != REDUCTION_NONE:
-        # (execute writes every group's value; group weights only for the mean)
-        group_totals = _numpy.empty(plan.n_groups,
-                                    _numpy.float64 if float64_groups else input.dtype)
-        # the loss alone of short groups: their weight sums are made with them (run_item)
+        # (execute writes every group's value, if the loss is wanted; group weights only for
+        # the mean)
+        if want_loss and reduced_out is not None:
+            group_totals = results_view(reduced_out, input, axes,
+                                        [kept_axes[k] for k in range(n_kept)])
+            written_in_place = group_totals is not None
+        if want_loss and group_totals is None:
+            group_totals = _numpy.empty(plan.n_groups,
+                                        _numpy.float64 if float64_groups else input.dtype)
+        # Short groups: their weight sums are made block by block, just before their losses
+        # and gradients (run_item), rather than by a SUM_WEIGHT pass into an array of one
+        # double a group, which is as large as the input for groups of one float64 element
         plan.fused_weight_sums = (reduction == REDUCTION_MEAN and weight is not None
-                                  and want_loss and not want_grad and grad_norm is None
-                                  and 0 < plan.group_size < CHUNK)
+                                  and grad_norm is None and 0 < plan.group_size < CHUNK)
         if reduction == REDUCTION_MEAN and weight is not None \
                 and not plan.fused_weight_sums:
             # A float64 result array holds the weight sums first: each group's mean replaces
             # its weight sum once the group is summed (store_group_totals reads the divisor
             # before it writes), which spares an array of fresh pages as large.
-            group_weights = group_totals if group_totals.dtype == _numpy.float64 \
-                else _numpy.empty(plan.n_groups)
+            group_weights = group_totals if group_totals is not None \
+                and group_totals.dtype == _numpy.float64 else _numpy.empty(plan.n_groups)
             weight_sums = <double*>cnp.PyArray_DATA(group_weights)
     threads = choose_threads(size, n_threads)
     if reduction == REDUCTION_MEAN:
@@ -334,7 +346,7 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     if grad_norm is not None:
         if weight is None:
             grad_scale = 1.0 / <double>grad_norm
-        elif group_totals is not None:   # one weight sum per group, in input's axis order
+        elif axes is not None:   # one weight sum per group, in input's axis order
             if group_weights is None:
                 group_weights = _numpy.empty(plan.n_groups)
                 weight_sums = <double*>cnp.PyArray_DATA(group_weights)
@@ -363,6 +375,8 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
                  weight_norm, threads, is_double, totals)
     if not want_loss or reduction == REDUCTION_NONE:
         return None
+    if written_in_place:
+        return reduced_out
     if group_totals is not None:
         # group order is the plan's order of the kept dimensions: back to input's order
         plan_axes = [kept_axes[k] for k in range(n_kept)]
@@ -372,6 +386,30 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     if reduction == REDUCTION_MEAN:
         return total / weight_total
     return total
+
+
+def results_view(cnp.ndarray out, cnp.ndarray input, object axes, list plan_axes):
+    """out (a writeable array of the reduced shape of input along axes, of input's dtype) as
+    the 1-D array of the groups' results in the plan's order (plan_axes: the kept dimensions
+    longer than 1, outermost first), a view of out's memory; None where out's layout does not
+    allow one (out is then filled from an array of its size). Any out whose memory follows the
+    input's order qualifies: a C-ordered out of a C-ordered input, a Fortran-ordered one of a
+    Fortran-ordered input, a row of results per box."""
+    cdef Py_ssize_t expected = cnp.PyArray_ITEMSIZE(out)
+    cdef cnp.npy_intp size = 1
+    # out's stride along each kept dimension of input (out has none along a reduced one
+    # without keepdims; plan_axes holds no reduced one)
+    kept = [axis for axis in range(input.ndim) if out.ndim == input.ndim or axis not in axes]
+    strides = dict(zip(kept, (<object>out).strides))
+    for axis in reversed(plan_axes):   # innermost first
+        if strides[axis] != expected:
+            return None
+        expected *= input.shape[axis]
+        size *= input.shape[axis]
+    view = cnp.PyArray_SimpleNewFromData(1, &size, cnp.PyArray_TYPE(out),
+                                         cnp.PyArray_DATA(out))
+    cnp.set_array_base(view, out)   # keeps out alive while the view is
+    return view
 
 
 cdef extern from "numpy/arrayobject.h":

@@ -9,6 +9,7 @@ from .. import _smoothl1
 from .dispatch import kernels
 from .functions import OPERATIONS, loss_function, loss_function_names
 from .losses import LOSSES
+from .overlap import overlap
 from .validation import (ELEMENT_COUNT, check_param_array, mean_divisor, prepare,
                          reduced_shape)
 
@@ -32,7 +33,10 @@ def evaluate(loss, input, target, *, param, weight=None, reduction="mean", loss_
     # A call that writes nothing but its reduced loss leaves a parameter array unchecked: the
     # kernels give a NaN loss for an invalid element, and the check runs only on a NaN result,
     # so a valid call makes one pass over the array, not two (docs/contract.md section 13).
-    deferred_check = (want_loss and not want_grad and isinstance(reduction, str)
+    # A call given `out` writes an array, the reduced loss straight from the kernels: it
+    # checks before it computes, so a bad element leaves `out` untouched.
+    deferred_check = (want_loss and not want_grad and loss_out is None
+                      and isinstance(reduction, str)
                       and reduction in ("mean", "sum", "weighted_mean", "element_mean"))
     # docs/contract.md section 5: the call leaves the caller's floating-point flags as they
     # were, raised or not: NumPy's operations on a parameter array (its check, the NaN test)
@@ -61,10 +65,15 @@ def evaluate(loss, input, target, *, param, weight=None, reduction="mean", loss_
         if want_grad and grad_out is None:
             grad_out = given_grad_out = _empty_like(input)
         elementwise_out = loss_out if axes is None else None
+        reduced_out = None
+        if axes is not None and want_loss and not float64_groups:
+            reduced_out = _writable_during_the_pass(loss_out, input, target, weight,
+                                                    param_values)
         total = kernels.compute(loss.code, 1.0 if param is None else param, input, target,
                                 weight, reduction_code, elementwise_out if want_loss else None,
                                 grad_out if want_grad else None, want_loss, want_grad,
-                                n_threads, grad_norm, param_values, axes, float64_groups)
+                                n_threads, grad_norm, param_values, axes, float64_groups,
+                                reduced_out=reduced_out)
         if deferred_check and param_values is not None and _has_nan(total):
             check_param_array(loss, param_values)
         if divisor is not None and want_loss:
@@ -86,6 +95,17 @@ def _divided(total, divisor, input):
     return total if total.dtype == input.dtype else _smoothl1.quiet_cast(total, input)
 
 
+def _writable_during_the_pass(out, *operands):
+    """out (the checked reduced-loss buffer, or None) if the kernel may write the reduced
+    values straight into it while it reads the operands (docs/contract.md section 8: nothing
+    of the input's size is allocated), else None: an out sharing memory with an input is
+    filled after the pass, from an array of its own, so no input is read after it changed."""
+    if out is None or any(operand is not None and overlap(out, operand)
+                          for operand in operands):
+        return None
+    return out
+
+
 def _has_nan(total):
     # total: a float, or the ndarray of the values along axes
     if isinstance(total, float):
@@ -100,7 +120,8 @@ def _reduced_loss(input, values, axes, keepdims, out):
     nothing is left, as NumPy."""
     shape = reduced_shape(input.shape, axes, keepdims)
     if out is not None:
-        np.asarray(out)[...] = values.reshape(shape)
+        if not np.may_share_memory(values, out):   # else the kernel wrote into out itself
+            np.asarray(out)[...] = values.reshape(shape)
         return out
     if not shape:
         return kernels.reduced_scalar(input, float(values.reshape(())))

@@ -397,8 +397,8 @@ def prepare(input, target, weight, reduction, out, grad_out, n_threads, *, loss,
     n_threads = check_n_threads(n_threads)
     outputs = []
     if out is not None:
-        if axes is not None:   # the reduced loss, written after the kernels ran
-            check_output("out", out, input, reduced_shape(input.shape, axes, keepdims))
+        if axes is not None:   # the reduced loss (not an elementwise output: see api.evaluate)
+            out = check_output("out", out, input, reduced_shape(input.shape, axes, keepdims))
         elif reduction_code != _smoothl1.REDUCTION_NONE:
             raise ValueError(f"out is only accepted with reduction='none' or with axis (got "
                              f"reduction={reduction!r}): a reduced loss is a scalar")
