@@ -184,8 +184,10 @@ API_HEADER = "src/_smoothl1_api.h"
 # backend's setup.py is not written for).
 JOBS = max(1, min(len(SIMD_VARIANTS) + 1, os.cpu_count() or 1))
 CYTHON_JOBS = JOBS if JOBS > 1 and sys.platform.startswith("linux") else 0
-# SMOOTHL1_BUILD_CACHE=<folder> (CI sets it): Cython's output and each compiled extension are
-# reused from, and stored in, that folder (tools/build_cache.py says what each is keyed by).
+# The build cache: Cython's output and each compiled extension are reused from, and stored in,
+# the user's cache folder (or SMOOTHL1_BUILD_CACHE=<folder>; =0 turns it off), so that pip's
+# second build of the same sources compiles nothing (tools/build_cache.py says what each is
+# keyed by).
 build_cache = load_tool("build_cache")
 extensions = [extension] + simd_variants()
 pyx_files = [source for ext in extensions for source in ext.sources]
