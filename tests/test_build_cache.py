@@ -119,6 +119,21 @@ def test_extension_key_ignores_where_the_build_runs(build_cache, tmp_path, monke
     assert build_cache.extension_key(FakeBuildExt(elsewhere / "build"), make_extension()) == key
 
 
+def test_extension_key_ignores_the_build_environments_folder(build_cache, tmp_path):
+    # cythonize lists NumPy's headers by absolute path, in pip's temporary build environment
+    keys = []
+    for environment in ("pip-build-env-1", "pip-build-env-2"):
+        header = tmp_path / environment / "numpy" / "arrayobject.h"
+        header.parent.mkdir(parents=True)
+        header.write_text("/* numpy */\n")
+        extension = make_extension()
+        extension.depends.append(str(header))
+        keys.append(build_cache.extension_key(FakeBuildExt(tmp_path / "build"), extension))
+    assert keys[0] == keys[1]
+    header.write_text("/* another numpy */\n")
+    assert build_cache.extension_key(FakeBuildExt(tmp_path / "build"), extension) != keys[1]
+
+
 def test_cython_key_changes_with_each_input(build_cache, monkeypatch, tmp_path):
     Cython = pytest.importorskip("Cython")
     numpy = pytest.importorskip("numpy")

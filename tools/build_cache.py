@@ -205,7 +205,16 @@ def extension_key(build_ext, extension):
         extension.extra_compile_args, extension.extra_link_args, extension.define_macros,
         extension.undef_macros, extension.libraries,
         *[Path(path) for path in extension.sources],
-        *[part for path in sorted(extension.depends) for part in (str(path), Path(path))])
+        *[part for path in sorted(extension.depends, key=dependency_name)
+          for part in (dependency_name(path), Path(path))])
+
+
+def dependency_name(path):
+    """How a file an extension depends on is named in its key: by its path in the source tree,
+    but only by its file name when absolute. cythonize lists NumPy's headers by their absolute
+    path, in each isolated build environment's own temporary folder: keyed by that path, no
+    two pip builds ever shared an extension. (Their content is keyed, and NumPy's version.)"""
+    return os.path.basename(path) if os.path.isabs(path) else str(path)
 
 
 def cached_build_ext(base):
