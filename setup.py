@@ -188,13 +188,17 @@ def simd_variants():
 # generated .c; the package ships a copy, found by smoothl1.get_include(). The header is generated,
 # never committed: when it is missing, Cython runs again even if the .c is up to date.
 API_HEADER = "src/_smoothl1_api.h"
-# The kernel builds are independent: the C compiler runs them in parallel (threads), and so
+# The kernel builds are independent: the C compiler runs them all at once (threads), and so
 # does Cython on Linux (its worker processes; elsewhere they would be spawned, which a build
-# backend's setup.py is not written for).
-JOBS = max(1, min(len(SIMD_VARIANTS) + 1, os.cpu_count() or 1))
-CYTHON_JOBS = JOBS if JOBS > 1 and sys.platform.startswith("linux") else 0
-# SMOOTHL1_BUILD_CACHE=<folder> (CI sets it): Cython's output and each compiled extension are
-# reused from, and stored in, that folder (tools/build_cache.py says what each is keyed by).
+# backend's setup.py is not written for). All at once even on fewer cores: three builds of
+# about equal length on two cores take one and a half rounds that way, two rounds two at a
+# time (the third alone on one core). Each takes at most about 1.5 GB of memory (Cython's).
+JOBS = len(SIMD_VARIANTS) + 1
+CYTHON_JOBS = JOBS if sys.platform.startswith("linux") else 0
+# The build cache: Cython's output and each compiled extension are reused from, and stored in,
+# the user's cache folder (or SMOOTHL1_BUILD_CACHE=<folder>; =0 turns it off), so that pip's
+# second build of the same sources compiles nothing (tools/build_cache.py says what each is
+# keyed by).
 build_cache = load_tool("build_cache")
 extensions = [extension] + simd_variants()
 pyx_files = [source for ext in extensions for source in ext.sources]

@@ -1,6 +1,13 @@
-"""An opt-in cache of the kernels' build for runs that build the same sources many times (CI:
-the wheel, the README's command on each CPython). Off unless SMOOTHL1_BUILD_CACHE names a folder;
-setup.py loads this file by its path.
+"""A cache of the kernels' build, so that building the same sources twice compiles them once:
+the README's two commands (`pip install .`, then `pip install ".[test]"`, which pip builds
+again from scratch), and CI's many builds. setup.py loads this file by its path.
+
+Where it lives: SMOOTHL1_BUILD_CACHE=<folder> when set (CI sets its own, empty, folder, so a
+run never reads a user's cache), else the user's cache folder, where pip keeps its own:
+$XDG_CACHE_HOME/smoothl1/build (~/.cache/smoothl1/build) on Linux,
+~/Library/Caches/smoothl1/build on macOS, %LOCALAPPDATA%\\smoothl1\\Cache\\build on Windows.
+SMOOTHL1_BUILD_CACHE=0 turns it off. It holds at most KEEP entries of each kind (Cython's
+output; each extension for each interpreter), the most recently used: some tens of MB.
 
 Two layers, each keyed by a SHA-256 of everything its output depends on, by content, never by
 path (isolated build environments live in fresh temporary folders):
@@ -26,19 +33,37 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+import zlib
 from pathlib import Path
 
 
+# Entries kept of each kind; a third lets CI's interpreters whose NumPy .pxd differ share one
+# folder without evicting each other's Cython output.
+KEEP = 3
+OFF = "0"
+
+
+def default_folder():
+    """The user's cache folder for smoothl1's builds (see the module's docstring)."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local",
+                    "smoothl1", "Cache", "build")
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "smoothl1" / "build"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "smoothl1", "build")
+
+
 def folder():
-    """The cache folder (created), or None when SMOOTHL1_BUILD_CACHE is unset."""
-    path = os.environ.get("SMOOTHL1_BUILD_CACHE", "")
-    if not path:
+    """The cache folder (created), or None when the cache is off or cannot be created."""
+    setting = os.environ.get("SMOOTHL1_BUILD_CACHE", "")
+    if setting == OFF:
         return None
     try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
+        path = Path(setting) if setting else default_folder()
+        path.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError):   # RuntimeError: Path.home() without a home folder
         return None
-    return Path(path)
+    return path
 
 
 def digest(*parts):
@@ -53,18 +78,52 @@ def digest(*parts):
 
 def write_atomically(path, write):
     """Call write(temporary) for a file beside `path`, then rename it to `path`, so that no
-    build ever reads half a file; a failure leaves nothing behind (the cache just misses)."""
+    build ever reads half a file; whether it did. A failure leaves nothing behind (the cache
+    just misses)."""
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         write(temporary)
         os.replace(temporary, path)
+        return True
     except OSError:
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return False
 
 
-def store(path, source):
-    """Copy `source` to `path` atomically."""
-    write_atomically(path, lambda temporary: shutil.copyfile(source, temporary))
+def store(path, source, kind):
+    """Copy `source` to `path` atomically, then keep only the KEEP newest entries of `kind`."""
+    if write_atomically(path, lambda temporary: shutil.copyfile(source, temporary)):
+        prune(path.parent, kind)
+
+
+def make_parent(path):
+    """Create the folder of `path`; whether it exists."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return True
+    except OSError:
+        return False
+
+
+def mark_used(path):
+    """Make `path` the newest entry of its kind, so that prune() keeps it longest."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def prune(cache, kind):
+    """Delete all but the KEEP most recently used entries matching the glob `kind`."""
+    try:
+        entries = sorted(cache.glob(kind), key=lambda path: path.stat().st_mtime, reverse=True)
+        for path in entries[KEEP:]:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def cython_key(sources, directives):
@@ -75,6 +134,9 @@ def cython_key(sources, directives):
     return digest(Cython.__version__, sorted(directives.items()),
                   *[part for path in sorted(sources) for part in (str(path), Path(path))],
                   *[part for path in numpy_pxd for part in (path.name, path)])
+
+
+CYTHON_KIND = "cython-*.zip"
 
 
 def restore_cython(key, outputs):
@@ -88,11 +150,16 @@ def restore_cython(key, outputs):
         with zipfile.ZipFile(archive) as zipped:
             if sorted(zipped.namelist()) != sorted(outputs):
                 return False
-            zipped.extractall()
-    except (OSError, zipfile.BadZipFile):
+            # Read (and so CRC-check) every file before writing any: a damaged archive then
+            # changes nothing and Cython runs as usual.
+            contents = {path: zipped.read(path) for path in outputs}
+    except (OSError, zipfile.BadZipFile, zlib.error):
         return False
-    for path in outputs:
-        os.utime(path)            # newer than the sources: Cython sees them up to date
+    for path, data in contents.items():
+        # A file not written keeps its old content and date, so Cython redoes it.
+        if not write_atomically(Path(path), lambda temporary: temporary.write_bytes(data)):
+            return False
+    mark_used(archive)
     print(f"smoothl1: Cython's output from the build cache ({archive})")
     return True
 
@@ -107,7 +174,8 @@ def store_cython(key, outputs):
             for path in outputs:
                 zipped.write(path)
 
-    write_atomically(cache / f"cython-{key}.zip", write_zip)
+    if write_atomically(cache / f"cython-{key}.zip", write_zip):
+        prune(cache, CYTHON_KIND)
 
 
 _compiler_version = {}
@@ -137,7 +205,16 @@ def extension_key(build_ext, extension):
         extension.extra_compile_args, extension.extra_link_args, extension.define_macros,
         extension.undef_macros, extension.libraries,
         *[Path(path) for path in extension.sources],
-        *[part for path in sorted(extension.depends) for part in (str(path), Path(path))])
+        *[part for path in sorted(extension.depends, key=dependency_name)
+          for part in (dependency_name(path), Path(path))])
+
+
+def dependency_name(path):
+    """How a file an extension depends on is named in its key: by its path in the source tree,
+    but only by its file name when absolute. cythonize lists NumPy's headers by their absolute
+    path, in each isolated build environment's own temporary folder: keyed by that path, no
+    two pip builds ever shared an extension. (Their content is keyed, and NumPy's version.)"""
+    return os.path.basename(path) if os.path.isabs(path) else str(path)
 
 
 def cached_build_ext(base):
@@ -148,17 +225,22 @@ def cached_build_ext(base):
             cache = folder()
             if cache is None:
                 return super().build_extension(extension)
-            key = extension_key(self, extension)
-            cached = cache / f"{extension.name}-{key}{sysconfig.get_config_var('EXT_SUFFIX')}"
+            suffix = sysconfig.get_config_var("EXT_SUFFIX")
+            # One kind per extension and interpreter (its suffix), so that the builds for two
+            # Pythons do not evict each other.
+            kind = f"{extension.name}-*{suffix}"
+            cached = cache / f"{extension.name}-{extension_key(self, extension)}{suffix}"
             target = Path(self.get_ext_fullpath(extension.name))
-            if cached.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(cached, target)
+            # (atomically: half a file newer than its sources would pass for an up-to-date
+            # build; an entry that cannot be copied leaves nothing and builds as usual)
+            if cached.exists() and make_parent(target) and write_atomically(
+                    target, lambda temporary: shutil.copyfile(cached, temporary)):
+                mark_used(cached)
                 print(f"smoothl1: {extension.name} from the build cache ({cached})")
                 return None
             result = super().build_extension(extension)
             if target.exists():
-                store(cached, target)
+                store(cached, target, kind)
             return result
 
     return CachedBuildExt

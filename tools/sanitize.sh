@@ -55,7 +55,7 @@ LIBSTDCXX=$(readlink -f "$(gcc -print-file-name=libstdc++.so.6)")
 
 # The sanitized build is always compiled (its log must show the flags; tools/build_cache.py
 # would key it apart from the others anyway).
-unset SMOOTHL1_BUILD_CACHE
+export SMOOTHL1_BUILD_CACHE=0   # off (unset, it would be the user's cache folder)
 
 SRC="$WORK/src"
 copy_work_tree "$SRC"

@@ -40,6 +40,10 @@ command -v patchelf >/dev/null \
 echo "patchelf $(patchelf --version | cut -d' ' -f2), $("$TOOLS/python" -m build --version | cut -d' ' -f1-2), auditwheel $("$TOOLS/python" -m auditwheel --version | head -n 1 | cut -d' ' -f2)"
 
 step "sdist, then the wheel from the sdist (python -m build, isolated build environments)"
+# The build cache (tools/build_cache.py): .ci/run's own folder when it runs this script (its
+# later builds reuse this one's kernels); alone, none, so the wheel is compiled here, never
+# taken from the user's cache.
+export SMOOTHL1_BUILD_CACHE=${SMOOTHL1_BUILD_CACHE:-0}
 # One build: the wheel is built from the unpacked sdist, so an sdist that lacks a file the build
 # needs fails here (check_contents.py then compares the wheel with the tree's package files).
 DIST="$WORK/dist"
