@@ -94,7 +94,7 @@ def compile_args():
     # keeps them scalar: log-cosh ran 10-20 times and Cauchy's "none" 25 times slower than in
     # GCC's build. With the higher threshold every loop inlines them (measured with Clang 14;
     # the same bits: tools/clang_check.sh).
-    # -g0: no debug information (Python's own CFLAGS carry -g): the installed package is a few
+    # -g0: no debug information (Python's own CFLAGS carry -g): the installed package is 15
     # MB instead of about 50, and each kernel file compiles about a quarter faster. The code
     # is the same. SMOOTHL1_DEBUG=1 turns -g back on.
     args = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-fno-wrapv", "-fno-math-errno"]
@@ -193,7 +193,18 @@ API_HEADER = "src/_smoothl1_api.h"
 # backend's setup.py is not written for). All at once even on fewer cores: three builds of
 # about equal length on two cores take one and a half rounds that way, two rounds two at a
 # time (the third alone on one core). Each takes at most about 1.5 GB of memory (Cython's).
+def memory_bytes():
+    """The machine's memory, or None where os.sysconf cannot tell."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+# (one build at a time per 2 GB of memory, so that a small machine is not pushed into swap)
 JOBS = len(SIMD_VARIANTS) + 1
+if memory_bytes() is not None:
+    JOBS = max(1, min(JOBS, memory_bytes() // (2 << 30)))
 CYTHON_JOBS = JOBS if sys.platform.startswith("linux") else 0
 # The build cache: Cython's output and each compiled extension are reused from, and stored in,
 # the user's cache folder (or SMOOTHL1_BUILD_CACHE=<folder>; =0 turns it off), so that pip's

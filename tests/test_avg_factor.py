@@ -178,6 +178,26 @@ def test_errors_name_avg_factor_and_change_nothing(case, kind):
     assert (out == 7.0).all()
 
 
+@pytest.mark.parametrize("kind", ["loss", "loss_and_grad"])
+@pytest.mark.parametrize("case", ERRORS.values(), ids=ERRORS.keys())
+def test_errors_along_axes_leave_out_as_it_was(case, kind):
+    # A reduction along axes writes its values into out= (section 12): a call refused for its
+    # avg_factor leaves out, and grad_out, as they were (reduction="none" with axis is refused
+    # for its axis first: the property checked is that nothing changed)
+    kwargs, error, message = case
+    if kwargs.get("reduction") in ("none", "avg"):
+        error, message = ValueError, "axis|reduction"
+    pred, target, weight = _boxes(np.float64)
+    out = np.full(pred.shape[0], 7.0)
+    grad_out = np.full_like(pred, 7.0)
+    kwargs = dict(kwargs, axis=-1, out=out)
+    if kind == "loss_and_grad":
+        kwargs["grad_out"] = grad_out
+    with pytest.raises(error, match=message):
+        call("smooth_l1", kind, pred, target, 1.0, weight=weight, **kwargs)
+    assert (out == 7.0).all() and (grad_out == 7.0).all()
+
+
 # -- against PyTorch and MMDetection ------------------------------------------------------------
 
 def _torch_loss(torch, loss, pred, target, param):

@@ -16,8 +16,9 @@ baseline and the widest build of each compiler are enough.
 Each line: build, loss, function, dtype, the SHA-256 of every output's bytes over one set of
 inputs: the special values (signed zeros, subnormals, the largest finite, infinities, NaN)
 against each other with every parameter, and random values of several scales, as flat arrays
-(SIMD loops and their scalar tails), every reduction, n_threads 1 and 2 (the pool), and
-grad_hess's three curvatures.
+(SIMD loops and their scalar tails) and as (N, 4) boxes along each axis; every reduction
+(also PyTorch's mean and avg_factor), with and without weights, a parameter per element,
+grad_hess's three curvatures, n_threads 1 and 2 (the pool).
 """
 import hashlib
 
@@ -56,17 +57,49 @@ def parameters(loss):
     return [v for v in values if loss.inf_allowed or np.isfinite(v)]
 
 
+def weights(x):
+    """Weights of x's shape: 0, 1, and fractions (the weighted paths; the fused weight sums)."""
+    return np.resize(np.array([0.0, 1.0, 0.25, 3.5, 1.0 / 3.0], x.dtype), x.shape)
+
+
+def boxes(x):
+    """x's first multiple of 4 elements as (N, 4) boxes (the axis paths: short groups)."""
+    return x[:x.size // 4 * 4].reshape(-1, 4)
+
+
 def calls(loss):
-    """(function name, a call of it on (x, t, parameter)) of the loss."""
+    """(function name, a call of it on (x, t, parameter, n_threads)) of the loss: every
+    reduction and kind, weighted and not, along axes, with a parameter per element, and the
+    other weighted mean."""
     functions = {name: getattr(smoothl1, f"{loss.name}_{name}")
                  for name in ("loss", "grad", "loss_and_grad", "grad_hess")}
-    for reduction in ("none", "mean", "sum"):
-        for name in ("loss", "grad", "loss_and_grad"):
-            yield f"{name}/{reduction}", lambda x, t, p, n, f=functions[name], r=reduction: \
+    for name in ("loss", "grad", "loss_and_grad"):
+        f = functions[name]
+        for reduction in ("none", "mean", "sum", "element_mean"):
+            yield f"{name}/{reduction}", lambda x, t, p, n, f=f, r=reduction: \
                 f(x, t, reduction=r, n_threads=n, **{loss.param: p})
+            yield f"{name}/{reduction}/weighted", lambda x, t, p, n, f=f, r=reduction: \
+                f(x, t, reduction=r, weight=weights(x), n_threads=n, **{loss.param: p})
+        yield f"{name}/mean/avg_factor", lambda x, t, p, n, f=f: \
+            f(x, t, weight=weights(x), avg_factor=7.0, n_threads=n, **{loss.param: p})
+        for reduction in ("mean", "sum"):
+            for axis in (-1, 0, ()):
+                yield f"{name}/{reduction}/axis={axis}", \
+                    lambda x, t, p, n, f=f, r=reduction, a=axis: \
+                    f(boxes(x), boxes(t), reduction=r, axis=a, weight=weights(boxes(x)),
+                      n_threads=n, **{loss.param: p})
+        # (its own parameters: once, at the default)
+        yield f"{name}/none/{loss.param} per element", lambda x, t, p, n, f=f: \
+            f(x, t, reduction="none", n_threads=n,
+              **{loss.param: np.resize(np.array([0.5, 2.0, 1 / 9, np.inf][:3 + loss.inf_allowed],
+                                                x.dtype), x.shape)}) \
+            if p == loss.default else np.empty(0)
     for curvature in ("exact", "irls", "one"):
         yield f"grad_hess/{curvature}", lambda x, t, p, n, c=curvature: \
             functions["grad_hess"](x, t, curvature=c, n_threads=n, **{loss.param: p})
+        yield f"grad_hess/{curvature}/weighted", lambda x, t, p, n, c=curvature: \
+            functions["grad_hess"](x, t, curvature=c, weight=weights(x), n_threads=n,
+                                   **{loss.param: p})
 
 
 def outputs_bytes(result):

@@ -25,8 +25,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 CLANG=${CLANG:-clang}
 command -v "$CLANG" >/dev/null || die "$CLANG not found (Debian: apt-get install clang)"
-WHEEL=${1:-$(ls "$ROOT"/wheels/out/smoothl1-*.whl 2>/dev/null | head -n 1)}
-[[ -n $WHEEL && -f $WHEEL ]] || die "no GCC wheel to compare with: run wheels/build.sh first, or pass one"
+WHEEL=${1:-$(compgen -G "$ROOT/wheels/out/smoothl1-*.whl" | head -n 1 || true)}
+[[ -n $WHEEL && -f $WHEEL ]] \
+    || die "no GCC wheel to compare with: run wheels/build.sh first, or pass one"
 
 SRC="$WORK/src"
 copy_work_tree "$SRC"
@@ -35,12 +36,17 @@ step "build the kernels in place with $("$CLANG" --version | head -n 1) (log: $W
     >"$WORK/build.log" 2>&1) || { tail -n 40 "$WORK/build.log" >&2; die "the Clang build failed"; }
 # (the compiler's name is in each object's .comment section; GCC's start-up files add theirs)
 for so in "$SRC"/src/smoothl1/_smoothl1*.so; do
-    grep -q -a "clang version" "$so" || die "$so was not compiled by Clang: CC did not reach the build"
+    grep -q -a "clang version" "$so" \
+        || die "$so was not compiled by Clang: CC did not reach the build"
 done
 
 step "the GCC wheel, $(basename "$WHEEL"), in a temporary venv"
-"$PYTHON" -m venv --system-site-packages "$WORK/gcc-venv"
-"$WORK/gcc-venv/bin/python" -m pip install --quiet --no-deps "$WHEEL" >"$WORK/gcc-venv.log" 2>&1 \
+# A venv of its own (a venv made from a venv would see the base interpreter's packages, not
+# PYTHON's), with the NumPy the Clang build is tested with.
+"$PYTHON" -m venv "$WORK/gcc-venv"
+NUMPY_VERSION=$("$PYTHON" -c 'import numpy; print(numpy.__version__)')
+"$WORK/gcc-venv/bin/python" -m pip install --quiet "$WHEEL" "numpy==$NUMPY_VERSION" \
+    >"$WORK/gcc-venv.log" 2>&1 \
     || { cat "$WORK/gcc-venv.log" >&2; die "the GCC wheel did not install"; }
 
 # From an empty folder, so that neither the source tree nor the copy is imported by accident.
@@ -48,8 +54,8 @@ RUN="$WORK/run"
 mkdir "$RUN"
 digest() {   # digest NAME PYTHON [PYTHONPATH] -- with and without SMOOTHL1_BASELINE
     local name=$1 python=$2 path=${3:-}
-    (cd "$RUN" && env -u PYTHONPATH ${path:+PYTHONPATH=$path} "$python" "$SRC/tools/bits_digest.py") \
-        >"$WORK/$name.txt"
+    (cd "$RUN" && env -u PYTHONPATH ${path:+PYTHONPATH=$path} \
+        "$python" "$SRC/tools/bits_digest.py") >"$WORK/$name.txt"
     (cd "$RUN" && env -u PYTHONPATH ${path:+PYTHONPATH=$path} SMOOTHL1_BASELINE=1 \
         "$python" "$SRC/tools/bits_digest.py") >>"$WORK/$name.txt"
 }

@@ -42,8 +42,8 @@ from .._core.api import capitalized
 from .._core.dispatch import kernels
 from .._core.functions import _define
 from .._core.losses import LOSSES
-from .._core.validation import (avg_factor_divisor, check_axis, check_n_threads, check_param,
-                                 reduced_shape)
+from .._core.validation import (AVG_FACTOR_EPS, avg_factor_divisor, check_axis,
+                                 check_n_threads, check_param, reduced_shape)
 
 torch: Any = importlib.import_module("torch")
 _DelayedError = importlib.import_module("torch._C")._functions.DelayedError
@@ -61,8 +61,9 @@ _from_numpy = torch.from_numpy
 _empty_like = kernels.empty_like
 _compute = kernels.compute
 _evaluate = api.evaluate
-#: MMDetection's guard against a zero avg_factor (mmdet/models/losses/utils.py).
-MMDET_EPS = float(torch.finfo(torch.float32).eps)
+#: MMDetection's guard against a zero avg_factor (mmdet/models/losses/utils.py):
+#: torch.finfo(torch.float32).eps, the NumPy API's own (docs/contract.md section 20).
+MMDET_EPS = AVG_FACTOR_EPS
 #: The reductions the functions take; "weighted_mean" is sum(w*l)/sum(w), "element_mean" is
 #: "mean" by the name the NumPy API gives it (sections 18 and 20).
 REDUCTIONS = ("none", "mean", "sum", "weighted_mean", "element_mean")

@@ -1,7 +1,7 @@
 """``python -m smoothl1 bench``: smoothl1 against the memory floor, NumPy, SciPy and PyTorch.
 
-Every contender gets the same input arrays, one warm-up call and the best of ``--repeat``
-timed calls. Two operations are measured:
+Every contender gets the same input arrays and one warm-up call; a row's contenders are then
+timed in turns, ``--repeat`` calls each, and the row prints smoothl1's best and median time. Two operations are measured:
 
 - ``loss``: ``smooth_l1_loss(x, t)`` (mean). Floor: one thread reading the same bytes, NumPy's
   SIMD maximum of each input viewed as integers of its item size (NumPy runs it on one thread
