@@ -743,3 +743,24 @@ def test_dask_per_element_parameters():
         lazy.compute()                         # a Dask array: checked block by block
     with pytest.raises(ValueError, match="axis 2 is out of bounds"):
         sd.smooth_l1_loss(dx, t, reduction="sum", axis=2)
+
+
+def test_a_gradient_along_axes_of_long_groups_writes_no_sums(tmp_path):
+    # A gradient alone along axes sums nothing and has no results array; groups longer than a
+    # range once had their (unwanted) range sums stored over the one double the kernel keeps
+    # for a total: 1000 groups smashed 8 KB of the stack (a crash, or ASan's report). In a
+    # subprocess, so that a crash fails this test and not the run.
+    import subprocess
+    import sys
+    program = (
+        "import numpy as np, smoothl1\n"
+        "x = np.random.default_rng(0).standard_normal((1000, 16400)).astype(np.float32)\n"
+        "for reduction in ('sum', 'mean'):\n"
+        "    g = smoothl1.huber_grad(x, 0.0, reduction=reduction, axis=1)\n"
+        "    expected = np.clip(x, -1, 1) / (1 if reduction == 'sum' else np.float32(16400))\n"
+        "    assert np.allclose(g, expected, rtol=1e-6, atol=0), reduction\n"
+        "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout == "ok\n", (result.returncode,
+                                                                 result.stderr[-2000:])

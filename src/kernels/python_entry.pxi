@@ -203,10 +203,11 @@ cdef int execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
             run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <double>0)
         else:
             run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <float>0)
-        if plan.ranges_per_group != 1:
+        if plan.ranges_per_group != 1 and mode & (SUM_LOSS | SUM_WEIGHT):
             # group g's range sums, pairwise, into partials[g] (g <= its first range sum's
             # index, so nothing unread is overwritten), then stored as whole totals are (0
-            # for groups of no elements)
+            # for groups of no elements). Not for a pass that sums nothing (a gradient along
+            # axes): it has no results, and totals is then one double, not one a group.
             for g in range(plan.n_groups):
                 pairwise_init(&ranges)
                 for k in range(plan.ranges_per_group):
