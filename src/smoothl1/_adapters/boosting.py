@@ -10,7 +10,7 @@ from .._core.api import evaluate
 from .._core.functions import parameter_ranges, quoted_names
 from .._core.grad_hess import grad_hess
 from .._core.losses import loss_named
-from .._core.validation import check_curvature, check_n_threads, check_param
+from .._core.validation import check_curvature, check_n_threads, loss_param
 
 __all__ = ["xgboost_objective", "lightgbm_objective", "catboost_objective", "xgboost_metric",
            "lightgbm_metric", "catboost_metric", "initial_score", "XGBoostObjective",
@@ -31,11 +31,7 @@ def _loss_and_param(loss, param, what):
     of the objectives, the metrics and initial_score (a keyword of another loss is a
     TypeError that names it)."""
     row = loss_named(loss)
-    unexpected = set(param) - {row.param}
-    if unexpected:
-        raise TypeError(f"the {loss} {what} takes the keyword {row.param!r}, got "
-                        f"{', '.join(sorted(unexpected))}")
-    return row, check_param(row, param.get(row.param, row.default))
+    return row, loss_param(row, param, f"the {loss} {what}")
 
 
 def _labels_and_weights(label, weight):

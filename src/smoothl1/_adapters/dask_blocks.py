@@ -39,6 +39,7 @@ from .._core.validation import (
     check_n_threads,
     check_param_values,
     check_reduction,
+    element_count,
     mean_divisor,
     reduced_shape,
 )
@@ -203,12 +204,12 @@ def _run(loss, input, target, *, function_name, param, weight, reduction, loss_o
     summed = tuple(range(input.ndim)) if axes is None else axes
     kept_index = tuple(k for k in index if k not in summed)
     if divisor is ELEMENT_COUNT:   # docs/contract.md section 20: PyTorch's mean
-        divisor = float(math.prod(input.shape[k] for k in summed))
+        divisor = float(element_count(input.shape, summed))
     if is_mean:
         if divisor is not None:    # ... or avg_factor: the sum over one number
             weight_sum = divisor
         elif weight is None:
-            weight_sum = float(math.prod(input.shape[k] for k in summed))
+            weight_sum = float(element_count(input.shape, summed))
         else:
             weight_sum = da.broadcast_to(weight, input.shape, chunks=input.chunks).sum(
                 axis=summed, dtype=np.float64, keepdims=axes is not None)

@@ -26,7 +26,7 @@ from .._core.api import evaluate
 from .._core.functions import parameter_ranges, quoted_names
 from .._core.grad_hess import grad_hess
 from .._core.losses import LOSSES, loss_named
-from .._core.validation import check_param
+from .._core.validation import loss_param
 
 __all__ = ["least_squares_loss"]
 
@@ -134,13 +134,9 @@ def least_squares_loss(loss, *, beta=None, delta=None):
     # The keywords are the parameters of the table's losses (tests/test_least_squares.py checks
     # that they are all there), spelled out so that help() and IDEs show them.
     row = loss_named(loss)
-    given = {"beta": beta, "delta": delta}
-    for name, value in given.items():
-        if value is not None and name != row.param:
-            raise TypeError(f"least_squares_loss({loss!r}) takes the keyword {row.param!r}, "
-                            f"got {name}")
-    value = given[row.param]
-    param = check_param(row, row.default if value is None else value)
+    given = {name: value for name, value in (("beta", beta), ("delta", delta))
+             if value is not None}
+    param = loss_param(row, given, f"least_squares_loss({loss!r})")
     if param == 0.0:
         # Plain L1: rho(z) = 2 sqrt(z), whose rho' = 1 / sqrt(z) is infinite at z = 0, so
         # SciPy's fit stalls there and stops at its evaluation limit without a word.

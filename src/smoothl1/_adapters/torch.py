@@ -43,7 +43,7 @@ from .._core.dispatch import kernels
 from .._core.functions import _define
 from .._core.losses import LOSSES
 from .._core.validation import (AVG_FACTOR_EPS, avg_factor_divisor, check_axis,
-                                 check_n_threads, check_param, reduced_shape)
+                                 check_n_threads, check_param, element_count, reduced_shape)
 
 torch: Any = importlib.import_module("torch")
 _DelayedError = importlib.import_module("torch._C")._functions.DelayedError
@@ -257,7 +257,7 @@ def _prepare(loss, input, target, reduction, param, weight, avg_factor, n_thread
     elif reduction in ("mean", "element_mean") and w is not None:
         # PyTorch's: mean(w*l) over the input's elements (of each group, along dim)
         reduction = "sum"
-        norm = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        norm = element_count(x.shape, axes)
     elif reduction == "element_mean":
         reduction = "mean"          # without weights, the element count is the kernel's mean
     return _Call(loss, x, t, w, p, reduction, norm, _check_n_threads(n_threads), dtype, axes,

@@ -10,8 +10,8 @@ from .dispatch import kernels
 from .functions import OPERATIONS, loss_function, loss_function_names
 from .losses import LOSSES
 from .overlap import overlap
-from .validation import (ELEMENT_COUNT, check_param_array, mean_divisor, prepare,
-                         reduced_shape)
+from .validation import (ELEMENT_COUNT, check_param_array, element_count, mean_divisor,
+                         prepare, reduced_shape)
 
 __all__ = loss_function_names()
 
@@ -52,7 +52,7 @@ def evaluate(loss, input, target, *, param, weight=None, reduction="mean", loss_
         divisor = mean_divisor(reduction, avg_factor)
         if divisor is ELEMENT_COUNT:   # without weights, the kernel's own mean
             divisor = None if weight is None else float(
-                input.size if axes is None else math.prod(input.shape[k] for k in axes))
+                element_count(input.shape, axes))
         if divisor is not None:
             reduction_code = _smoothl1.REDUCTION_SUM
             grad_norm = divisor

@@ -7,6 +7,7 @@ The common case (ndarrays of one native float dtype and one shape) takes a short
 does no NumPy work beyond attribute reads; broadcasting, scalar conversion, alignment copies
 and overlap handling happen only when the arguments need them.
 """
+import math
 import numbers
 import operator
 import sys
@@ -188,6 +189,22 @@ def _accepted(loss):
 def _out_of_range(loss, value):
     return value < 0 or (value == 0 and not loss.zero_allowed) or (
         value == float("inf") and not loss.inf_allowed)
+
+
+def element_count(shape, axes):
+    """The elements a reduction over ``axes`` (a tuple, or None for all) sums per result: the
+    element count PyTorch's mean divides by (docs/contract.md section 20)."""
+    return math.prod(shape if axes is None else (shape[k] for k in axes))
+
+
+def loss_param(loss, given, who):
+    """The parameter of ``loss`` (a row of LOSSES) from the keywords ``given`` ({name: value},
+    only those the caller gave), checked (check_param), its default when not given. A keyword
+    of another loss is a TypeError that names it: "<who> takes the keyword 'delta', got beta"."""
+    unexpected = sorted(set(given) - {loss.param})
+    if unexpected:
+        raise TypeError(f"{who} takes the keyword {loss.param!r}, got {', '.join(unexpected)}")
+    return check_param(loss, given.get(loss.param, loss.default))
 
 
 def check_param(loss, value):
