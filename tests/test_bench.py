@@ -269,3 +269,30 @@ def test_the_header_gives_the_load_and_cpus(monkeypatch):
     printed = io.StringIO()
     bench.run([1000], [np.dtype(np.float64)], repeat=1, out=printed, measure=collapsed_measure)
     assert "load average unknown, 2 CPUs" in printed.getvalue().splitlines()[2]
+
+
+def test_bench_small_call_rows():
+    from smoothl1.cli import _bench_small
+    printed = io.StringIO()
+    rows = _bench_small.run(1, bench.measure, out=printed)
+    calls = {(row["call"], row["n"]) for row in rows}
+    assert set(_bench_small.BARS) <= calls   # every row issue 24 sets a bar for
+    for row in rows:
+        assert row["seconds"] > 0 and row["np.add"] > 0 and row["NumPy"] > 0
+        assert row["ratio"] == pytest.approx(row["seconds"] / row["np.add"])
+        assert row["bar"] == _bench_small.BARS.get((row["call"], row["n"]))
+    text = printed.getvalue()
+    assert "x np.add" in text and text.count("out= costs") == 2
+
+
+def test_small_call_rows_with_injected_timings():
+    from smoothl1.cli import _bench_small
+
+    def measure(functions, repeat):   # smoothl1 twice np.add's time, the peers 10x
+        seconds = {"smoothl1": 2e-6, "np.add": 1e-6}
+        return {name: steady(seconds.get(name, 1e-5)) for name in functions}
+
+    printed = io.StringIO()
+    rows = _bench_small.run(3, measure, out=printed, sizes=(1,))
+    assert all(row["ratio"] == pytest.approx(2.0) for row in rows)
+    assert "2.00x" in printed.getvalue() and "+0.00 us" in printed.getvalue()

@@ -14,6 +14,8 @@ into the files Cython compiles and ships:
                                           run_task_item, the C API's pass functions
     src/kernels/grad_hess.pxi.tp       -> .pxi   the grad_hess loop, which calls the C
                                           formulas of a loss itself (see there)
+    src/kernels/entry_points.pxi.tp    -> .pxi   the public functions of every loss, compiled
+                                          (they call kernels/small_calls.pxi)
     src/kernels/capi_functions.pxi.tp  -> .pxi   the `cdef api` definitions, included by
                                           src/_smoothl1.pyx (so the AVX2 and AVX-512 builds,
                                           which include that file, export the same functions)
@@ -342,7 +344,7 @@ PASS_TAIL = ("mode, n, x, x_step, t, t_step, loss_out, loss_step, grad_out, grad
 
 
 TEMPLATES = ("src/kernels/loss_points.pxi.tp", "src/kernels/loss_runs.pxi.tp",
-             "src/kernels/grad_hess.pxi.tp",
+             "src/kernels/grad_hess.pxi.tp", "src/kernels/entry_points.pxi.tp",
              "src/kernels/capi_functions.pxi.tp", "src/smoothl1/_smoothl1.pxd.tp",
              "src/smoothl1/kernels.pxd.tp", "src/smoothl1/smoothl1_functions.h.tp")
 

@@ -39,3 +39,18 @@ cdef extern from *:
     int FE_ALL_EXCEPT
     int fegetexceptflag(fexcept_t* flags, int excepts) noexcept nogil
     int fesetexceptflag(const fexcept_t* flags, int excepts) noexcept nogil
+    int fetestexcept(int excepts) noexcept nogil
+    int feclearexcept(int excepts) noexcept nogil
+
+
+# Around pure computation (no NumPy call inside, which could clear flags): the flags raised
+# before, then those raised since cleared. Cheaper than fegetexceptflag/fesetexceptflag, which
+# save and load the whole x87 environment; the clearing runs only when a flag was raised.
+cdef inline int raised_flags() noexcept nogil:
+    return fetestexcept(FE_ALL_EXCEPT)
+
+
+cdef inline void clear_flags_raised_since(int raised_before) noexcept nogil:
+    cdef int raised = fetestexcept(FE_ALL_EXCEPT) & ~raised_before
+    if raised:
+        feclearexcept(raised)

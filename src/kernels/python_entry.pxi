@@ -6,6 +6,10 @@
 # Measured with `python -m smoothl1 bench`; see docs/threads.md.
 PARALLEL_MIN_SIZE = 1 << 15
 cdef Py_ssize_t _parallel_min_size = PARALLEL_MIN_SIZE
+# Below this many elements a call keeps the GIL (docs/contract.md section 8): it computes in
+# about a microsecond, less than other Python threads would wait for the GIL to come back.
+cdef enum:
+    GIL_RELEASE_MIN_SIZE = 1 << 10
 
 #: curvature="..." of the grad_hess functions: its mode bits (docs/contract.md section 11)
 CURVATURES = {"exact": STORE_HESS_EXACT, "irls": STORE_HESS_IRLS, "one": STORE_HESS_ONE}
@@ -172,17 +176,43 @@ cdef int build_plan(Plan* plan, PyObject** operands, const bint* reduced,
     return n_kept
 
 
+cdef void run_and_combine(const LossParams* p, Plan* plan, int mode, double grad_scale,
+                          double weight_norm, int n_threads, bint is_double, double* totals,
+                          double* partials) noexcept nogil:
+    # execute's computation, with or without the GIL
+    cdef PairwiseSum ranges
+    cdef Py_ssize_t g, k
+    # NaN and inf inputs raise IEEE flags inside the loops; the caller's flags are restored,
+    # so the library never reports floating-point exceptions of its own.
+    cdef int raised_before = raised_flags()
+    if is_double:
+        run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <double>0)
+    else:
+        run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <float>0)
+    if plan.ranges_per_group != 1 and mode & (SUM_LOSS | SUM_WEIGHT):
+        # group g's range sums, pairwise, into partials[g] (g <= its first range sum's
+        # index, so nothing unread is overwritten), then stored as whole totals are (0
+        # for groups of no elements). Not for a pass that sums nothing (a gradient along
+        # axes): it has no results, and totals is then one double, not one a group.
+        for g in range(plan.n_groups):
+            pairwise_init(&ranges)
+            for k in range(plan.ranges_per_group):
+                pairwise_add(&ranges, partials[g * plan.ranges_per_group + k])
+            partials[g] = pairwise_total(&ranges)
+        plan.partials = totals
+        store_group_totals(plan, 0, plan.n_groups, partials, plan.result_divisors)
+    clear_flags_raised_since(raised_before)
+
+
 cdef int execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
                  double weight_norm, int n_threads, bint is_double, double* totals) except -1:
     # Runs the plan. Each group's sum goes where plan.results says (store_group_totals), or,
     # without results, to totals (n_groups doubles, group order). Items write whole groups'
     # totals there directly; groups of several ranges leave their range sums in a buffer,
     # combined here.
-    cdef Py_ssize_t n_partials = plan.n_groups * plan.ranges_per_group, g, k
+    cdef Py_ssize_t n_partials = plan.n_groups * plan.ranges_per_group
     cdef double stack_partials[STACK_ITEMS]
     cdef double* partials = totals
-    cdef PairwiseSum ranges
-    cdef fexcept_t saved_flags
     if plan.ranges_per_group != 1:   # several ranges, or none (groups of no elements)
         n_partials = max(n_partials, plan.n_groups)
         partials = stack_partials
@@ -195,27 +225,15 @@ cdef int execute(const LossParams* p, Plan* plan, int mode, double grad_scale,
         n_threads = <int>plan.n_items if plan.n_items > 0 else 1
     if n_threads > SMOOTHL1_MAX_THREADS:
         n_threads = SMOOTHL1_MAX_THREADS
-    with nogil:
-        # NaN and inf inputs raise IEEE flags inside the loops; the caller's flags are restored,
-        # so the library never reports floating-point exceptions of its own.
-        fegetexceptflag(&saved_flags, FE_ALL_EXCEPT)
-        if is_double:
-            run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <double>0)
-        else:
-            run_plan(p, plan, mode, grad_scale, weight_norm, n_threads, <float>0)
-        if plan.ranges_per_group != 1 and mode & (SUM_LOSS | SUM_WEIGHT):
-            # group g's range sums, pairwise, into partials[g] (g <= its first range sum's
-            # index, so nothing unread is overwritten), then stored as whole totals are (0
-            # for groups of no elements). Not for a pass that sums nothing (a gradient along
-            # axes): it has no results, and totals is then one double, not one a group.
-            for g in range(plan.n_groups):
-                pairwise_init(&ranges)
-                for k in range(plan.ranges_per_group):
-                    pairwise_add(&ranges, partials[g * plan.ranges_per_group + k])
-                partials[g] = pairwise_total(&ranges)
-            plan.partials = totals
-            store_group_totals(plan, 0, plan.n_groups, partials, plan.result_divisors)
-        fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
+    # A small plan keeps the GIL: releasing and taking it back costs more than its whole
+    # computation (NumPy's ufuncs keep it below 500 elements for the same reason).
+    if plan.size >= GIL_RELEASE_MIN_SIZE:
+        with nogil:
+            run_and_combine(p, plan, mode, grad_scale, weight_norm, n_threads, is_double,
+                            totals, partials)
+    else:
+        run_and_combine(p, plan, mode, grad_scale, weight_norm, n_threads, is_double, totals,
+                        partials)
     plan.partials = NULL
     if partials != stack_partials and partials != totals:
         free(partials)
@@ -228,6 +246,35 @@ cdef int choose_threads(Py_ssize_t size, object n_threads):
     return n_threads
 
 
+cdef int plan_call(Plan* plan, PyObject** operands, const void* target_number,
+                   const void* weight_number, const bint* reduced, int* kept_axes) except -1:
+    # build_plan, with a target or weight given as a number (the small calls of
+    # kernels/small_calls.pxi) rather than an array: its operand is NULL for build_plan, which
+    # gives it a step of 0 everywhere, as a 0-d array, and then reads it at the number.
+    cdef int n_kept = build_plan(plan, operands, reduced, kept_axes)
+    if target_number != NULL:
+        plan.data[OP_TARGET] = <char*>target_number
+    if weight_number != NULL:
+        plan.data[OP_WEIGHT] = <char*>weight_number
+    return n_kept
+
+
+cdef int run_grad_hess(int loss_kind, double param, bint param_array, int curvature,
+                       PyObject** operands, const void* target_number,
+                       const void* weight_number, int threads, bint is_double) except -1:
+    # One validated grad_hess call, elementwise: one group, as reduction="none".
+    cdef Plan plan
+    cdef bint reduced[MAX_DIMS]
+    cdef int kept_axes[MAX_DIMS]
+    cdef double total = 0.0
+    cdef int k
+    for k in range(cnp.PyArray_NDIM(<cnp.ndarray>operands[OP_INPUT])):
+        reduced[k] = True
+    plan_call(&plan, operands, target_number, weight_number, reduced, kept_axes)
+    return execute_loss(loss_kind, param, param_array, &plan, STORE_GRAD | curvature, 1.0,
+                        1.0, threads, is_double, &total)
+
+
 def compute_grad_hess(int loss_kind, double param, int curvature, cnp.ndarray input,
                       cnp.ndarray target, object weight, cnp.ndarray grad_out,
                       cnp.ndarray hess_out, object n_threads, object param_values=None):
@@ -238,13 +285,7 @@ def compute_grad_hess(int loss_kind, double param, int curvature, cnp.ndarray in
     operand, as in compute). Preconditions as for compute, with hess_out checked like
     grad_out, and grad_out and hess_out not overlapping.
     """
-    cdef Plan plan
     cdef PyObject* operands[N_OPERANDS]
-    cdef bint is_double = cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE
-    cdef bint reduced[MAX_DIMS]
-    cdef int kept_axes[MAX_DIMS]
-    cdef double total = 0.0
-    cdef int k
     operands[OP_INPUT] = <PyObject*>input
     operands[OP_TARGET] = <PyObject*>target
     operands[OP_WEIGHT] = NULL if weight is None else <PyObject*>weight
@@ -252,12 +293,9 @@ def compute_grad_hess(int loss_kind, double param, int curvature, cnp.ndarray in
     operands[OP_LOSS] = NULL
     operands[OP_GRAD] = <PyObject*>grad_out
     operands[OP_HESS] = <PyObject*>hess_out
-    for k in range(cnp.PyArray_NDIM(input)):
-        reduced[k] = True   # elementwise: one group, as reduction="none"
-    build_plan(&plan, operands, reduced, kept_axes)
-    execute_loss(loss_kind, param, param_values is not None, &plan, STORE_GRAD | curvature,
-                 1.0, 1.0, choose_threads(cnp.PyArray_SIZE(input), n_threads), is_double,
-                 &total)
+    run_grad_hess(loss_kind, param, param_values is not None, curvature, operands, NULL, NULL,
+                  choose_threads(cnp.PyArray_SIZE(input), n_threads),
+                  cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE)
 
 
 def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, object weight,
@@ -284,19 +322,8 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     item size; outputs are writeable and do not overlap inputs except as the identical array;
     param and every parameter value are valid.
     """
-    cdef Plan plan
     cdef PyObject* operands[N_OPERANDS]
-    cdef bint is_double = cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE
-    cdef bint reduced[MAX_DIMS]
-    cdef int kept_axes[MAX_DIMS]
-    cdef int mode = 0, threads, ndim = cnp.PyArray_NDIM(input), n_kept
-    cdef Py_ssize_t k
-    cdef double total = 0.0, weight_total = 1.0, grad_scale = 1.0, weight_norm = 1.0
-    cdef Py_ssize_t size = cnp.PyArray_SIZE(input)
-    cdef double* totals = &total
-    cdef double* weight_sums = &weight_total
-    cdef cnp.ndarray group_totals = None, group_weights = None
-    cdef bint written_in_place = False
+    cdef double total = 0.0
     operands[OP_INPUT] = <PyObject*>input
     operands[OP_TARGET] = <PyObject*>target
     operands[OP_WEIGHT] = NULL if weight is None else <PyObject*>weight
@@ -304,9 +331,39 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
     operands[OP_LOSS] = NULL if loss_out is None else <PyObject*>loss_out
     operands[OP_GRAD] = NULL if grad_out is None else <PyObject*>grad_out
     operands[OP_HESS] = NULL
+    groups = run_loss(loss_kind, param, param_values is not None, operands, NULL, NULL,
+                      reduction, want_loss, want_grad,
+                      choose_threads(cnp.PyArray_SIZE(input), n_threads), grad_norm, axes,
+                      float64_groups, reduced_out, &total)
+    if not want_loss or reduction == REDUCTION_NONE:
+        return None
+    return total if groups is None else groups
+
+
+cdef object run_loss(int loss_kind, double param, bint param_array, PyObject** operands,
+                     const void* target_number, const void* weight_number, int reduction,
+                     bint want_loss, bint want_grad, int threads, object grad_norm,
+                     object axes, bint float64_groups, object reduced_out, double* total):
+    # One validated call of a loss function (see compute, and kernels/small_calls.pxi, whose
+    # target or weight may be a number): the reduced loss goes to *total, or, along axes, is
+    # returned (an ndarray of the reduced values); else None is returned.
+    cdef Plan plan
+    cdef cnp.ndarray input = <cnp.ndarray>operands[OP_INPUT]
+    cdef bint is_double = cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE
+    cdef bint weighted = operands[OP_WEIGHT] != NULL or weight_number != NULL
+    cdef bint reduced[MAX_DIMS]
+    cdef int kept_axes[MAX_DIMS]
+    cdef int mode = 0, ndim = cnp.PyArray_NDIM(input), n_kept
+    cdef Py_ssize_t k
+    cdef double weight_total = 1.0, grad_scale = 1.0, weight_norm = 1.0
+    cdef double* totals = total
+    cdef double* weight_sums = &weight_total
+    cdef cnp.ndarray group_totals = None, group_weights = None
+    cdef bint written_in_place = False
+    total[0] = 0.0
     for k in range(ndim):
         reduced[k] = axes is None or reduction == REDUCTION_NONE or k in axes
-    n_kept = build_plan(&plan, operands, reduced, kept_axes)
+    n_kept = plan_call(&plan, operands, target_number, weight_number, reduced, kept_axes)
     if axes is not None and reduction != REDUCTION_NONE:
         # (execute writes every group's value, if the loss is wanted; group weights only for
         # the mean)
@@ -320,24 +377,22 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         # Short groups: their weight sums are made block by block, just before their losses
         # and gradients (run_item), rather than by a SUM_WEIGHT pass into an array of one
         # double a group, which is as large as the input for groups of one float64 element
-        plan.fused_weight_sums = (reduction == REDUCTION_MEAN and weight is not None
+        plan.fused_weight_sums = (reduction == REDUCTION_MEAN and weighted
                                   and grad_norm is None and 0 < plan.group_size < CHUNK)
-        if reduction == REDUCTION_MEAN and weight is not None \
-                and not plan.fused_weight_sums:
+        if reduction == REDUCTION_MEAN and weighted and not plan.fused_weight_sums:
             # A float64 result array holds the weight sums first: each group's mean replaces
             # its weight sum once the group is summed (store_group_totals reads the divisor
             # before it writes), which spares an array of fresh pages as large.
             group_weights = group_totals if group_totals is not None \
                 and group_totals.dtype == _numpy.float64 else _numpy.empty(plan.n_groups)
             weight_sums = <double*>cnp.PyArray_DATA(group_weights)
-    threads = choose_threads(size, n_threads)
     if reduction == REDUCTION_MEAN:
-        if weight is None:
+        if not weighted:
             weight_total = <double>plan.group_size
             grad_scale = 1.0 / weight_total   # as PyTorch: a multiplication by 1/N
         elif not plan.fused_weight_sums:
-            execute_loss(loss_kind, param, param_values is not None, &plan, SUM_WEIGHT, 1.0,
-                         1.0, threads, is_double, weight_sums)
+            execute_loss(loss_kind, param, param_array, &plan, SUM_WEIGHT, 1.0, 1.0, threads,
+                         is_double, weight_sums)
             for k in range(plan.n_groups):
                 if weight_sums[k] == 0:
                     weight_sums[k] = NAN   # the weighted mean is undefined: NaN loss and gradient
@@ -345,7 +400,7 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
             if group_weights is not None:
                 plan.group_norms = weight_sums
     if grad_norm is not None:
-        if weight is None:
+        if not weighted:
             grad_scale = 1.0 / <double>grad_norm
         elif axes is not None:   # one weight sum per group, in input's axis order
             if group_weights is None:
@@ -368,12 +423,12 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
         # each group's sum, or its mean: the sum over its weight sum or its element count
         plan.results = cnp.PyArray_DATA(group_totals)
         plan.results_double = is_double or float64_groups
-        if reduction == REDUCTION_MEAN and weight is None:
+        if reduction == REDUCTION_MEAN and not weighted:
             plan.result_divisor = weight_total
         elif reduction == REDUCTION_MEAN and not plan.fused_weight_sums:
             plan.result_divisors = weight_sums
-    execute_loss(loss_kind, param, param_values is not None, &plan, mode, grad_scale,
-                 weight_norm, threads, is_double, totals)
+    execute_loss(loss_kind, param, param_array, &plan, mode, grad_scale, weight_norm, threads,
+                 is_double, totals)
     if not want_loss or reduction == REDUCTION_NONE:
         return None
     if written_in_place:
@@ -385,8 +440,8 @@ def compute(int loss_kind, double param, cnp.ndarray input, cnp.ndarray target, 
             _numpy.argsort(plan_axes)).reshape(
             [input.shape[k] for k in range(ndim) if k not in axes])
     if reduction == REDUCTION_MEAN:
-        return total / weight_total
-    return total
+        total[0] = total[0] / weight_total
+    return None
 
 
 def results_view(cnp.ndarray out, cnp.ndarray input, object axes, list plan_axes):
@@ -416,6 +471,7 @@ def results_view(cnp.ndarray out, cnp.ndarray input, object axes, list plan_axes
 cdef extern from "numpy/arrayobject.h":
     object PyArray_NewLikeArray(cnp.ndarray prototype, cnp.NPY_ORDER order, void* descr,
                                 int subok)
+    object PyArray_Scalar(void* data, cnp.dtype descr, object base)
 
 
 def empty_like(cnp.ndarray input):
@@ -425,24 +481,30 @@ def empty_like(cnp.ndarray input):
 
 
 import numpy as _numpy
-_FLOAT32_SCALAR = _numpy.float32
-_FLOAT64_SCALAR = _numpy.float64
+cdef cnp.dtype FLOAT32_DTYPE = cnp.PyArray_DescrFromType(cnp.NPY_FLOAT)
+cdef cnp.dtype FLOAT64_DTYPE = cnp.PyArray_DescrFromType(cnp.NPY_DOUBLE)
+
+
+cdef object scalar_of(bint is_double, double value):
+    # value rounded once to float32 (unless is_double), as a NumPy scalar of that dtype (a NaN
+    # as np.nan: the bits of a sum of NaNs depend on the order of the additions). A C cast:
+    # a float32 overflow gives inf quietly (NumPy's own cast would warn), and the caller's
+    # floating-point flags are kept (the cast may raise overflow, underflow or inexact).
+    cdef float rounded
+    cdef int raised_before
+    if value != value:
+        value = NAN
+    if is_double:
+        return PyArray_Scalar(&value, FLOAT64_DTYPE, None)
+    raised_before = raised_flags()
+    rounded = <float>value
+    clear_flags_raised_since(raised_before)
+    return PyArray_Scalar(&rounded, FLOAT32_DTYPE, None)
 
 
 def reduced_scalar(cnp.ndarray input, double value):
-    """value rounded once to input's dtype, as a NumPy scalar (a NaN as np.nan). A C cast, so
-    a float32 overflow gives inf quietly (NumPy's own cast would warn), and the caller's
-    floating-point flags are kept (the cast may raise overflow, underflow or inexact)."""
-    cdef fexcept_t saved_flags
-    cdef float rounded
-    if value != value:
-        value = NAN   # np.nan: the bits of a sum of NaNs depend on the order of the additions
-    if cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE:
-        return _FLOAT64_SCALAR(value)
-    fegetexceptflag(&saved_flags, FE_ALL_EXCEPT)
-    rounded = <float>value
-    fesetexceptflag(&saved_flags, FE_ALL_EXCEPT)
-    return _FLOAT32_SCALAR(<double>rounded)
+    """value rounded once to input's dtype, as a NumPy scalar (see scalar_of)."""
+    return scalar_of(cnp.PyArray_TYPE(input) == cnp.NPY_DOUBLE, value)
 
 
 cdef class KeptFloatingPointFlags:

@@ -1,5 +1,6 @@
 """The loss functions of every loss of the table (smoothl1._core.losses: ``<name>_loss``,
-``<name>_grad``, ``<name>_loss_and_grad``, made by smoothl1._core.functions): validation
+``<name>_grad``, ``<name>_loss_and_grad``): compiled (src/kernels/entry_points.pxi), they run a
+common call themselves and hand every other one to ``_run`` here: validation
 (``validation.prepare``), then one kernel call."""
 import math
 
@@ -7,7 +8,7 @@ import numpy as np
 
 from .. import _smoothl1
 from .dispatch import kernels
-from .functions import OPERATIONS, loss_function, loss_function_names
+from .functions import OPERATIONS, compiled_function, loss_function_names
 from .losses import LOSSES
 from .overlap import overlap
 from .validation import (ELEMENT_COUNT, check_param_array, element_count, mean_divisor,
@@ -260,9 +261,12 @@ def _docstring(loss, operation):
             + outputs + returns + _ERRORS)
 
 
+# The functions themselves are compiled (src/kernels/entry_points.pxi): a common call runs
+# there, every other one comes back to _run (docs/contract.md section 21).
 for _loss in LOSSES:
     for _operation in OPERATIONS:
-        _function = loss_function(_loss, _operation, _run, __name__,
-                                  _docstring(_loss, _operation))
-        globals()[_function.__name__] = _function
-del _loss, _operation, _function
+        _name = _loss.name + _operation.suffix
+        globals()[_name] = compiled_function(kernels, _name, __name__,
+                                             _docstring(_loss, _operation))
+del _loss, _operation, _name
+kernels.load_general_paths()

@@ -1,13 +1,16 @@
 """The public functions of every loss, made from the table of losses (smoothl1._core.losses).
 
 For each row, ``smoothl1`` and ``smoothl1.dask`` get ``<name>_loss``, ``<name>_grad`` and
-``<name>_loss_and_grad`` (OPERATIONS), and ``<name>_grad_hess``. Each is a real ``def``,
-written from a template and executed, as ``collections.namedtuple`` makes its methods: its
-signature is the loss's own (``beta=1.0`` or ``delta=1.0``) for ``inspect.signature``,
-``help()`` and IDEs, Python itself refuses a wrong keyword with its usual message, and the
-call costs what a hand-written function costs. Its body is one call of the module's ``run``
-(``smoothl1._core.api._run``, ``smoothl1._core.grad_hess.grad_hess``, or their Dask versions)
-with the loss's row and every argument by name.
+``<name>_loss_and_grad`` (OPERATIONS), and ``<name>_grad_hess``, with the loss's own keyword
+(``beta=1.0`` or ``delta=1.0``) for ``inspect.signature``, ``help()`` and IDEs.
+
+NumPy's are compiled (src/kernels/entry_points.pxi, generated from the same table, with the
+signatures written below), so that a small call costs what NumPy's do (docs/contract.md
+section 21); ``compiled_function`` gives each its docstring and its module. Dask's are real
+``def``s, written from the templates below and executed, as ``collections.namedtuple`` makes
+its methods: Python itself refuses a wrong keyword with its usual message, and the call costs
+what a hand-written function costs. Each body is one call of the module's ``run`` with the
+loss's row and every argument by name.
 """
 from dataclasses import dataclass
 
@@ -76,6 +79,17 @@ def grad_hess_function(loss, run, module, doc):
     name = loss.name + "_grad_hess"
     source = _GRAD_HESS_FUNCTION.format(name=name, param=loss.param, default=loss.default)
     return _define(name, source, module, doc, loss=loss, run=run)
+
+
+def compiled_function(kernels, name, module, doc):
+    """The compiled ``name`` of the kernel build ``kernels`` (src/kernels/entry_points.pxi,
+    generated from the same table, with the signature _LOSS_FUNCTION or _GRAD_HESS_FUNCTION
+    writes), as the public function of ``module``: its docstring ``doc``, found by pickle and
+    help() there (docs/contract.md section 21)."""
+    function = getattr(kernels, name)
+    function.__module__ = module
+    function.__doc__ = doc
+    return function
 
 
 def _define(name, source, module, doc, **names):

@@ -5,7 +5,7 @@ of the loss functions (``validation.prepare``, with ``hess_out`` checked like ``
 ``beta`` / ``delta`` a number or an array of one per element, docs/contract.md section 13)."""
 from .. import _smoothl1
 from .dispatch import kernels
-from .functions import grad_hess_function, grad_hess_names
+from .functions import compiled_function, grad_hess_names
 from .losses import LOSSES
 from .validation import check_curvature, prepare
 
@@ -84,9 +84,12 @@ _DOC = """{summary}
         raises leaves its outputs untouched.
 """
 
+# Compiled (src/kernels/entry_points.pxi): a common call runs there, every other one comes
+# to grad_hess above (docs/contract.md section 21).
 for _loss in LOSSES:
-    _function = grad_hess_function(_loss, grad_hess, __name__, _DOC.format(
-        summary=f"Gradient and curvature of the {_loss.title} loss.", table=_loss.curvatures,
-        note=_loss.curvature_note, param=_loss.param, param_doc=_loss.param_doc))
-    globals()[_function.__name__] = _function
-del _loss, _function
+    globals()[_loss.name + "_grad_hess"] = compiled_function(
+        kernels, _loss.name + "_grad_hess", __name__, _DOC.format(
+            summary=f"Gradient and curvature of the {_loss.title} loss.",
+            table=_loss.curvatures, note=_loss.curvature_note, param=_loss.param,
+            param_doc=_loss.param_doc))
+del _loss

@@ -40,6 +40,9 @@ broadcast operands, reductions along an axis and per-element parameters, each ag
 same call with a full-size operand, a full reduction or a scalar parameter, and, for the rows
 that move more bytes than that baseline, against the floor those bytes set.
 
+Then the small-call rows (``--no-small`` skips them; ``smoothl1.cli._bench_small``): calls
+of 1 and 1,000 elements against ``np.add(a, b, out=o)``, with NumPy, SciPy and PyTorch per call.
+
 Then, when PyTorch is installed, the PyTorch rows (``--no-torch`` skips them):
 ``smoothl1.torch.smooth_l1_loss(x, t).backward()`` against
 ``F.smooth_l1_loss(x, t).backward()`` at 10^3, 10^6 and 10^7 float32 elements, both on
@@ -75,7 +78,7 @@ import numpy as np
 from .. import __version__, _smoothl1, simd_build, smooth_l1_loss, smooth_l1_loss_and_grad
 from .._core.losses import LOSSES
 from .._core import api
-from . import _bench_boxes
+from . import _bench_boxes, _bench_small
 from ._arguments import OneLineArgumentParser, whole_number
 
 BETA = 1.0
@@ -564,6 +567,9 @@ def main(argv=None):
                              "1e6; 0 skips them)")
     parser.add_argument("--boxes", type=whole_number, default=1 << 20,
                         help="N of the (N, 4) box rows (default 1048576; 0 skips them)")
+    parser.add_argument("--no-small", dest="small", action="store_false",
+                        help="skip the small-call rows (n = 1 and 1000 against np.add, "
+                             "docs/speed.md)")
     parser.add_argument("--no-torch", dest="torch", action="store_false",
                         help="skip the PyTorch rows (smoothl1.torch forward + backward against "
                              "F.smooth_l1_loss at 1e3, 1e6, 1e7 float32; run when PyTorch is "
@@ -614,6 +620,8 @@ def main(argv=None):
         if args.boxes > 0:
             _bench_boxes.run(min(args.boxes, MAX_SIZE // 4), dtypes, args.repeat, best_time,
                              sys.stdout)
+        if args.small:
+            _bench_small.run(args.repeat, measure)
         if args.torch:
             torch_rows(TORCH_SIZES, args.repeat)
     except MemoryError:
