@@ -45,13 +45,14 @@ SDIST_REQUIRED = ("PKG-INFO", "pyproject.toml", "setup.py", "README.md", "src/_s
                   "src/smoothl1/_adapters/__init__.py", "src/smoothl1/cli/__init__.py",
                   "src/kernels/capi_functions.pxi.tp", "src/kernels/loss_points.pxi.tp",
                   "src/kernels/loss_runs.pxi.tp", "src/kernels/grad_hess.pxi.tp",
+                  "src/kernels/entry_points.pxi.tp", "src/kernels/small_calls.pxi",
                   "src/kernels/block_loop.pxi", "src/kernels/losses/smooth_l1.pxi",
                   "src/smoothl1/_smoothl1.pxd.tp", "src/smoothl1/kernels.pxd.tp",
                   "src/smoothl1/smoothl1_functions.h.tp", "docs/embedding.md")
 SDIST_FORBIDDEN = ("*.so", "*.pyd", "*.o", "build/*", "wheels/out/*", "src/_smoothl1.c", "src/_smoothl1_avx2.c",
                    "src/_smoothl1_avx512.c", "*_api.h", "*.pyc", "src/kernels/capi_functions.pxi",
                    "src/kernels/loss_points.pxi", "src/kernels/loss_runs.pxi",
-                   "src/kernels/grad_hess.pxi",
+                   "src/kernels/grad_hess.pxi", "src/kernels/entry_points.pxi",
                    "src/smoothl1/_smoothl1.pxd", "src/smoothl1/kernels.pxd",
                    "src/smoothl1/smoothl1_functions.h")
 
