@@ -198,12 +198,18 @@ def derive_simd_sources(variants):
     kernels, a minute of Cython less per variant. Returns the variants it could not derive
     (C from a Cython whose output tools/simd_variants.py does not know), which Cython then
     builds from their .pyx as before."""
-    if not variants:
+    # pip runs setup.py three times (requirements, metadata, wheel): derive once (a second
+    # or two a variant), and again only when the baseline's C or the tool is newer.
+    newest_input = max(os.path.getmtime(path)
+                       for path in ("src/_smoothl1.c", "tools/simd_variants.py"))
+    stale = [variant for variant in variants if not os.path.exists(variant.sources[0])
+             or os.path.getmtime(variant.sources[0]) < newest_input]
+    if not stale:
         return []
     derivation = load_tool("simd_variants")
     baseline_c = Path("src/_smoothl1.c").read_text(encoding="utf-8")
     left = []
-    for variant in variants:
+    for variant in stale:
         module = variant.name.rpartition(".")[2]
         try:
             text = derivation.derive(baseline_c, "smoothl1", "_smoothl1", module)
