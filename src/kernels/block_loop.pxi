@@ -13,11 +13,12 @@ cdef inline double summed_value(const SummingMode* mode_tag, const Weighting* we
     cdef LossParams element
     if SummingMode is SumWeightTag:
         return weight
-    element = element_params(p, param_values, i)
-    d = <double>x[i * x_step] - <double>t[i * t_step]
-    if is_weighted(weighting):
-        return weight * loss_point(d, &element)
-    return loss_point(d, &element)
+    else:   # (an else: no unreachable code in the weight's instances)
+        element = element_params(p, param_values, i)
+        d = <double>x[i * x_step] - <double>t[i * t_step]
+        if is_weighted(weighting):
+            return weight * loss_point(d, &element)
+        return loss_point(d, &element)
 
 
 cdef inline void store_values(const StoringMode* mode_tag, const Weighting* weighting,
