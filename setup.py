@@ -160,7 +160,8 @@ SIMD_VARIANTS = [
 def simd_variants():
     """Extensions smoothl1._smoothl1_<name> for SIMD_VARIANTS the compiler accepts, on x86-64
     with GCC or Clang (MSVC gets the baseline only). SMOOTHL1_NO_SIMD=1 builds none (for quick
-    development builds; SMOOTHL1_NO_AVX2, its older name, still works)."""
+    development builds; SMOOTHL1_NO_AVX2, its older name, still works). Their source is the C
+    derived from the baseline's (derive_simd_sources, below), src/_smoothl1_<name>.c."""
     if compiler_is_msvc() or platform.machine().lower() not in ("x86_64", "amd64"):
         return []
     if os.environ.get("SMOOTHL1_NO_SIMD") or os.environ.get("SMOOTHL1_NO_AVX2"):
@@ -174,7 +175,7 @@ def simd_variants():
         print(f"smoothl1: building the {name} variant of the kernels ({' '.join(flags)})")
         variants.append(Extension(
             f"smoothl1._smoothl1_{name}",
-            sources=[f"src/_smoothl1_{name}.pyx"],
+            sources=[f"src/_smoothl1_{name}.c"],
             depends=KERNEL_SOURCES,
             include_dirs=[numpy.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_23_API_VERSION")],
@@ -184,15 +185,54 @@ def simd_variants():
     return variants
 
 
+def write_if_changed(path, text):
+    """Write text to path unless it holds it already (an unchanged file keeps its date, so an
+    in-place build does not compile it again)."""
+    if not os.path.exists(path) or Path(path).read_text(encoding="utf-8") != text:
+        Path(path).write_text(text, encoding="utf-8")
+
+
+def derive_simd_sources(variants):
+    """Write each variant's C, derived from Cython's C of the baseline module by renaming it
+    (tools/simd_variants.py), instead of running Cython on src/_smoothl1_<name>.pyx: the same
+    kernels, a minute of Cython less per variant. Returns the variants it could not derive
+    (C from a Cython whose output tools/simd_variants.py does not know), which Cython then
+    builds from their .pyx as before."""
+    # pip runs setup.py three times (requirements, metadata, wheel): derive once (a second
+    # or two a variant), and again only when the baseline's C or the tool is newer.
+    newest_input = max(os.path.getmtime(path)
+                       for path in ("src/_smoothl1.c", "tools/simd_variants.py"))
+    stale = [variant for variant in variants if not os.path.exists(variant.sources[0])
+             or os.path.getmtime(variant.sources[0]) < newest_input]
+    if not stale:
+        return []
+    derivation = load_tool("simd_variants")
+    baseline_c = Path("src/_smoothl1.c").read_text(encoding="utf-8")
+    left = []
+    for variant in stale:
+        module = variant.name.rpartition(".")[2]
+        try:
+            text = derivation.derive(baseline_c, "smoothl1", "_smoothl1", module)
+        except derivation.DerivationError as error:
+            print(f"smoothl1: Cython runs for {variant.name}: its C cannot be derived from "
+                  f"the baseline's ({error})")
+            variant.sources = [f"src/{module}.pyx"]
+            left.append(variant)
+            continue
+        write_if_changed(variant.sources[0], text)
+    return left
+
+
 # `cdef api` (the C API, section 4 of the .pyx) makes Cython write _smoothl1_api.h next to the
 # generated .c; the package ships a copy, found by smoothl1.get_include(). The header is generated,
 # never committed: when it is missing, Cython runs again even if the .c is up to date.
 API_HEADER = "src/_smoothl1_api.h"
-# The kernel builds are independent: the C compiler runs them all at once (threads), and so
-# does Cython on Linux (its worker processes; elsewhere they would be spawned, which a build
-# backend's setup.py is not written for). All at once even on fewer cores: three builds of
-# about equal length on two cores take one and a half rounds that way, two rounds two at a
-# time (the third alone on one core). Each takes at most about 1.5 GB of memory (Cython's).
+# The kernel builds are independent: the C compiler runs them all at once (threads). All at
+# once even on fewer cores: three builds of about equal length on two cores take one and a half
+# rounds that way, two rounds two at a time (the third alone on one core). Each takes at most
+# about 1.5 GB of memory (Cython's, which runs once, before them). When the variants' C cannot
+# be derived, Cython builds them at once too on Linux (its worker processes; elsewhere they
+# would be spawned, which a build backend's setup.py is not written for).
 def memory_bytes():
     """The machine's memory, or None where os.sysconf cannot tell."""
     try:
@@ -211,18 +251,23 @@ CYTHON_JOBS = JOBS if sys.platform.startswith("linux") else 0
 # second build of the same sources compiles nothing (tools/build_cache.py says what each is
 # keyed by).
 build_cache = load_tool("build_cache")
-extensions = [extension] + simd_variants()
-pyx_files = [source for ext in extensions for source in ext.sources]
-cython_outputs = [source[:-len(".pyx")] + ".c" for source in pyx_files] + [API_HEADER]
+variants = simd_variants()
+# Cython runs on the baseline module only (about a minute); the variants' C is derived from its
+# output (derive_simd_sources).
+cython_outputs = ["src/_smoothl1.c", API_HEADER]
 cython_key = build_cache.cython_key(
-    pyx_files + KERNEL_SOURCES + [str(path) for path in Path("src/smoothl1").glob("*.pxd")],
-    directives)
+    extension.sources + KERNEL_SOURCES
+    + [str(path) for path in Path("src/smoothl1").glob("*.pxd")], directives)
 from_cache = build_cache.restore_cython(cython_key, cython_outputs)
-ext_modules = cythonize(extensions, compiler_directives=directives, annotate=False,
-                        nthreads=CYTHON_JOBS,
+ext_modules = cythonize([extension], compiler_directives=directives, annotate=False,
                         language_level=3, force=not os.path.exists(API_HEADER))
 if not from_cache:
     build_cache.store_cython(cython_key, cython_outputs)
+left = derive_simd_sources(variants)
+ext_modules += [variant for variant in variants if variant not in left]
+if left:
+    ext_modules += cythonize(left, compiler_directives=directives, annotate=False,
+                             nthreads=CYTHON_JOBS, language_level=3)
 shutil.copyfile(API_HEADER, "src/smoothl1/_smoothl1_api.h")
 
 setup(ext_modules=ext_modules, options={"build_ext": {"parallel": JOBS}},

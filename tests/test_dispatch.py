@@ -183,3 +183,20 @@ def test_simd_build_names_the_module_the_python_api_runs():
 
 def test_simd_build_is_baseline_when_forced():
     assert _simd_build_in_child(force_baseline=True) == "baseline"
+
+
+@pytest.mark.parametrize("build", sorted(_dispatch.available_builds()))
+def test_each_build_carries_its_own_name(build):
+    # The SIMD builds' C is the baseline's, renamed (tools/simd_variants.py): whatever Python
+    # shows of a module names that module, and its C API has the baseline's functions with the
+    # same signatures.
+    module = _dispatch.available_builds()[build]
+    name = "smoothl1._smoothl1" + ("" if build == "baseline" else "_" + build)
+    assert module.__name__ == name
+    assert module.compute.__module__ == module.compute_grad_hess.__module__ == name
+    assert module.KeptFloatingPointFlags.__module__ == name
+    assert f"``{name}``" in module.__doc__
+    signatures = {function: repr(capsule).split('"')[1]
+                  for function, capsule in module.__pyx_capi__.items()}
+    assert signatures == {function: repr(capsule).split('"')[1]
+                          for function, capsule in _smoothl1.__pyx_capi__.items()}

@@ -39,7 +39,7 @@ FORBIDDEN = ("*.c", "*.cpp", "*.pyx", "*.html", "*.pyc", "*/__pycache__/*", "tes
 # sources; the .pxi and .pxd files the build generates from them are not.
 SDIST_REQUIRED = ("PKG-INFO", "pyproject.toml", "setup.py", "README.md", "src/_smoothl1.pyx",
                   "src/_smoothl1_avx2.pyx", "src/_smoothl1_avx512.pyx", "src/smoothl1/__init__.py",
-                  "src/smoothl1_pool.h", "tools/generate_kernels.py",
+                  "src/smoothl1_pool.h", "tools/generate_kernels.py", "tools/simd_variants.py",
                   # the three wings of the package (docs/layout.md) and the table of losses
                   "src/smoothl1/_core/__init__.py", "src/smoothl1/_core/losses.py",
                   "src/smoothl1/_adapters/__init__.py", "src/smoothl1/cli/__init__.py",

@@ -1,7 +1,7 @@
 # The block loop (section 2 of the map in src/_smoothl1.pyx): one pass over a block of at
 # most CHUNK elements per mode, and the 1-D strided segment walker of the C API.
 
-cdef inline double summed_value(const Mode* mode_tag, const Weighting* weighting,
+cdef inline double summed_value(const SummingMode* mode_tag, const Weighting* weighting,
                                 const LossParams* p, Py_ssize_t i,
                                 const floating* x, Py_ssize_t x_step,
                                 const floating* t, Py_ssize_t t_step,
@@ -11,16 +11,17 @@ cdef inline double summed_value(const Mode* mode_tag, const Weighting* weighting
     cdef double weight = w[i * w_step] if is_weighted(weighting) else 1.0
     cdef double d
     cdef LossParams element
-    if mode_flags(mode_tag) == SUM_WEIGHT:
+    if SummingMode is SumWeightTag:
         return weight
-    element = element_params(p, param_values, i)
-    d = <double>x[i * x_step] - <double>t[i * t_step]
-    if is_weighted(weighting):
-        return weight * loss_point(d, &element)
-    return loss_point(d, &element)
+    else:   # (an else: no unreachable code in the weight's instances)
+        element = element_params(p, param_values, i)
+        d = <double>x[i * x_step] - <double>t[i * t_step]
+        if is_weighted(weighting):
+            return weight * loss_point(d, &element)
+        return loss_point(d, &element)
 
 
-cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
+cdef inline void store_values(const StoringMode* mode_tag, const Weighting* weighting,
                               const LossParams* p, Py_ssize_t i,
                               const floating* x, Py_ssize_t x_step,
                               const floating* t, Py_ssize_t t_step,
@@ -40,18 +41,17 @@ cdef inline void store_values(const Mode* mode_tag, const Weighting* weighting,
     # NaN weight sum of weights summing to 0, times a NaN loss or gradient), so a weighted NaN
     # is stored as the canonical quiet NaN (np.nan's bits). Unweighted values have one NaN
     # source, d, which every loop propagates alike: they need no such select.
-    cdef int mode = mode_flags(mode_tag)
     cdef double weight = w[i * w_step] if is_weighted(weighting) else 1.0
     cdef double d = <double>x[i * x_step] - <double>t[i * t_step]
     cdef double loss, grad
     cdef LossParams element = element_params(p, param_values, i)
-    if mode & STORE_LOSS:
+    if StoringMode in LossStoringMode:
         loss = loss_point(d, &element)
         if is_weighted(weighting):
             loss = weight * loss
             loss = loss if loss == loss else NAN
         loss_out[i * loss_step] = <floating>loss
-    if mode & STORE_GRAD:
+    if StoringMode in GradStoringMode:
         grad = grad_point(d, &element)
         if Weighting is GroupWeightedTag:
             grad = grad * (weight / norms[i])
@@ -79,15 +79,15 @@ cdef extern from *:
     const bint SUM_IN_REGISTERS "SMOOTHL1_SUM_IN_REGISTERS"
 
 
-cdef inline double chunk_pass(const Mode* mode_tag, const Weighting* weighting,
+cdef inline double chunk_pass(const SummingMode* mode_tag, const Weighting* weighting,
                               const LossParams* p, Py_ssize_t start,
-                              const floating* x, Py_ssize_t x_step,
-                              const floating* t, Py_ssize_t t_step,
-                              const floating* w, Py_ssize_t w_step,
-                              floating* loss_out, Py_ssize_t loss_step,
-                              floating* grad_out, Py_ssize_t grad_step,
+                              const double* x, Py_ssize_t x_step,
+                              const double* t, Py_ssize_t t_step,
+                              const double* w, Py_ssize_t w_step,
+                              double* loss_out, Py_ssize_t loss_step,
+                              double* grad_out, Py_ssize_t grad_step,
                               double grad_scale, double weight_norm,
-                              const floating* param_values, const double* norms) noexcept nogil:
+                              const double* param_values, const double* norms) noexcept nogil:
     # One whole chunk from element `start` on: returns lane_sum of its CHUNK summed values,
     # bit for bit, without storing them first (lane k adds up elements k, k + LANES, ... in
     # order), and makes the mode's stores in the same loop, so each difference is computed
@@ -101,7 +101,7 @@ cdef inline double chunk_pass(const Mode* mode_tag, const Weighting* weighting,
             i = start + row * LANES + k
             lanes[k] += summed_value(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
                                      param_values)
-            if mode_flags(mode_tag) & (STORE_LOSS | STORE_GRAD):
+            if SummingMode in StoringMode:
                 store_values(mode_tag, weighting, p, i, x, x_step, t, t_step, w, w_step,
                              loss_out, loss_step, grad_out, grad_step, grad_scale, weight_norm,
                              param_values, norms)
@@ -128,7 +128,6 @@ cdef double block_pass(const Mode* mode_tag, const Weighting* weighting, const L
     # contiguous all the same: run_segment gathers strided ones; no norms): the simple loops
     # below, which GCC vectorises with gathers or if-converted code, cost less than copying
     # the runs first.
-    cdef int mode = mode_flags(mode_tag)
     cdef double own_values[CHUNK]
     cdef double* summed = values
     cdef Py_ssize_t i
@@ -139,42 +138,45 @@ cdef double block_pass(const Mode* mode_tag, const Weighting* weighting, const L
     cdef LossParams params = p[0]
     p = &params
     if steps != NULL:
-        if mode & (SUM_LOSS | SUM_WEIGHT):
+        if Mode in SummingMode:
             for i in range(n):
                 summed[i] = summed_value(mode_tag, weighting, p, i, x, steps.x, t, steps.t, w,
                                          steps.w, param_values)
-        if mode & (STORE_LOSS | STORE_GRAD):
+        if Mode in StoringMode:
             for i in range(n):
                 store_values(mode_tag, weighting, p, i, x, steps.x, t, steps.t, w, steps.w,
                              loss_out, steps.loss, grad_out, steps.grad, grad_scale,
                              weight_norm, param_values, norms)
         return lane_sum(summed, n) if values == NULL else 0.0
-    if not (mode & (SUM_LOSS | SUM_WEIGHT)):
+    if Mode not in SummingMode:
         for i in range(n):
             store_values(mode_tag, weighting, p, i, x, 1, t, 1, w, 1, loss_out, 1, grad_out, 1,
                          grad_scale, weight_norm, param_values, norms)
         return 0.0
-    # A whole float64 chunk sums in registers (chunk_pass). A float32 one is stored first and
-    # summed after (the same lane_sum, so the same bits): GCC vectorises chunk_pass's float32
-    # loop at half width with spills (the float-to-double conversions), and the simple loops
-    # below run 1.2x (smooth L1) to 2x (pseudo-Huber, log-cosh, Cauchy) faster. A summing
-    # pass that also stores (the loss and its gradient) stores the summed value and the
-    # gradient in one loop, so each difference and its loss are computed once: float32
-    # loss+grad then took 0.27 ns an element instead of 0.335 for smooth L1, 3.9 instead of
-    # 5.7 for log-cosh (one AVX-512 thread, 10^5 elements). Clang stores float64 chunks too
-    # (SUM_IN_REGISTERS, above).
-    if floating is double and SUM_IN_REGISTERS and n == CHUNK and values == NULL:
-        return chunk_pass(mode_tag, weighting, p, 0, x, 1, t, 1, w, 1, loss_out, 1, grad_out,
-                          1, grad_scale, weight_norm, param_values, norms)
-    if mode & (STORE_LOSS | STORE_GRAD):
-        for i in range(n):
-            summed[i] = summed_value(mode_tag, weighting, p, i, x, 1, t, 1, w, 1, param_values)
-            store_values(mode_tag, weighting, p, i, x, 1, t, 1, w, 1, loss_out, 1, grad_out, 1,
-                         grad_scale, weight_norm, param_values, norms)
-    else:
-        for i in range(n):
-            summed[i] = summed_value(mode_tag, weighting, p, i, x, 1, t, 1, w, 1, param_values)
-    return lane_sum(summed, n) if values == NULL else 0.0
+    else:   # (an else, so that Cython writes none of this for the modes above)
+        # A whole float64 chunk sums in registers (chunk_pass). A float32 one is stored first
+        # and summed after (the same lane_sum, so the same bits): GCC vectorises chunk_pass's
+        # float32 loop at half width with spills (the float-to-double conversions), and the
+        # simple loops below run 1.2x (smooth L1) to 2x (pseudo-Huber, log-cosh, Cauchy)
+        # faster. A summing pass that also stores (the loss and its gradient) stores the
+        # summed value and the gradient in one loop, so each difference and its loss are
+        # computed once: float32 loss+grad then took 0.27 ns an element instead of 0.335 for
+        # smooth L1, 3.9 instead of 5.7 for log-cosh (one AVX-512 thread, 10^5 elements).
+        # Clang stores float64 chunks too (SUM_IN_REGISTERS, above).
+        if floating is double and SUM_IN_REGISTERS and n == CHUNK and values == NULL:
+            return chunk_pass(mode_tag, weighting, p, 0, x, 1, t, 1, w, 1, loss_out, 1,
+                              grad_out, 1, grad_scale, weight_norm, param_values, norms)
+        if Mode in StoringMode:
+            for i in range(n):
+                summed[i] = summed_value(mode_tag, weighting, p, i, x, 1, t, 1, w, 1,
+                                         param_values)
+                store_values(mode_tag, weighting, p, i, x, 1, t, 1, w, 1, loss_out, 1,
+                             grad_out, 1, grad_scale, weight_norm, param_values, norms)
+        else:
+            for i in range(n):
+                summed[i] = summed_value(mode_tag, weighting, p, i, x, 1, t, 1, w, 1,
+                                         param_values)
+        return lane_sum(summed, n) if values == NULL else 0.0
 
 
 
@@ -183,14 +185,10 @@ cdef double run_mode(const Weighting* weighting, int mode, const LossParams* p, 
                      const floating* param_values, const double* norms,
                      floating* loss_out, floating* grad_out, double grad_scale,
                      double weight_norm, double* values, const RunSteps* steps) noexcept nogil:
-    # block_pass specialised for the mode (the weighting and the loss are fused already)
-    if mode == SUM_LOSS:
-        return block_pass(<SumLossTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
-                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
-    elif mode == STORE_LOSS:
-        return block_pass(<StoreLossTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
-                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
-    elif mode == STORE_GRAD:
+    # block_pass specialised for the mode (the weighting and the loss are fused already). A
+    # group weighting only changes how gradients are normalised, so run_block passes it with
+    # the modes that store one only, and its instances have no others.
+    if mode == STORE_GRAD:
         return block_pass(<StoreGradTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
                           loss_out, grad_out, grad_scale, weight_norm, values, steps)
     elif mode == SUM_LOSS | STORE_GRAD:
@@ -199,6 +197,14 @@ cdef double run_mode(const Weighting* weighting, int mode, const LossParams* p, 
     elif mode == STORE_LOSS | STORE_GRAD:
         return block_pass(<StoreLossStoreGradTag*>NULL, weighting, p, n, x, t, w, param_values,
                           norms, loss_out, grad_out, grad_scale, weight_norm, values, steps)
+    elif Weighting is GroupWeightedTag:
+        return 0.0   # never (run_block)
+    elif mode == SUM_LOSS:
+        return block_pass(<SumLossTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
+                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
+    elif mode == STORE_LOSS:
+        return block_pass(<StoreLossTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
+                          loss_out, grad_out, grad_scale, weight_norm, values, steps)
     else:
         return block_pass(<SumWeightTag*>NULL, weighting, p, n, x, t, w, param_values, norms,
                           loss_out, grad_out, grad_scale, weight_norm, values, steps)
@@ -226,7 +232,8 @@ cdef inline double run_block(const LossParams* p, int mode, int weighting, Py_ss
     if weighting == UNWEIGHTED:
         return run_mode(<UnweightedTag*>NULL, mode, p, n, x, t, w, param_values, norms,
                         loss_out, grad_out, grad_scale, weight_norm, values, steps)
-    elif weighting == WEIGHTED:
+    elif weighting == WEIGHTED or not (mode & STORE_GRAD):
+        # (without a gradient, a group-weighted pass is the weighted one: see run_mode)
         return run_mode(<WeightedTag*>NULL, mode, p, n, x, t, w, param_values, norms,
                         loss_out, grad_out, grad_scale, weight_norm, values, steps)
     return run_mode(<GroupWeightedTag*>NULL, mode, p, n, x, t, w, param_values, norms,

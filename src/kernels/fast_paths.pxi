@@ -3,7 +3,7 @@
 # interleaved columns summed along axis 0 (column_pass), boxes summed along their 4
 # coordinates (box_pass, run_boxes).
 
-cdef double lane_chunk_pass(const Weighting* weighting, const LossParams* p,
+cdef double lane_chunk_pass(const PlainWeighting* weighting, const LossParams* p,
                             const floating* x, const floating* t, const floating* w,
                             const floating* lane_values) noexcept nogil:
     # chunk_pass of a SUM_LOSS mode for a parameter array that repeats every LANES elements
@@ -28,7 +28,13 @@ cdef double lane_chunk_pass(const Weighting* weighting, const LossParams* p,
 
 
 
-cdef void column_pass(const Mode* mode_tag, const Weighting* weighting, const LossParams* p,
+ctypedef fused ColumnMode:   # column_pass sums losses or weights, and stores nothing
+    SumLossTag
+    SumWeightTag
+
+
+cdef void column_pass(const ColumnMode* mode_tag, const PlainWeighting* weighting,
+                      const LossParams* p,
                       Py_ssize_t rows, Py_ssize_t columns, const floating* x,
                       const floating* t, const floating* w, const floating* param_values,
                       double* totals) noexcept nogil:

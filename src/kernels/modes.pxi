@@ -55,21 +55,34 @@ ctypedef fused Weighting:
     UnweightedTag
     WeightedTag
     GroupWeightedTag
+ctypedef fused PlainWeighting:      # the loops that never normalise a gradient per group
+    UnweightedTag
+    WeightedTag
 
 
-cdef inline int mode_flags(const Mode* tag) noexcept nogil:
-    if Mode is SumLossTag:
-        return SUM_LOSS
-    elif Mode is StoreLossTag:
-        return STORE_LOSS
-    elif Mode is StoreGradTag:
-        return STORE_GRAD
-    elif Mode is SumLossStoreGradTag:
-        return SUM_LOSS | STORE_GRAD
-    elif Mode is StoreLossStoreGradTag:
-        return STORE_LOSS | STORE_GRAD
-    else:
-        return SUM_WEIGHT
+# The modes that do each thing, for compile-time tests (`if Mode in SummingMode:`) and as the
+# mode of the helpers that serve only them (summed_value, store_values, chunk_pass). Cython
+# then writes, in each instance of a loop, only the branches its mode runs. (A test of the
+# mode's flags at run time is a constant in each instance too, but only to the C compiler,
+# after Cython has written every branch of every instance.) Cython also analyses every
+# combination of a function's fused types, called or not: a helper's fused types are those
+# of the instances that call it, no wider (so is PlainWeighting, below).
+ctypedef fused SummingMode:       # SUM_LOSS or SUM_WEIGHT
+    SumLossTag
+    SumLossStoreGradTag
+    SumWeightTag
+ctypedef fused StoringMode:       # STORE_LOSS or STORE_GRAD
+    StoreLossTag
+    StoreGradTag
+    SumLossStoreGradTag
+    StoreLossStoreGradTag
+ctypedef fused LossStoringMode:   # STORE_LOSS
+    StoreLossTag
+    StoreLossStoreGradTag
+ctypedef fused GradStoringMode:   # STORE_GRAD
+    StoreGradTag
+    SumLossStoreGradTag
+    StoreLossStoreGradTag
 
 
 cdef inline bint is_weighted(const Weighting* tag) noexcept nogil:
