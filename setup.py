@@ -7,6 +7,7 @@ threads), not OpenMP, so no OpenMP runtime is linked or shipped. Set SMOOTHL1_DE
 turn Cython's bounds/wraparound/initialized checks back on (for sanitizer and debug runs).
 Shipped builds never use -march=native (crashes older CPUs) or -ffast-math (breaks NaN/inf).
 """
+import hashlib
 import importlib.util
 import os
 import platform
@@ -199,27 +200,32 @@ def derive_simd_sources(variants):
     (C from a Cython whose output tools/simd_variants.py does not know), which Cython then
     builds from their .pyx as before."""
     # pip runs setup.py three times (requirements, metadata, wheel): derive once (a second
-    # or two a variant), and again only when the baseline's C or the tool is newer.
-    newest_input = max(os.path.getmtime(path)
-                       for path in ("src/_smoothl1.c", "tools/simd_variants.py"))
-    stale = [variant for variant in variants if not os.path.exists(variant.sources[0])
-             or os.path.getmtime(variant.sources[0]) < newest_input]
-    if not stale:
-        return []
-    derivation = load_tool("simd_variants")
+    # or two a variant), and again only when the content of the baseline's C or of the tool
+    # changed (the build cache rewrites the C at every run, so dates would not tell), as a key
+    # kept in build/ says.
     baseline_c = Path("src/_smoothl1.c").read_text(encoding="utf-8")
+    key = hashlib.sha256((baseline_c + Path("tools/simd_variants.py").read_text(
+        encoding="utf-8")).encode()).hexdigest()
+    derivation = None
     left = []
-    for variant in stale:
+    for variant in variants:
         module = variant.name.rpartition(".")[2]
+        stamp = Path("build") / f"smoothl1-derived-{module}.key"
+        if os.path.exists(variant.sources[0]) and stamp.exists() \
+                and stamp.read_text() == key:
+            continue
+        derivation = derivation or load_tool("simd_variants")
         try:
             text = derivation.derive(baseline_c, "smoothl1", "_smoothl1", module)
-        except derivation.DerivationError as error:
+        except Exception as error:   # DerivationError, or a Cython whose C the tool misreads
             print(f"smoothl1: Cython runs for {variant.name}: its C cannot be derived from "
-                  f"the baseline's ({error})")
+                  f"the baseline's ({type(error).__name__}: {error})")
             variant.sources = [f"src/{module}.pyx"]
             left.append(variant)
             continue
         write_if_changed(variant.sources[0], text)
+        stamp.parent.mkdir(exist_ok=True)
+        stamp.write_text(key)
     return left
 
 

@@ -504,7 +504,19 @@ def _flag_cases():
         ("weights-sum-to-zero", lambda: smoothl1.smooth_l1_loss_and_grad(x64, 0, weight=0.0)),
         ("special-values", lambda: smoothl1.smooth_l1_loss_and_grad(special, special[::-1])),
         ("mean-of-nothing", lambda: smoothl1.huber_loss_and_grad(np.zeros(0), 0.0)),
+        # the compiled small calls' checks (docs/contract.md section 21): an int beyond 53 bits
+        # converts inexactly, a NaN parameter compares as invalid, also when refused
+        ("target-int-beyond-53-bits", lambda: smoothl1.smooth_l1_loss(x64, 2 ** 60 + 1)),
+        ("beta-int-beyond-53-bits", lambda: smoothl1.smooth_l1_grad(x64, 0, beta=2 ** 53 + 1)),
+        ("nan-beta-refused", lambda: _refused(smoothl1.smooth_l1_loss, x64, 0, beta=np.nan)),
+        ("nan-delta-grad-hess-refused",
+         lambda: _refused(smoothl1.huber_grad_hess, x64, 0, delta=float("nan"))),
     ]
+
+
+def _refused(function, *args, **kwargs):
+    with pytest.raises(ValueError):
+        function(*args, **kwargs)
 
 
 @pytest.mark.skipif(_libm() is None, reason="reads the x86-64 floating-point status flags")

@@ -136,9 +136,12 @@ def derive(c_text, package, module, variant):
             pieces[i], count = re.subn(pattern, replacement, pieces[i])
             counts[key] += count
     text = "".join(pieces)
-    if counts["PyInit"] == 0 or counts["name"] + in_table == 0:
-        raise DerivationError(f"the module's name was not found ({counts}, {in_table} in the "
-                              "string table)")
+    # Each kind of name occurs in the C of every Cython this was written against: a kind not
+    # found means a Cython that spells it otherwise, which would leave the C half renamed.
+    missing = [key for key in ("PyInit", "exec", "is_main", "guards") if counts[key] == 0]
+    if missing or counts["name"] + in_table == 0:
+        raise DerivationError(f"names not found in the C: {missing or 'the module name'} "
+                              f"({counts}, {in_table} in the string table)")
     # Nothing may still name the baseline, outside the unused compressed tables.
     left = re.search(_START + f"PyInit_{module}" + _END + "|" + re.escape(old) + _END,
                      "".join(pieces[0::2]))

@@ -1,6 +1,8 @@
 # The Python entry (section 5 of the map in src/_smoothl1.pyx): compute and compute_grad_hess
 # take arrays already validated by smoothl1._core.validation, build a plan (section 3) and run it
-# with the GIL released; small helpers of the Python side.
+# (run_loss, run_grad_hess: the small calls of kernels/small_calls.pxi run them too), with the
+# GIL released but for plans of fewer than GIL_RELEASE_MIN_SIZE elements; small helpers of the
+# Python side.
 
 # Below this many elements a call runs on one thread: starting threads costs more than it saves.
 # Measured with `python -m smoothl1 bench`; see docs/threads.md.
@@ -16,6 +18,13 @@ CURVATURES = {"exact": STORE_HESS_EXACT, "irls": STORE_HESS_IRLS, "one": STORE_H
 REDUCTION_NONE = 0
 REDUCTION_SUM = 1
 REDUCTION_MEAN = 2
+#: reduction= of the loss functions, and the kernel's reduction of each. The two means by name
+#: (docs/contract.md section 20), as smoothl1.torch names them: "weighted_mean" is "mean", and
+#: "element_mean" a mean whose divisor the caller replaces where there are weights.
+REDUCTIONS = {"none": REDUCTION_NONE, "mean": REDUCTION_MEAN, "sum": REDUCTION_SUM,
+              "weighted_mean": REDUCTION_MEAN, "element_mean": REDUCTION_MEAN}
+#: A larger n_threads is taken as this (and clamped further to MAX_THREADS and the work items).
+N_THREADS_CLAMP = 1 << 16
 
 #: The most threads one call uses (larger n_threads are clamped to it, and to the work items).
 MAX_THREADS = SMOOTHL1_MAX_THREADS
@@ -474,10 +483,14 @@ cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void* data, cnp.dtype descr, object base)
 
 
+cdef object new_array_like(cnp.ndarray input):
+    return PyArray_NewLikeArray(input, cnp.NPY_KEEPORDER, NULL, 0)
+
+
 def empty_like(cnp.ndarray input):
     """A new, uninitialised base ndarray of input's shape, dtype and memory order (like NumPy's
     order='K'), so that results of Fortran-ordered or transposed inputs stay contiguous."""
-    return PyArray_NewLikeArray(input, cnp.NPY_KEEPORDER, NULL, 0)
+    return new_array_like(input)
 
 
 import numpy as _numpy
@@ -559,22 +572,25 @@ def quiet_cast(cnp.ndarray values, cnp.ndarray like):
     return result
 
 
+cdef bint whole_element_strides(cnp.ndarray array):
+    # The kernels step in whole elements.
+    cdef Py_ssize_t itemsize = cnp.PyArray_ITEMSIZE(array)
+    cdef int k
+    for k in range(cnp.PyArray_NDIM(array)):
+        if cnp.PyArray_STRIDES(array)[k] % itemsize:
+            return False
+    return True
+
+
 def aligned(*arrays):
     """Whether every array (None is skipped) is aligned with strides in whole elements, as
     the kernels need: one cheap C-level test for the common case, before validation looks
     closer (smoothl1._core.validation copies misaligned inputs, refuses misaligned outputs)."""
     cdef cnp.ndarray array
-    cdef int k
-    cdef Py_ssize_t itemsize
     for value in arrays:
         if value is None:
             continue
         array = <cnp.ndarray?>value
-        if not cnp.PyArray_ISALIGNED(array):
+        if not cnp.PyArray_ISALIGNED(array) or not whole_element_strides(array):
             return False
-        itemsize = cnp.PyArray_ITEMSIZE(array)
-        for k in range(cnp.PyArray_NDIM(array)):
-            if cnp.PyArray_STRIDES(array)[k] % itemsize:
-                return False
     return True
-

@@ -9,6 +9,7 @@
 # checks here never raise, they only decide that a call is common. A common call runs the very
 # functions the general path runs (run_loss, run_grad_hess), so the bits are the same.
 
+from cpython.dict cimport PyDict_GetItem
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 
@@ -48,19 +49,13 @@ cdef bint plain_array(object value, int type_num):
     # type_num in native byte order, aligned, with strides in whole elements: what the kernels
     # take as it is, and what the general path would pass on unchanged.
     cdef cnp.ndarray array
-    cdef Py_ssize_t itemsize
-    cdef int k
     if type(value) is not cnp.ndarray:
         return False
     array = <cnp.ndarray>value
     if cnp.PyArray_TYPE(array) != type_num or not cnp.PyArray_ISNOTSWAPPED(array) \
             or not cnp.PyArray_ISALIGNED(array):
         return False
-    itemsize = cnp.PyArray_ITEMSIZE(array)
-    for k in range(cnp.PyArray_NDIM(array)):
-        if cnp.PyArray_STRIDES(array)[k] % itemsize:
-            return False
-    return True
+    return whole_element_strides(array)
 
 
 cdef bint same_shape(cnp.ndarray a, cnp.ndarray b):
@@ -177,7 +172,7 @@ cdef bint common_inputs(SmallCall* call, int loss_code, object input, object tar
     threads = PyLong_AsLongLongAndOverflow(n_threads, &overflow)
     if overflow or threads < 1:
         return False
-    call.threads = <int>min(threads, 1 << 16)   # as validation.check_n_threads
+    call.threads = <int>min(threads, N_THREADS_CLAMP)   # as validation.check_n_threads
     return True
 
 
@@ -222,25 +217,22 @@ cdef void place_numbers(SmallCall* call, const void** target_number,
             else <void*>&call.weight_single
 
 
-cdef int common_reduction(object reduction, bint weighted):
-    # The reduction code of a common call's reduction, or -1: "element_mean" without weights
-    # is the mean; with weights, it divides by the element count (the general path).
-    if type(reduction) is not str:
+cdef int table_code(dict table, object name):
+    # The code of a str name in one of the tables the general path checks names against
+    # (REDUCTIONS, CURVATURES), or -1 for any other value.
+    cdef PyObject* code
+    if type(name) is not str:
         return -1
-    if reduction == "mean" or reduction == "weighted_mean":
-        return REDUCTION_MEAN
-    if reduction == "sum":
-        return REDUCTION_SUM
-    if reduction == "none":
-        return REDUCTION_NONE
-    if reduction == "element_mean" and not weighted:
-        return REDUCTION_MEAN
-    return -1
+    code = PyDict_GetItem(table, name)
+    return -1 if code == NULL else <int><object>code
 
 
-cdef object new_like(SmallCall* call):
-    return PyArray_NewLikeArray(<cnp.ndarray>call.operands[OP_INPUT], cnp.NPY_KEEPORDER, NULL,
-                                0)
+cdef int common_reduction(object reduction, bint weighted):
+    # The reduction code of a common call, or -1: "element_mean" with weights divides by the
+    # element count, which the general path does (without weights it is the mean).
+    if weighted and type(reduction) is str and reduction == "element_mean":
+        return -1
+    return table_code(REDUCTIONS, reduction)
 
 
 cdef object loss_call(int loss_code, int wanted, object input, object target, object param,
@@ -249,11 +241,13 @@ cdef object loss_call(int loss_code, int wanted, object input, object target, ob
     """What <loss>_loss (wanted WANT_LOSS), <loss>_grad (WANT_GRAD, its out as grad_out) and
     <loss>_loss_and_grad return."""
     cdef SmallCall call
-    cdef int reduction_code = -1, raised_before
+    cdef int reduction_code = -1
     cdef double total
     cdef const void* target_number
     cdef const void* weight_number
     cdef bint want_loss = wanted & WANT_LOSS, want_grad = wanted & WANT_GRAD
+    # (the checks may raise flags too: inexact converting a large int, invalid comparing NaN)
+    cdef int raised_before = raised_flags()
     cdef bint common = (avg_factor is None and axis is None and keepdims is False
                         and common_inputs(&call, loss_code, input, target, weight, param,
                                           n_threads))
@@ -265,6 +259,7 @@ cdef object loss_call(int loss_code, int wanted, object input, object target, ob
     if common and grad_out is not None:
         common = common_output(&call, OP_GRAD, grad_out)
     if not common:
+        clear_flags_raised_since(raised_before)
         if general_loss_path is None:
             load_general_paths()
         return general_loss_path(
@@ -274,12 +269,11 @@ cdef object loss_call(int loss_code, int wanted, object input, object target, ob
             grad_out_name="grad_out" if want_loss else "out", axis=axis, keepdims=keepdims,
             avg_factor=avg_factor)
     if want_loss and reduction_code == REDUCTION_NONE and loss_out is None:
-        loss_out = new_like(&call)
+        loss_out = new_array_like(<cnp.ndarray>call.operands[OP_INPUT])
         call.operands[OP_LOSS] = <PyObject*>loss_out
     if want_grad and grad_out is None:
-        grad_out = new_like(&call)
+        grad_out = new_array_like(<cnp.ndarray>call.operands[OP_INPUT])
         call.operands[OP_GRAD] = <PyObject*>grad_out
-    raised_before = raised_flags()
     place_numbers(&call, &target_number, &weight_number)
     run_loss(loss_code, call.param, False, call.operands, target_number, weight_number,
              reduction_code, want_loss, want_grad, call.threads, None, None, False, None,
@@ -296,36 +290,29 @@ cdef object grad_hess_call(int loss_code, object input, object target, object pa
                            object n_threads):
     """What <loss>_grad_hess returns: (grad, hess)."""
     cdef SmallCall call
-    cdef int curvature_code = 0, raised_before
+    cdef int curvature_code = table_code(CURVATURES, curvature)
     cdef const void* target_number
     cdef const void* weight_number
-    cdef bint common = common_inputs(&call, loss_code, input, target, weight, param, n_threads)
-    if common:
-        if type(curvature) is str and curvature == "exact":
-            curvature_code = STORE_HESS_EXACT
-        elif type(curvature) is str and curvature == "irls":
-            curvature_code = STORE_HESS_IRLS
-        elif type(curvature) is str and curvature == "one":
-            curvature_code = STORE_HESS_ONE
-        else:
-            common = False
+    cdef int raised_before = raised_flags()   # (as in loss_call)
+    cdef bint common = curvature_code >= 0 and common_inputs(&call, loss_code, input, target,
+                                                             weight, param, n_threads)
     if common and grad_out is not None:
         common = common_output(&call, OP_GRAD, grad_out)
     if common and hess_out is not None:
         common = common_output(&call, OP_HESS, hess_out)
     if not common:
+        clear_flags_raised_since(raised_before)
         if general_grad_hess_path is None:
             load_general_paths()
         return general_grad_hess_path(
             table_rows[loss_code], input, target, param=param, weight=weight,
             curvature=curvature, grad_out=grad_out, hess_out=hess_out, n_threads=n_threads)
     if grad_out is None:
-        grad_out = new_like(&call)
+        grad_out = new_array_like(<cnp.ndarray>call.operands[OP_INPUT])
         call.operands[OP_GRAD] = <PyObject*>grad_out
     if hess_out is None:
-        hess_out = new_like(&call)
+        hess_out = new_array_like(<cnp.ndarray>call.operands[OP_INPUT])
         call.operands[OP_HESS] = <PyObject*>hess_out
-    raised_before = raised_flags()
     place_numbers(&call, &target_number, &weight_number)
     run_grad_hess(loss_code, call.param, False, curvature_code, call.operands, target_number,
                   weight_number, call.threads, call.is_double)

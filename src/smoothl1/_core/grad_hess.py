@@ -1,7 +1,8 @@
 """Gradient and curvature in one pass (docs/contract.md section 11): what Newton-type fitters
 such as gradient boosting consume, elementwise; ``<name>_grad_hess`` for every loss of the
-table (smoothl1._core.losses), made by smoothl1._core.functions. Validation is the one path
-of the loss functions (``validation.prepare``, with ``hess_out`` checked like ``grad_out``, and
+table (smoothl1._core.losses), compiled (src/kernels/entry_points.pxi): a common call runs
+there, every other one comes to ``grad_hess`` here. Validation is the one path of the loss
+functions (``validation.prepare``, with ``hess_out`` checked like ``grad_out``, and
 ``beta`` / ``delta`` a number or an array of one per element, docs/contract.md section 13)."""
 from .. import _smoothl1
 from .dispatch import kernels

@@ -19,12 +19,9 @@ from .overlap import may_overlap_itself, overlap, untangle
 
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
-# reduction= of the loss functions, and the kernel's reduction of each. The two means by name
-# (docs/contract.md section 20), as smoothl1.torch names them: "weighted_mean" is "mean", and
-# "element_mean" a mean whose divisor the caller (smoothl1._core.api.evaluate) replaces.
-_REDUCTIONS = {"none": _smoothl1.REDUCTION_NONE, "mean": _smoothl1.REDUCTION_MEAN,
-               "sum": _smoothl1.REDUCTION_SUM, "weighted_mean": _smoothl1.REDUCTION_MEAN,
-               "element_mean": _smoothl1.REDUCTION_MEAN}
+# reduction= of the loss functions, and the kernel's reduction of each (the compiled small
+# calls read the same table; "element_mean" with weights: see smoothl1._core.api.evaluate).
+_REDUCTIONS = _smoothl1.REDUCTIONS
 #: MMDetection's guard against a zero avg_factor, torch.finfo(torch.float32).eps (2**-23):
 #: avg_factor=0 divides by it (docs/contract.md section 20).
 AVG_FACTOR_EPS = float(np.finfo(np.float32).eps)
@@ -345,7 +342,7 @@ def check_n_threads(n_threads):
                         f"{type(n_threads).__name__}") from None
     if n_threads < 1:
         raise ValueError(f"n_threads must be None or an int >= 1, got {n_threads}")
-    return min(n_threads, 1 << 16)
+    return min(n_threads, _smoothl1.N_THREADS_CLAMP)
 
 
 def check_output(name, value, input, shape=None):
