@@ -449,13 +449,15 @@ def torch_rows(sizes=TORCH_SIZES, repeat=7, out=sys.stdout):
             x.grad = None
             functional.smooth_l1_loss(x, t, beta=BETA).backward()
 
-        # Both run on PyTorch's threads: each is also timed on one, to see a collapse.
+        # Both run on PyTorch's threads: each is also timed on one, to see a collapse. Those
+        # are timed after, not in turns with them: changing PyTorch's thread count between
+        # batches slowed its next batch on its threads (3x at 10^6 elements), which made
+        # smoothl1.torch look faster than it is.
         functions = {"smoothl1.torch": ours, "PyTorch": theirs}
-        measured = measure({**functions, **{f"{name} on one thread": on_one_torch_thread(
-            torch, function) for name, function in functions.items()}}, repeat)
-        timings = {name: measured[name] for name in functions}
-        warnings = collapse_warnings(
-            timings, {name: measured[f"{name} on one thread"] for name in functions})
+        timings = measure(functions, repeat)
+        one_thread = measure({name: on_one_torch_thread(torch, function)
+                              for name, function in functions.items()}, repeat)
+        warnings = collapse_warnings(timings, one_thread)
         ours_time, torch_time = timings["smoothl1.torch"].best, timings["PyTorch"].best
         rows.append({"size": size, "dtype": "float32", "seconds": ours_time,
                      "PyTorch_seconds": torch_time, "PyTorch": torch_time / ours_time,
