@@ -5,6 +5,7 @@
 cdef enum:
     LANES = 8          # independent partial sums: lets the compiler use SIMD for the sum
     CHUNK = 512        # elements summed into the lanes before a chunk sum is formed
+    SUB_BLOCK = 64     # a float32 chunk's values summed at a time (block_pass)
     ITEM_SIZE = 16384  # elements per work item: the unit of threading and of determinism
     MAX_DIMS = 64      # NPY_MAXDIMS of NumPy 2 (NumPy 1 allows 32)
     STACK_ITEMS = 64   # item sums kept on the stack; larger calls allocate n / ITEM_SIZE doubles

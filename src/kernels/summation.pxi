@@ -60,15 +60,21 @@ cdef inline double lane_sum(const double* values, Py_ssize_t n) noexcept nogil:
         return total
     for k in range(LANES):
         lanes[k] = 0.0
-    i = 0
-    while i + LANES <= n:
-        for k in range(LANES):
-            lanes[k] += values[i + k]
-        i += LANES
+    i = n - n % LANES
+    lanes_add(lanes, values, i)
     while i < n:
         lanes[0] += values[i]
         i += 1
     return lanes_total(lanes)
+
+
+cdef inline void lanes_add(double* lanes, const double* values, Py_ssize_t n) noexcept nogil:
+    # values[i] added to lanes[i % LANES], in order (n a multiple of LANES): lane_sum's loop,
+    # which a caller may also run piece by piece over the values of one chunk
+    cdef Py_ssize_t row, k
+    for row in range(n // LANES):
+        for k in range(LANES):
+            lanes[k] += values[row * LANES + k]
 
 
 
