@@ -16,7 +16,7 @@ import sklearn.linear_model  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 
-from smoothl1._adapters import linear_model as implementation  # noqa: E402
+from smoothl1._adapters import robust_objective  # noqa: E402
 from smoothl1._core.losses import LOSSES  # noqa: E402
 from smoothl1.linear_model import HuberRegressor, RobustRegressor  # noqa: E402
 
@@ -183,7 +183,7 @@ def test_line_search_failure_restarts(monkeypatch):
     iterate: the fit raises nothing, warns nothing, and ends at the clean fit's optimum."""
     X, y, _ = make_data()
     clean = HuberRegressor().fit(X, y)
-    real_minimize = implementation.optimize.minimize
+    real_minimize = robust_objective.optimize.minimize
     calls = []
 
     def failing_minimize(*args, **kwargs):
@@ -196,7 +196,7 @@ def test_line_search_failure_restarts(monkeypatch):
             return result
         return real_minimize(*args, **kwargs)
 
-    monkeypatch.setattr(implementation.optimize, "minimize", failing_minimize)
+    monkeypatch.setattr(robust_objective.optimize, "minimize", failing_minimize)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = HuberRegressor().fit(X, y)
@@ -226,13 +226,13 @@ def test_more_features_than_samples_is_exact():
 def test_float32_stays_float32(monkeypatch):
     X, y, _ = make_data(n=3000, d=5, dtype=np.float32)
     seen = []
-    real = implementation.block_sums
+    real = robust_objective.block_sums
 
     def spy(X_block, *args):
         seen.append(X_block.dtype)
         return real(X_block, *args)
 
-    monkeypatch.setattr(implementation, "block_sums", spy)
+    monkeypatch.setattr(robust_objective, "block_sums", spy)
     model = HuberRegressor().fit(X, y)
     assert set(seen) == {np.dtype(np.float32)}
     assert model.predict(X).dtype == np.float32
@@ -388,13 +388,13 @@ def test_dask_one_pass_per_evaluation(dask_client, monkeypatch):
     import dask.array as da
     X, y, _ = make_data(n=6_000, d=4)
     calls = []
-    real = implementation._DaskRows.map_sum
+    real = robust_objective._DaskRows.map_sum
 
     def counting(self, function, *args):
         calls.append(function.__name__)
         return real(self, function, *args)
 
-    monkeypatch.setattr(implementation._DaskRows, "map_sum", counting)
+    monkeypatch.setattr(robust_objective._DaskRows, "map_sum", counting)
     model = HuberRegressor().fit(da.from_array(X, chunks=(1_000, 4)), y)
     assert calls.count("block_moments") == 1
     assert calls.count("block_sums") >= model.n_iter_

@@ -1,4 +1,4 @@
-"""The block functions of ``smoothl1.linear_model`` (see smoothl1._adapters.linear_model,
+"""The block functions of ``smoothl1.linear_model`` (see smoothl1._adapters.robust_objective,
 point 1): every pass of a fit over the data is one of these, called on a block of rows of X in
 memory or as one Dask task per chunk on a worker. They import NumPy, SciPy's sparse module and
 smoothl1's core only (not scikit-learn), so a Dask worker stays small.
