@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from smoothl1.cli import _bench_boxes, bench
+from smoothl1.cli import _bench_boxes, _bench_flat, _bench_peers, _bench_timing
 
 
 def test_bench_table_rows():
     printed = io.StringIO()
-    rows = bench.run([1000, 3000], [np.dtype(np.float32), np.dtype(np.float64)], repeat=1,
-                     out=printed)
+    rows = _bench_flat.run([1000, 3000], [np.dtype(np.float32), np.dtype(np.float64)], repeat=1,
+                           out=printed)
     assert [(row["size"], row["dtype"], row["operation"]) for row in rows] == [
         (size, dtype, operation) for size in (1000, 3000) for dtype in ("float32", "float64")
         for operation in ("loss", "loss+grad", "loss[::2]")]
@@ -33,7 +33,7 @@ def test_bench_command_line_rejects_bad_dtype():
 
 def test_c_api_row_calls_the_capsule_and_gets_the_python_bits():
     for dtype in (np.float32, np.float64):
-        row = bench.c_api_row(dtype, repeat=1, size=40_000)
+        row = _bench_flat.c_api_row(dtype, repeat=1, size=40_000)
         assert row["dtype"] == np.dtype(dtype).name and row["size"] == 40_000
         assert row["c_api"] > 0 and row["python_api"] > 0 and row["ratio"] > 0
         assert row["same_bits"]
@@ -42,7 +42,7 @@ def test_c_api_row_calls_the_capsule_and_gets_the_python_bits():
 def test_bench_box_rows():
     printed = io.StringIO()
     rows = _bench_boxes.run(3000, [np.dtype(np.float32), np.dtype(np.float64)], 1,
-                            bench.best_time, printed)
+                            _bench_timing.best_time, printed)
     groups = [(row["group"], row["dtype"]) for row in rows]
     for group in ("broadcast", "axis", "per-element"):
         assert (group, "float32") in groups and (group, "float64") in groups
@@ -59,7 +59,7 @@ def test_bench_box_rows():
 def test_bench_loss_rows_cover_every_loss_of_the_table():
     from smoothl1._core.losses import LOSSES
     printed = io.StringIO()
-    rows = bench.loss_rows(2000, [np.dtype(np.float32), np.dtype(np.float64)], 1, printed)
+    rows = _bench_peers.loss_rows(2000, [np.dtype(np.float32), np.dtype(np.float64)], 1, printed)
     assert [(row["loss"], row["dtype"]) for row in rows] == [
         (loss.name, dtype) for dtype in ("float32", "float64") for loss in LOSSES]
     for row in rows:
@@ -85,7 +85,7 @@ def test_bench_torch_rows_forward_and_backward_against_pytorch():
     PyTorch is missing they print nothing and return no rows."""
     pytest.importorskip("torch")
     printed = io.StringIO()
-    rows = bench.torch_rows([1000, 3000], repeat=1, out=printed)
+    rows = _bench_peers.torch_rows([1000, 3000], repeat=1, out=printed)
     assert [(row["size"], row["dtype"]) for row in rows] == [(1000, "float32"),
                                                               (3000, "float32")]
     for row in rows:
@@ -94,11 +94,11 @@ def test_bench_torch_rows_forward_and_backward_against_pytorch():
 
 
 def test_bench_torch_rows_skip_without_pytorch(monkeypatch):
-    optional = bench._optional
-    monkeypatch.setattr(bench, "_optional",
+    optional = _bench_peers._optional
+    monkeypatch.setattr(_bench_peers, "_optional",
                         lambda name: None if name == "torch" else optional(name))
     printed = io.StringIO()
-    assert bench.torch_rows([1000], repeat=1, out=printed) == []
+    assert _bench_peers.torch_rows([1000], repeat=1, out=printed) == []
     assert printed.getvalue() == ""
 
 
@@ -144,12 +144,12 @@ def test_regression_table_needs_a_smoothl1_folder(tmp_path):
 
 def test_bench_header_names_the_kernel_build():
     import smoothl1
-    first_line = bench.versions(None, None).splitlines()[0]
+    first_line = _bench_flat.versions(None, None).splitlines()[0]
     assert first_line.startswith(f"smoothl1 {smoothl1.__version__} "
                                  f"({smoothl1.simd_build()} kernels, ")
     forced = subprocess.run(
         [sys.executable, "-c",
-         "from smoothl1.cli import bench; print(bench.versions(None, None))"],
+         "from smoothl1.cli import _bench_flat; print(_bench_flat.versions(None, None))"],
         capture_output=True, text=True, env=dict(os.environ, SMOOTHL1_BASELINE="1"), check=True)
     assert "(baseline kernels, " in forced.stdout.splitlines()[0]
 
@@ -161,7 +161,7 @@ def test_bench_header_names_the_kernel_build():
 
 
 def steady(seconds, rounds=5):
-    return bench.Timing((seconds,) * rounds)
+    return _bench_timing.Timing((seconds,) * rounds)
 
 
 def collapsed_measure(functions, repeat):
@@ -173,8 +173,8 @@ def collapsed_measure(functions, repeat):
 
 def test_a_collapsed_floor_and_peer_print_warnings_instead_of_ratios():
     printed = io.StringIO()
-    rows = bench.run([1000], [np.dtype(np.float64)], repeat=5, out=printed,
-                     measure=collapsed_measure)
+    rows = _bench_flat.run([1000], [np.dtype(np.float64)], repeat=5, out=printed,
+                           measure=collapsed_measure)
     text = printed.getvalue()
     table = [line for line in text.splitlines() if line.strip().startswith("1000 ")]
     assert len(table) == 3 and all(" ? " in line for line in table)
@@ -195,11 +195,12 @@ def test_a_healthy_row_prints_its_ratios_and_spread():
     def healthy(functions, repeat):
         seconds = {"floor": 1.2e-4, "NumPy": 2e-3, "SciPy": 3e-3, "PyTorch": 4e-4}
         # Rounds 1.0, 1.1, 1.2, 1.3, 1.4 of the best: median 1.2x, a spread of +20%.
-        return {name: bench.Timing(tuple(seconds.get(name.split(" on ")[0], 1e-4) * f
-                                         for f in (1.4, 1.0, 1.2, 1.3, 1.1)))
+        return {name: _bench_timing.Timing(tuple(seconds.get(name.split(" on ")[0], 1e-4) * f
+                                                 for f in (1.4, 1.0, 1.2, 1.3, 1.1)))
                 for name in functions}
     printed = io.StringIO()
-    rows = bench.run([1000], [np.dtype(np.float32)], repeat=5, out=printed, measure=healthy)
+    rows = _bench_flat.run([1000], [np.dtype(np.float32)], repeat=5, out=printed,
+                           measure=healthy)
     line = next(line for line in printed.getvalue().splitlines() if " loss " in line)
     assert line.split()[3:9] == ["100.0", "us", "120.0", "us", "0.83x", "20.0x"]
     assert line.split()[-1] == "+20%" and "!" not in printed.getvalue()
@@ -210,13 +211,13 @@ def test_a_healthy_row_prints_its_ratios_and_spread():
     ({"smoothl1": steady(1.0), "floor": steady(1.5)}, {"smoothl1": steady(1.0)}, set()),
     # One thread may beat the floor by FLOOR_ALLOWANCE (2x), widened by the spread.
     ({"smoothl1": steady(1.0), "floor": steady(2.5)}, {"smoothl1": steady(1.0)}, {"floor"}),
-    ({"smoothl1": steady(1.0), "floor": bench.Timing((2.2, 2.2, 3.0, 3.0, 5.0))},
+    ({"smoothl1": steady(1.0), "floor": _bench_timing.Timing((2.2, 2.2, 3.0, 3.0, 5.0))},
      {"smoothl1": steady(1.0)}, set()),
     # A median over twice the best: slowed down while timed (a peer, or smoothl1 itself).
-    ({"smoothl1": steady(1.0), "floor": steady(1.0), "NumPy": bench.Timing((1, 5, 5, 5, 5))},
-     {"smoothl1": steady(1.0)}, {"NumPy"}),
-    ({"smoothl1": bench.Timing((1, 3, 3)), "floor": steady(1.0)}, {"smoothl1": steady(1.0)},
-     {"smoothl1"}),
+    ({"smoothl1": steady(1.0), "floor": steady(1.0),
+      "NumPy": _bench_timing.Timing((1, 5, 5, 5, 5))}, {"smoothl1": steady(1.0)}, {"NumPy"}),
+    ({"smoothl1": _bench_timing.Timing((1, 3, 3)), "floor": steady(1.0)},
+     {"smoothl1": steady(1.0)}, {"smoothl1"}),
     # Threads far slower than one thread, in every round alike (a spread of 0).
     ({"smoothl1": steady(1.0), "floor": steady(1.0), "PyTorch": steady(300.0)},
      {"smoothl1": steady(1.0), "PyTorch": steady(1.0)}, {"PyTorch"}),
@@ -228,18 +229,18 @@ def test_a_healthy_row_prints_its_ratios_and_spread():
 ], ids=["healthy", "floor-collapsed", "floor-within-its-spread", "peer-unsteady",
         "smoothl1-unsteady", "threads-collapsed", "threads-within-2x", "no-floor"])
 def test_collapse_warnings(timings, one_thread, flagged):
-    assert set(bench.collapse_warnings(timings, one_thread)) == flagged
+    assert set(_bench_timing.collapse_warnings(timings, one_thread)) == flagged
 
 
 def test_timing_best_median_spread():
-    timing = bench.Timing((3.0, 1.0, 2.0, 8.0))
+    timing = _bench_timing.Timing((3.0, 1.0, 2.0, 8.0))
     assert (timing.best, timing.median, timing.spread) == (1.0, 2.5, 2.5)
 
 
 def test_measure_times_every_function_in_turns():
     calls = []
-    timings = bench.measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                            repeat=3)
+    timings = _bench_timing.measure({"a": lambda: calls.append("a"),
+                                     "b": lambda: calls.append("b")}, repeat=3)
     assert set(timings) == {"a", "b"} and all(len(t.samples) == 3 for t in timings.values())
     assert all(t.best > 0 for t in timings.values())
     # After each one's warm-up and calibration, the rounds alternate: a's batch, then b's.
@@ -250,31 +251,33 @@ def test_measure_times_every_function_in_turns():
 
 def test_read_floor_reads_every_element_of_strided_views():
     x = np.arange(10, dtype=np.float64)
-    read = bench.read_floor(x[::2], x[1::2])
+    read = _bench_flat.read_floor(x[::2], x[1::2])
     assert [int(v) for v in read()] == [x[8:9].view(np.int64)[0], x[9:10].view(np.int64)[0]]
 
 
 def test_the_header_gives_the_load_and_cpus(monkeypatch):
-    monkeypatch.setattr(bench.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(bench.os, "getloadavg", lambda: (16.4, 9.7, 5.1))
-    assert bench.load_line() == ("load average 16.40 9.70 5.10 (1, 5, 15 min), 2 CPUs: busy, "
-                                 "so timings may collapse (the rows that show it are flagged)")
-    monkeypatch.setattr(bench.os, "getloadavg", lambda: (0.5, 0.4, 0.3))
-    assert bench.load_line() == "load average 0.50 0.40 0.30 (1, 5, 15 min), 2 CPUs"
+    monkeypatch.setattr(_bench_flat.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(_bench_flat.os, "getloadavg", lambda: (16.4, 9.7, 5.1))
+    assert _bench_flat.load_line() == ("load average 16.40 9.70 5.10 (1, 5, 15 min), 2 CPUs: "
+                                       "busy, so timings may collapse (the rows that show it "
+                                       "are flagged)")
+    monkeypatch.setattr(_bench_flat.os, "getloadavg", lambda: (0.5, 0.4, 0.3))
+    assert _bench_flat.load_line() == "load average 0.50 0.40 0.30 (1, 5, 15 min), 2 CPUs"
 
     def unavailable():
         raise OSError("no load average")
-    monkeypatch.setattr(bench.os, "getloadavg", unavailable)
-    assert bench.load_line() == "load average unknown, 2 CPUs"
+    monkeypatch.setattr(_bench_flat.os, "getloadavg", unavailable)
+    assert _bench_flat.load_line() == "load average unknown, 2 CPUs"
     printed = io.StringIO()
-    bench.run([1000], [np.dtype(np.float64)], repeat=1, out=printed, measure=collapsed_measure)
+    _bench_flat.run([1000], [np.dtype(np.float64)], repeat=1, out=printed,
+                    measure=collapsed_measure)
     assert "load average unknown, 2 CPUs" in printed.getvalue().splitlines()[2]
 
 
 def test_bench_small_call_rows():
     from smoothl1.cli import _bench_small
     printed = io.StringIO()
-    rows = _bench_small.run(1, bench.measure, out=printed)
+    rows = _bench_small.run(1, _bench_timing.measure, out=printed)
     calls = {(row["call"], row["n"]) for row in rows}
     assert set(_bench_small.BARS) <= calls   # every row issue 24 sets a bar for
     for row in rows:

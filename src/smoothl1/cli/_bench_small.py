@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from .. import _core
+from ._bench_timing import _optional
 
 BETA = 1.0
 _MISSING = "-"
@@ -78,7 +79,6 @@ OUT_COST_BAR = 0.3e-6
 
 def run(repeat, measure, out=sys.stdout, sizes=(1, 1000)):
     """Print the small-call table; returns its rows as dicts (for tests and docs)."""
-    from .bench import _optional   # (bench imports this module)
     special = _optional("scipy.special")
     torch = _optional("torch")
     peers = ["NumPy", "SciPy", "PyTorch"]
