@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 st = pytest.importorskip("smoothl1.torch")
 adapter = pytest.importorskip("smoothl1._adapters.torch")
+torch_autograd = pytest.importorskip("smoothl1._adapters.torch_autograd")
 
 BETAS = [0.0, 1 / 9, 1.0, 3.0]
 DTYPES = [torch.float32, torch.float64]
@@ -460,15 +461,16 @@ def test_other_argument_errors():
 # -- memory: no copies, any layout ---------------------------------------------------------------
 
 def _spy(monkeypatch, name):
-    """Record the arguments of adapter.<name> (the kernel entry or the NumPy API's evaluate)."""
+    """Record the arguments of torch_autograd.<name> (the kernel entry or the NumPy API's
+    evaluate)."""
     calls = []
-    original = getattr(adapter, name)
+    original = getattr(torch_autograd, name)
 
     def spy(*args, **kwargs):
         calls.append((args, kwargs))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(adapter, name, spy)
+    monkeypatch.setattr(torch_autograd, name, spy)
     return calls
 
 
