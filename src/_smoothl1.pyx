@@ -49,8 +49,10 @@ that inlining, speed and bits are those of one file. How it is built, in the ord
    segment loop through each loss's pass functions; the functions themselves are generated
    from one table (``tools/generate_kernels.py``, kernels/capi_functions.pxi).
 5. The Python entry ``compute`` (kernels/python_entry.pxi): takes arrays already validated by
-   ``smoothl1._core.validation``, builds a plan and runs it (``run_loss``, ``run_grad_hess``)
-   with the GIL released (for plans of at least ``GIL_RELEASE_MIN_SIZE`` elements).
+   ``smoothl1._core.validation``, builds a plan and runs it (``run_loss``, ``run_grad_hess``,
+   kernels/run_calls.pxi) with the GIL released (for plans of at least
+   ``GIL_RELEASE_MIN_SIZE`` elements). The small helpers of the Python side (new arrays and
+   scalars, floating-point flags, quiet casts, alignment) are in kernels/python_helpers.pxi.
 6. The public functions (kernels/entry_points.pxi, generated from the table of losses) and
    their small calls (kernels/small_calls.pxi): a common call is checked in compiled code
    and runs ``run_loss`` / ``run_grad_hess`` directly; every other call goes to the general
@@ -86,6 +88,8 @@ include "kernels/pool.pxi"
 include "kernels/capi.pxi"
 include "kernels/loss_runs.pxi"     # loss codes, execute_loss, run_task_item, pass functions
 include "kernels/capi_functions.pxi"
+include "kernels/run_calls.pxi"
 include "kernels/python_entry.pxi"
+include "kernels/python_helpers.pxi"
 include "kernels/small_calls.pxi"
 include "kernels/entry_points.pxi"  # the public functions of every loss
