@@ -88,8 +88,8 @@ include "kernels/pool.pxi"
 include "kernels/capi.pxi"
 include "kernels/loss_runs.pxi"     # loss codes, execute_loss, run_task_item, pass functions
 include "kernels/capi_functions.pxi"
+include "kernels/python_helpers.pxi"
 include "kernels/run_calls.pxi"
 include "kernels/python_entry.pxi"
-include "kernels/python_helpers.pxi"
 include "kernels/small_calls.pxi"
 include "kernels/entry_points.pxi"  # the public functions of every loss

@@ -2,8 +2,8 @@
 # modules (smoothl1._core, the adapters) and the small calls (kernels/small_calls.pxi): new
 # arrays of an input's layout (new_array_like, empty_like), results as NumPy scalars (scalar_of,
 # reduced_scalar), the caller's floating-point flags kept (KeptFloatingPointFlags), quiet casts
-# (quiet_cast) and the kernels' alignment test (aligned). NumPy is imported here as _numpy
-# (run_loss, kernels/run_calls.pxi, uses it too).
+# (quiet_cast) and the kernels' alignment test (aligned). NumPy is imported here as _numpy,
+# which run_loss (kernels/run_calls.pxi, included after this file) uses too.
 
 cdef extern from "numpy/arrayobject.h":
     object PyArray_NewLikeArray(cnp.ndarray prototype, cnp.NPY_ORDER order, void* descr,
